@@ -1,0 +1,51 @@
+"""The I2C bus as the driver sees it, and the one place that opens a real one.
+
+``smbus2.SMBus`` satisfies :class:`I2CBus` structurally, and so does ``hal.emulated.EmulatedI2CBus``.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from typing import List, Protocol
+
+from smbus2 import SMBus, i2c_msg  # the only smbus2 import in the project
+
+from .errors import SensorNotFound
+
+__all__ = ["I2CBus", "i2c_msg", "open_i2c_bus"]
+
+
+class I2CBus(Protocol):
+    """The part of ``smbus2.SMBus`` the MPU-6050 driver uses."""
+
+    def read_byte_data(self, i2c_addr: int, register: int) -> int: ...
+
+    def write_byte_data(self, i2c_addr: int, register: int, value: int) -> None: ...
+
+    def read_i2c_block_data(self, i2c_addr: int, register: int, length: int) -> List[int]: ...
+
+    def i2c_rdwr(self, *i2c_msgs: i2c_msg) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_i2c_bus(bus_number: int) -> I2CBus:
+    """Open ``/dev/i2c-<bus_number>`` with smbus2, with a message that says how to fix a missing bus."""
+    path = f"/dev/i2c-{bus_number}"
+    try:
+        return SMBus(bus_number)
+    except FileNotFoundError as exc:
+        raise SensorNotFound(
+            f"{path} does not exist: enable I2C with 'sudo raspi-config nonint do_i2c 0' "
+            f"(or Interface Options > I2C in raspi-config) and reboot, or set [sensor] bus to the bus "
+            f"the MPU-6050 is on"
+        ) from exc
+    except PermissionError as exc:
+        raise SensorNotFound(
+            f"{path}: permission denied; add the user to the i2c group ('sudo adduser $USER i2c') "
+            f"and log in again"
+        ) from exc
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ENODEV):
+            raise SensorNotFound(f"{path}: {os.strerror(exc.errno)}") from exc
+        raise

@@ -1,0 +1,52 @@
+"""Fixtures shared by every test layer: virtual time, gpiozero mock pins, a state dir, a real broker."""
+from __future__ import annotations
+
+import pytest
+
+from hal.clock import FakeClock
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def mock_factory():
+    """A fresh gpiozero MockFactory, passed explicitly (``pin_factory=``), never set class-wide."""
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+    factory.close()
+
+
+@pytest.fixture
+def pwm_factory():
+    """MockFactory whose pins support PWM (TonalBuzzer / PWMOutputDevice need it)."""
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    factory = MockFactory(pin_class=MockPWMPin)
+    yield factory
+    factory.reset()
+    factory.close()
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    d = tmp_path / "state"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """A real broker on a free loopback port, for this test only (it may stop/restart it)."""
+    from tests.broker import Mosquitto, find_mosquitto
+
+    if find_mosquitto() is None:
+        pytest.fail("mosquitto is not installed: 'make test' installs it; or run 'sudo apt-get install mosquitto'")
+    broker = Mosquitto(tmp_path / "broker").start()
+    yield broker
+    broker.stop()
