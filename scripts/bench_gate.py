@@ -1,0 +1,85 @@
+"""CI's benchmark gate: run each bench script, read the JSON object on its last stdout line, and fail
+when a figure misses the target its issue names. The figures are printed either way, so a CI log
+always shows what was measured.
+
+    python scripts/bench_gate.py [--only NAME ...]
+
+Timings are gated here (in CI, on an otherwise idle machine), never in a unit test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (script and arguments, [(key, comparison, target, what the target is)])
+GATES = {
+    "i2c": (["bench/i2c.py"], [
+        ("txn_per_sample_200hz_100ms", "<=", 0.15, "I2C transactions per sample at 200 Hz, 100 ms polling"),
+        ("torn_samples", "==", 0, "samples torn across two reads"),
+    ]),
+    "pipeline": (["bench/pipeline.py", "--seconds", "600"], [
+        ("samples_per_s_block", ">=", 200_000, "pipeline throughput on one core, block input"),
+    ]),
+    "mqtt": (["bench/mqtt.py"], [
+        ("buzzer_p99_ms", "<", 5.0, "event to buzzer pin high, p99"),
+        ("mqtt_p99_ms", "<", 10.0, "event to subscriber on loopback, p99, durable write included"),
+    ]),
+    "daemon": (["bench/daemon.py", "--seconds", "30"], [
+        ("cpu_percent_200hz", "<", 3.0, "CPU of `retrowalk run` at 200 Hz, % of one core"),
+        ("rss_mb", "<", 60.0, "resident memory of the daemon"),
+        ("lost_samples_loaded", "==", 0, "samples lost with both cores busy"),
+    ]),
+}
+
+OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
+
+
+def run_one(name: str, argv: list) -> dict:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True)
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr[-4000:])
+    if proc.returncode != 0:
+        raise SystemExit(f"bench {name}: {' '.join(argv)} exited {proc.returncode}")
+    lines = [l for l in proc.stdout.strip().splitlines() if l.strip()]
+    try:
+        figures = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise SystemExit(f"bench {name}: the last line of its output is not one JSON object")
+    print(f"[bench {name}: {time.monotonic() - started:.1f} s]")
+    return figures
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", choices=sorted(GATES), help="run only these benches")
+    args = ap.parse_args()
+    failures = []
+    for name, (argv, checks) in GATES.items():
+        if args.only and name not in args.only:
+            continue
+        figures = run_one(name, argv)
+        for key, op, target, what in checks:
+            if key not in figures:
+                failures.append(f"{name}: figure {key!r} missing from the bench output")
+                continue
+            ok = OPS[op](figures[key], target)
+            print(f"  {'PASS' if ok else 'FAIL'} {name}.{key} = {figures[key]} (target {op} {target}: {what})")
+            if not ok:
+                failures.append(f"{name}.{key} = {figures[key]}, target {op} {target} ({what})")
+    if failures:
+        print("benchmark gate failed:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    print("benchmark gate: all targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
