@@ -1,10 +1,19 @@
-"""retrowalk run — not built yet (see the issue that owns it)."""
-HELP = "run (not built yet)"
+"""``retrowalk run``: the monitor itself (what the systemd unit starts)."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "run the monitor: sample the sensor, detect stumbles and falls, buzz, publish over MQTT"
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML config (default: the standard locations; see 'retrowalk config --help')")
 
 
-def run(args):
-    raise SystemExit("retrowalk run is not built yet")
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..daemon import build_daemon
+
+    config = load_config(args.config)
+    return build_daemon(config).run()
