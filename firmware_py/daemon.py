@@ -103,6 +103,9 @@ class DaemonSettings:
         How often tilt, cadence, sample rate, lost samples and queue depth are published (0: never).
     sensor_retry_initial_s, sensor_retry_max_s : float
         Backoff while the sensor does not answer: the first retry, doubling up to the maximum.
+    sensor_stall_s : float
+        No samples for this long counts as a sensor fault (the driver is re-initialised); meanwhile the
+        watchdog is not pinged, so a chip that never comes back ends in a systemd restart.
     """
 
     driver: str = "mpu6050"
@@ -110,6 +113,7 @@ class DaemonSettings:
     telemetry_interval_s: float = 10.0
     sensor_retry_initial_s: float = 0.5
     sensor_retry_max_s: float = 30.0
+    sensor_stall_s: float = 1.0
     emulator: EmulatorSettings = field(default_factory=EmulatorSettings)
 
     def __post_init__(self) -> None:
@@ -124,6 +128,9 @@ class DaemonSettings:
         if not 0 < self.sensor_retry_initial_s <= self.sensor_retry_max_s:
             raise ValueError(f"sensor_retry_initial_s = {self.sensor_retry_initial_s} is not allowed; use a "
                              f"positive value no larger than sensor_retry_max_s ({self.sensor_retry_max_s})")
+        if not 4 * self.poll_interval_s <= self.sensor_stall_s <= 10:
+            raise ValueError(f"sensor_stall_s = {self.sensor_stall_s} is not allowed; use 4 x poll_interval_s "
+                             f"({4 * self.poll_interval_s:g}) to 10")
         if isinstance(self.emulator, dict):  # a loader handing over the raw subtable
             object.__setattr__(self, "emulator", EmulatorSettings(**self.emulator))
 
@@ -158,10 +165,11 @@ def real_seconds(clock: Clock, clock_s: float) -> float:
 class SensorLink:
     """The sensor as the loop sees it: faults a re-open can fix become one event and a retry schedule.
 
-    ``read()`` returns the block (or ``None`` while the sensor is away) and the ``sensor_fault`` events to
-    record: one when the sensor is lost, one (severity ``info``, ``features["state"] == "recovered"``) when
-    it answers again. Retries between the two are counted, not announced. ``SensorIdentityError`` (a
-    different chip) is not caught: a restart cannot fix it.
+    ``read()`` returns the block (``None`` while the sensor is away) and the ``sensor_fault`` events to
+    record: one when the sensor is lost (a bus error, the chip gone, or no samples for ``sensor_stall_s`` —
+    a chip that stopped sampling is re-initialised like a vanished one), and one with severity ``info`` and
+    ``features["state"] == "recovered"`` when samples flow again. Retries in between are counted, not
+    announced. ``SensorIdentityError`` (a different chip) is not caught: a restart cannot fix it.
     """
 
     def __init__(self, open_sensor: Callable[[], Any], clock: Clock, settings: DaemonSettings) -> None:
@@ -169,51 +177,62 @@ class SensorLink:
         self._clock = clock
         self._settings = settings
         self.sensor: Any = None
-        self.error: Optional[str] = None  # the last fault, in words, while the sensor is away
+        self.error: Optional[str] = None  # the current fault, in words; None while samples flow
+        self.attempts = 0  # re-opens since the fault began
         self._lost_at_s: Optional[float] = None
-        self._retry_at_s = 0.0
+        self._retry_at_s = -math.inf
         self._backoff_s = settings.sensor_retry_initial_s
-        self.attempts = 0
+        self._last_sample_s = clock.monotonic()
 
     @property
     def is_ok(self) -> bool:
-        return self.sensor is not None
+        return self._lost_at_s is None
 
     def retry_in_s(self) -> float:
         return max(0.0, self._retry_at_s - self._clock.monotonic())
 
     def open(self) -> List[Event]:
-        """First open (at start): a missing sensor is a fault to retry, not a crash loop."""
-        return self._try_open()
+        """Open the sensor (at start); a sensor that does not answer is a fault to retry, not a crash."""
+        return self._open(self._clock.monotonic()) if self.sensor is None else []
 
     def read(self) -> Tuple[Optional[SampleBlock], List[Event]]:
-        events: List[Event] = []
+        now = self._clock.monotonic()
         if self.sensor is None:
-            if self._clock.monotonic() < self._retry_at_s:
-                return None, events
-            events = self._try_open()
-            if self.sensor is None:
-                return None, events
+            if now < self._retry_at_s:
+                return None, []
+            lost = self._open(now)
+            if lost:
+                return None, lost
         try:
-            return self.sensor.read(), events
+            block = self.sensor.read()
         except RECOVERABLE_SENSOR_ERRORS as exc:
-            return None, events + self._lose(exc)
+            return None, self._lose(exc)
+        if len(block):
+            self._last_sample_s = now
+            return block, self._recovered(now)
+        stalled_s = now - self._last_sample_s
+        if stalled_s > self._settings.sensor_stall_s:
+            return block, self._lose(SensorTimeout(
+                f"the MPU-6050 gave no samples for {stalled_s:.1f} s (FIFO not filling); re-initialising it"))
+        return block, []
 
-    def _try_open(self) -> List[Event]:
+    def _open(self, now: float) -> List[Event]:
         self.attempts += 1
         try:
             self.sensor = self._open_sensor()
         except RECOVERABLE_SENSOR_ERRORS as exc:
             return self._lose(exc)
+        self._last_sample_s = now  # the stall timer starts again with the fresh driver
+        return []
+
+    def _recovered(self, now: float) -> List[Event]:
         if self._lost_at_s is None:
             return []
-        now = self._clock.monotonic()
         outage_s = now - self._lost_at_s
-        log.warning("sensor answers again after %.1f s (%d attempts)", outage_s, self.attempts)
+        log.warning("sensor gives samples again after %.1f s (%d re-opens)", outage_s, self.attempts)
         event = Event(SENSOR_FAULT, t_onset_s=now, t_detect_s=now, severity=INFO,
-                      features={"state": "recovered", "outage_s": round(outage_s, 3),
-                                "attempts": self.attempts})
-        self._lost_at_s, self.error = None, None
+                      features={"state": "recovered", "outage_s": round(outage_s, 3), "attempts": self.attempts})
+        self._lost_at_s, self.error, self.attempts = None, None, 0
         self._backoff_s = self._settings.sensor_retry_initial_s
         return [event]
 
@@ -224,14 +243,12 @@ class SensorLink:
         self._retry_at_s = now + self._backoff_s
         self._backoff_s = min(self._backoff_s * 2, self._settings.sensor_retry_max_s)
         if self._lost_at_s is not None:
-            log.debug("sensor still away (attempt %d): %s", self.attempts, exc)
+            log.debug("sensor still away (re-open %d): %s", self.attempts, exc)
             return []
         self._lost_at_s = now
-        self.attempts = 0
         log.error("sensor lost: %s; retrying with backoff", exc)
         return [Event(SENSOR_FAULT, t_onset_s=now, t_detect_s=now,
-                      features={"state": "lost", "error": self.error[:300],
-                                "error_type": type(exc).__name__})]
+                      features={"state": "lost", "error": self.error[:300], "error_type": type(exc).__name__})]
 
     def _close_sensor(self) -> None:
         sensor, self.sensor = self.sensor, None
@@ -651,3 +668,41 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,
                   device_id=config.mqtt.device_id, sample_rate_hz=config.sensor.sample_rate_hz,
                   on_event=on_event, resources=resources)
+
+
+# ---- reading for a while (calibrate, record) ----------------------------------------------------------
+
+def read_for(sensor: Any, clock: Clock, seconds: float, poll_interval_s: float = 0.05):
+    """Yield the sensor's blocks for ``seconds`` of ``clock`` time, draining the FIFO every poll.
+
+    On a ``FakeClock`` (the commands' ``--emulated``) this runs as fast as the CPU allows.
+    """
+    end_s = clock.monotonic() + seconds
+    while True:
+        now = clock.monotonic()
+        if now >= end_s:
+            return
+        clock.sleep(min(poll_interval_s, end_s - now))
+        block = sensor.read()
+        if len(block):
+            yield block
+
+
+def concat_blocks(blocks: Sequence[SampleBlock]) -> SampleBlock:
+    import numpy as np
+
+    if not blocks:
+        return SampleBlock.empty()
+    return SampleBlock(np.concatenate([b.t_s for b in blocks]),
+                       np.concatenate([b.accel_g for b in blocks]),
+                       np.concatenate([b.gyro_dps for b in blocks]),
+                       blocks[-1].temp_c, blocks[0].lost_samples)
+
+
+def with_emulated_sensor(config: Any, scenario: str = "still") -> Any:
+    """The config with ``[daemon] driver = "emulated"`` (the commands' ``--emulated``)."""
+    import dataclasses
+
+    settings = dataclasses.replace(daemon_settings(config), driver="emulated",
+                                   emulator=EmulatorSettings(scenario=scenario, loop=True))
+    return dataclasses.replace(config, daemon=settings)

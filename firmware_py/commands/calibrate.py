@@ -1,10 +1,70 @@
-"""retrowalk calibrate — not built yet (see the issue that owns it)."""
-HELP = "calibrate (not built yet)"
+"""``retrowalk calibrate``: measure gyro bias and how the sensor sits on the body while the wearer stands still."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+HELP = "stand still ~5 s: measure gyro bias and the sensor's mounting, save them to the state dir"
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML config (default: the standard locations)")
+    parser.add_argument("--seconds", type=float, default=5.0, metavar="S",
+                        help="how long to stand still (default 5)")
+    parser.add_argument("--emulated", action="store_true",
+                        help="use the emulated chip (standing upright) instead of the real one: for trying "
+                             "it off a Raspberry Pi; runs on virtual time, so it returns at once")
 
 
-def run(args):
-    raise SystemExit("retrowalk calibrate is not built yet")
+def save_atomically(path: Path, text: str) -> None:
+    """Write a file so that a power cut leaves either the old or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hal.clock import FakeClock, MonotonicClock
+    from ..calibration import calibrate_at_rest
+    from ..config import load_config
+    from ..daemon import build_sensor, concat_blocks, daemon_settings, read_for, state_dir_of, with_emulated_sensor
+
+    if args.seconds < 1:
+        print(f"retrowalk calibrate: --seconds {args.seconds} is too short; stand still for at least 1 s",
+              file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    if args.emulated:
+        config = with_emulated_sensor(config, "still")
+        clock = FakeClock()
+    else:
+        clock = MonotonicClock()
+    sensor = build_sensor(config, clock)
+    try:
+        print(f"Stand still and upright, as at the start of a walk, for {args.seconds:g} s "
+              f"({'emulated sensor' if args.emulated else 'measuring now'})...", flush=True)
+        block = concat_blocks(list(read_for(sensor, clock, args.seconds,
+                                            daemon_settings(config).poll_interval_s)))
+    finally:
+        sensor.close()
+    calibration = calibrate_at_rest(block)
+    state_dir = state_dir_of(config)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "calibration.json"
+    save_atomically(path, json.dumps(calibration.to_dict(), indent=2) + "\n")
+    bias = np.asarray(calibration.gyro_bias_dps, dtype=float)
+    # how far the sensor's z axis is from the body's up: the mounting tilt the calibration removes
+    up_in_sensor = np.asarray(calibration.body_from_sensor, dtype=float)[2]
+    tilt_deg = float(np.degrees(np.arccos(np.clip(up_in_sensor[2] / np.linalg.norm(up_in_sensor), -1, 1))))
+    print(f"calibrated from {len(block)} samples: gyro bias "
+          f"({bias[0]:+.2f}, {bias[1]:+.2f}, {bias[2]:+.2f}) °/s, sensor z axis {tilt_deg:.0f}° from vertical\n"
+          f"saved to {path}; 'retrowalk run' loads it at start")
+    return 0

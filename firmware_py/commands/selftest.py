@@ -1,10 +1,159 @@
-"""retrowalk selftest — not built yet (see the issue that owns it)."""
-HELP = "selftest (not built yet)"
+"""``retrowalk selftest``: a checklist of what the monitor needs, each line ✓ or ✗ with how to fix it."""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional
+
+HELP = "check the hardware and the broker: I2C bus, MPU-6050, its self-test, the buzzer, MQTT (✓/✗ with fixes)"
+
+WIRING_FIX = ("check the wiring: VCC to 3.3 V (pin 1), GND (pin 6), SDA to GPIO2 (pin 3), SCL to GPIO3 (pin 5); "
+              "AD0 low = address 0x68, high = 0x69; 'i2cdetect -y {bus}' lists what answers")
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML config (default: the standard locations)")
+    parser.add_argument("--emulated", action="store_true",
+                        help="check against the emulated chip and mock pins (off a Raspberry Pi)")
 
 
-def run(args):
-    raise SystemExit("retrowalk selftest is not built yet")
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+
+class Checklist:
+    """Runs checks in order; a check whose prerequisite failed is reported as skipped, not as a second ✗."""
+
+    def __init__(self, out=sys.stdout) -> None:
+        self.out = out
+        self.results: List[Check] = []
+
+    def run(self, name: str, check: Callable[[], Check], needs: Optional[str] = None) -> Check:
+        if needs is not None and not any(r.ok for r in self.results if r.name == needs):
+            result = Check(name, False, f"skipped: needs '{needs}'")
+            self.out.write(f"  -  {name}: {result.detail}\n")
+            self.results.append(result)
+            return result
+        try:
+            result = check()
+        except Exception as exc:  # a check that breaks is a ✗ with its reason, never a traceback
+            result = Check(name, False, f"{type(exc).__name__}: {exc}")
+        result.name = name
+        mark = "✓" if result.ok else "✗"
+        self.out.write(f"  {mark}  {name}{': ' + result.detail if result.detail else ''}\n")
+        if not result.ok and result.fix:
+            self.out.write(f"       fix: {result.fix}\n")
+        self.out.flush()
+        self.results.append(result)
+        return result
+
+    @property
+    def all_ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hal.clock import FakeClock, MonotonicClock
+    from ..config import load_config
+    from ..daemon import with_emulated_sensor
+
+    config = load_config(args.config)
+    sensor_settings = config.sensor
+    bus_number, address = sensor_settings.bus, sensor_settings.address
+    clock: Any = FakeClock() if args.emulated else MonotonicClock()
+    print(f"retrowalk selftest{' (EMULATED chip and mock pins)' if args.emulated else ''}:")
+    checks = Checklist()
+    state = {}
+
+    def bus_present() -> Check:
+        if args.emulated:
+            from hal.emulated import EmulatedI2CBus, EmulatedMpu6050
+            state["bus"] = EmulatedI2CBus({address: EmulatedMpu6050(clock)})
+            return Check("", True, "emulated bus")
+        path = f"/dev/i2c-{bus_number}"
+        if not os.path.exists(path):
+            return Check("", False, f"{path} does not exist",
+                         "enable I2C: 'sudo raspi-config nonint do_i2c 0' (or raspi-config > Interface Options "
+                         "> I2C), then reboot; or set [sensor] bus to the bus the MPU-6050 is on")
+        from hal.bus import open_i2c_bus
+        state["bus"] = open_i2c_bus(bus_number)
+        return Check("", True, path)
+
+    def device_answers() -> Check:
+        from hal.mpu6050_registers import WHO_AM_I
+        try:
+            state["who_am_i"] = state["bus"].read_byte_data(address, WHO_AM_I)
+        except OSError as exc:
+            return Check("", False, f"nothing answers at 0x{address:02x} on bus {bus_number} ({exc})",
+                         WIRING_FIX.format(bus=bus_number))
+        return Check("", True, f"0x{address:02x} on bus {bus_number}")
+
+    def identity() -> Check:
+        value = state["who_am_i"]
+        if value != 0x68:
+            return Check("", False, f"WHO_AM_I reads 0x{value:02x}, an MPU-6050 reads 0x68",
+                         "this is a different chip (an MPU-6500 reads 0x70, an MPU-9250 0x71); use an MPU-6050 "
+                         "(GY-521 board), or check [sensor] address")
+        return Check("", True, "0x68 (MPU-6050)")
+
+    def self_test() -> Check:
+        from hal.mpu6050 import Mpu6050
+        sensor = Mpu6050(state["bus"], sensor_settings, clock)
+        try:
+            result = sensor.self_test()
+        finally:
+            sensor.close()
+        passed = bool(getattr(result, "passed", result))
+        return Check("", passed, str(result) if not passed else "accelerometer and gyro within the datasheet's "
+                     "±14 % of factory trim",
+                     "keep the sensor still during the test and run it again; a repeated failure means a damaged "
+                     "chip: replace the board")
+
+    def buzzer() -> Check:
+        from hal import gpio as hal_gpio
+        pin_factory = hal_gpio.mock_pin_factory() if args.emulated else None
+        try:
+            hw = hal_gpio.build_gpio(config.alerts, pin_factory=pin_factory)
+        except Exception as exc:
+            return Check("", False, f"{type(exc).__name__}: {exc}",
+                         "add the user to the gpio group ('sudo adduser $USER gpio', log in again) and check "
+                         "[alerts] pins")
+        try:
+            hw.buzzer.on()
+            clock.sleep(0.3)
+            hw.buzzer.off()
+        finally:
+            hw.close()
+        return Check("", True, "beeped for 0.3 s (listen for it)" + (" on a mock pin" if args.emulated else ""))
+
+    def broker() -> Check:
+        mqtt = config.mqtt
+        try:
+            with socket.create_connection((mqtt.host, mqtt.port), timeout=2.0):
+                pass
+        except OSError as exc:
+            return Check("", False, f"{mqtt.host}:{mqtt.port} does not answer ({exc.strerror or exc})",
+                         "start a broker ('sudo apt-get install mosquitto' runs one on this machine), or set "
+                         "[mqtt] host and port; events are kept in the outbox until it answers")
+        return Check("", True, f"{mqtt.host}:{mqtt.port} accepts connections")
+
+    try:
+        checks.run("I2C bus present", bus_present)
+        checks.run("device at the configured address", device_answers, needs="I2C bus present")
+        checks.run("WHO_AM_I says MPU-6050", identity, needs="device at the configured address")
+        checks.run("chip self-test", self_test, needs="WHO_AM_I says MPU-6050")
+        checks.run("buzzer beep", buzzer)
+        checks.run("MQTT broker reachable", broker)
+    finally:
+        if "bus" in state:
+            state["bus"].close()
+    bad = sum(not r.ok for r in checks.results)
+    print("all checks passed" if checks.all_ok else f"{bad} check{'s' if bad != 1 else ''} failed")
+    return 0 if checks.all_ok else 1
