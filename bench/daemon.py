@@ -1,0 +1,209 @@
+"""Benchmark of ``retrowalk run`` on the emulated chip at 200 Hz, in real time.
+
+    python bench/daemon.py [--seconds S]
+
+1. CPU: the daemon's user+system time (``/proc/<pid>/stat``) over ``S`` seconds (default 60) after READY,
+   as percent of one core; resident memory (``VmRSS``) at the end.
+2. Samples lost with both cores busy: two CPU burners (bounded, killed at the end) run while the daemon
+   samples for ``S`` seconds (default 600); the daemon's own count of lost samples (FIFO overflow gaps, as
+   the driver reports them) is read from its shutdown line.
+
+The emulated chip runs inside the daemon's process, so its CPU is counted too (on a Pi, the kernel's
+I2C driver does that work instead). A bench-local Mosquitto on a free 127.0.0.1 port receives what the
+daemon publishes, when mosquitto is installed. The last stdout line is one JSON object with
+``cpu_percent_200hz``, ``rss_mb`` and ``lost_samples_loaded``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.broker import Mosquitto, find_mosquitto, free_port  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+STOPPED = re.compile(r"stopped after (\d+) samples \((\d+) lost\)")
+
+CONFIG = """\
+[sensor]
+sample_rate_hz = 200
+
+[daemon]
+driver = "emulated"
+telemetry_interval_s = 5
+
+[daemon.emulator]
+scenario = "backward_walk"
+loop = true
+
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+device_id = "bench"
+
+[paths]
+state_dir = "{state_dir}"
+"""
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class DaemonProcess:
+    """``retrowalk run`` as systemd would start it, with a NOTIFY_SOCKET we read READY from."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        self.workdir = workdir
+        state_dir = workdir / "state"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "bench.toml"
+        self.config.write_text(CONFIG.format(port=port, state_dir=state_dir))
+        self.notify_path = workdir / "notify.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.stderr_path = workdir / "daemon.stderr"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        env = dict(os.environ, NOTIFY_SOCKET=str(self.notify_path), PYTHONUNBUFFERED="1")
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "firmware_py.cli", "-v", "run",
+                                          "--config", str(self.config)],
+                                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        self.notify.settimeout(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                message = self.notify.recv(4096).decode()
+            except socket.timeout:
+                break
+            if "READY=1" in message.split("\n"):
+                return
+        raise SystemExit(f"the daemon did not send READY=1 within {timeout_s} s; its stderr:\n"
+                         f"{self.stderr_path.read_text()[-3000:]}")
+
+    def stop(self) -> Tuple[int, int]:
+        """SIGTERM, wait, and return (samples received, samples lost) from its shutdown line."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise SystemExit("the daemon did not stop within 10 s of SIGTERM")
+        self.notify.close()
+        text = self.stderr_path.read_text()
+        found = STOPPED.findall(text)
+        if not found:
+            raise SystemExit(f"no 'stopped after N samples (M lost)' line from the daemon; stderr:\n{text[-3000:]}")
+        received, lost = found[-1]
+        return int(received), int(lost)
+
+
+def start_burners(count: int, seconds: float) -> List[subprocess.Popen]:
+    # each burner stops by itself a little after the run, even if this script is killed
+    code = f"import time\nend = time.monotonic() + {seconds + 30:.0f}\nwhile time.monotonic() < end: pass\n"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
+
+
+def stop_burners(burners: List[subprocess.Popen]) -> None:
+    for p in burners:
+        if p.poll() is None:
+            p.kill()
+    for p in burners:
+        p.wait()
+
+
+def measure_cpu(workdir: Path, port: int, seconds: float) -> dict:
+    daemon = DaemonProcess(workdir / "cpu", port)
+    daemon.start()
+    try:
+        pid = daemon.proc.pid
+        time.sleep(2.0)  # let imports and the first allocations settle before measuring
+        t0, ticks0 = time.monotonic(), cpu_ticks(pid)
+        time.sleep(seconds)
+        t1, ticks1 = time.monotonic(), cpu_ticks(pid)
+        rss = rss_mb(pid)
+    finally:
+        received, lost = daemon.stop()
+    cpu = 100.0 * (ticks1 - ticks0) / CLK_TCK / (t1 - t0)
+    return {"cpu_percent_200hz": round(cpu, 2), "rss_mb": round(rss, 1), "samples_idle": received,
+            "lost_samples_idle": lost}
+
+
+def measure_loaded(workdir: Path, port: int, seconds: float) -> dict:
+    burners = start_burners(2, seconds)
+    daemon = DaemonProcess(workdir / "loaded", port)
+    try:
+        daemon.start()
+        started = time.monotonic()
+        time.sleep(seconds)
+        received, lost = daemon.stop()
+        elapsed = time.monotonic() - started
+    finally:
+        stop_burners(burners)
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.proc.kill()
+    return {"lost_samples_loaded": lost, "samples_loaded": received,
+            "samples_expected_loaded": int(round(200 * elapsed)), "loaded_seconds": round(elapsed, 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="length of each phase (default: 60 s for CPU, 600 s for the loaded run)")
+    args = ap.parse_args()
+    cpu_s = args.seconds or 60.0
+    loaded_s = args.seconds or 600.0
+    with tempfile.TemporaryDirectory(prefix="retrowalk-bench-daemon-") as tmp:
+        workdir = Path(tmp)
+        broker = None
+        if find_mosquitto() is not None:
+            broker = Mosquitto(workdir / "broker").start()
+            port = broker.port
+        else:
+            port = free_port()  # nothing listens: the daemon buffers in its outbox, as on a dead network
+            print("mosquitto not installed: the daemon runs without a broker", file=sys.stderr)
+        try:
+            print(f"CPU and memory: retrowalk run at 200 Hz on the emulated chip for {cpu_s:g} s "
+                  f"({os.cpu_count()} cores on this machine)", flush=True)
+            figures = measure_cpu(workdir, port, cpu_s)
+            print(f"  cpu {figures['cpu_percent_200hz']} % of one core, rss {figures['rss_mb']} MB", flush=True)
+            print(f"lost samples with 2 CPU burners for {loaded_s:g} s", flush=True)
+            figures.update(measure_loaded(workdir, port, loaded_s))
+            print(f"  received {figures['samples_loaded']} of ~{figures['samples_expected_loaded']}, "
+                  f"lost {figures['lost_samples_loaded']}", flush=True)
+        finally:
+            if broker is not None:
+                broker.stop()
+    figures["broker"] = broker is not None
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
