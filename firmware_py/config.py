@@ -1,0 +1,453 @@
+"""The config file: one TOML file, one frozen dataclass per section, every key with a default.
+
+``load_config(path)`` is the only place that reads TOML. The loader is generic over the section dataclasses
+(their owners only declare fields and validate them in ``__post_init__``): it reads each field's type hint,
+converts the TOML value to it (a nested dataclass is a subtable, ``[detection.fall]``), rejects unknown keys
+with the nearest valid one, and turns every problem into one ``ConfigError`` naming the file, the section,
+the key, the value and what is allowed::
+
+    retrowalk.toml: [sensor] acel_range_g is not a known key; did you mean accel_range_g?
+    retrowalk.toml: [sensor] accel_range_g = 3 is not allowed; use 2, 4, 8 or 16
+
+Secrets never appear in the file: ``[mqtt] password_file`` and the TLS key are paths. The loader checks those
+files exist (a typo there would otherwise only show up much later as a broker refusing us, retried forever) and
+never reads them; ``Config.to_toml(redact=True)`` hides any value whose key looks secret.
+
+Example::
+
+    >>> config = load_config("retrowalk.example.toml")
+    >>> config.sensor.sample_rate_hz
+    200
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import os
+import re
+import sys
+import types
+import typing
+from collections import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from hal.mpu6050 import SensorSettings
+
+from .alerts import AlertSettings
+from .daemon import DaemonSettings
+from .errors import ConfigError
+from .mqtt import MqttSettings
+from .pipeline import DetectionSettings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Bullseye ships Python 3.9
+    import tomli as tomllib
+
+__all__ = ["Config", "PathsSettings", "load_config", "find_config", "config_from_dict", "settings_from_table",
+           "check_named_files", "section_to_toml", "ETC_CONFIG", "ENV_VAR"]
+
+#: where the install script puts the config, and where ``retrowalk run`` looks when given no ``--config``
+ETC_CONFIG = "/etc/retrowalk/retrowalk.toml"
+#: an environment variable naming the config file (overrides ``ETC_CONFIG``)
+ENV_VAR = "RETROWALK_CONFIG"
+
+#: keys whose values are never shown (the config should only hold paths to secrets, but a user may slip)
+_SECRET_KEY = re.compile(r"(password|secret|token|passphrase)(?!_file)", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    """``[paths]``: where retrowalk keeps what must survive a restart.
+
+    Attributes
+    ----------
+    state_dir : str
+        Directory for the calibration (``calibration.json``) and the event outbox (``outbox.sqlite3``).
+        Must be writable by the service user; the systemd unit creates ``/var/lib/retrowalk`` for it.
+        ``~`` is expanded.
+    """
+
+    state_dir: str = "/var/lib/retrowalk"
+
+    def __post_init__(self) -> None:
+        if not str(self.state_dir).strip():
+            raise ValueError("state_dir = \"\" is not allowed; use a directory path, e.g. \"/var/lib/retrowalk\"")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything ``retrowalk`` can be told, one attribute per ``[section]`` of the TOML file."""
+
+    sensor: SensorSettings = field(default_factory=SensorSettings)
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+
+    def to_toml(self, redact: bool = True) -> str:
+        """The effective config as TOML that ``load_config`` reads back to an equal ``Config``.
+
+        Values of keys that look secret (``password``, ``token``, ...) are replaced by ``<redacted>`` unless
+        ``redact`` is false. Unset optional keys are written as comments.
+        """
+        return "\n".join(section_to_toml(name, section, redact) for name, section in _fields_of(self))
+
+
+# ---- finding and reading the file ------------------------------------------------------------------------
+
+def find_config(environ: Optional[Mapping[str, str]] = None, etc_path: str = ETC_CONFIG) -> Optional[Path]:
+    """The config ``retrowalk`` uses when given none: ``$RETROWALK_CONFIG``, else ``/etc/retrowalk/retrowalk.toml``
+    if it exists, else ``None`` (the defaults)."""
+    environ = os.environ if environ is None else environ
+    named = environ.get(ENV_VAR)
+    if named:
+        return Path(named)  # named explicitly: a missing file is an error, not a silent fall-back
+    return Path(etc_path) if Path(etc_path).is_file() else None
+
+
+def load_config(path: Optional[os.PathLike] = None, *, environ: Optional[Mapping[str, str]] = None,
+                etc_path: str = ETC_CONFIG, check_files: bool = True) -> Config:
+    """Read and validate a config file.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The TOML file. ``None`` uses ``find_config`` (``$RETROWALK_CONFIG``, then ``/etc/retrowalk/retrowalk.toml``),
+        and the defaults when neither exists.
+    check_files : bool
+        Check that the files the config names (``*_file`` keys: password, TLS certificates) exist.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or unreadable, is not valid TOML (with the line), has an unknown section or key
+        (with the nearest valid one), a value of the wrong type, or a value a section rejects. The message
+        starts with the file name and the ``[section]``.
+    """
+    if path is None:
+        path = find_config(environ, etc_path)
+        if path is None:
+            return Config()
+    path = Path(path)
+    where = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file; copy retrowalk.example.toml there, or pass --config FILE") \
+            from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: is not valid TOML: {exc}") from None
+    config = config_from_dict(data, where)
+    if check_files:
+        check_named_files(config, where, base=path.parent)
+    return config
+
+
+def config_from_dict(data: Mapping[str, Any], where: str = "retrowalk.toml") -> Config:
+    """A ``Config`` from already-parsed TOML (``where`` names the source in error messages)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: the top level must be a table of [sections]")
+    return _build(Config, data, where, ())
+
+
+# ---- the generic loader ---------------------------------------------------------------------------------
+
+def settings_from_table(cls: type, table: Mapping[str, Any], where: str = "retrowalk.toml",
+                        section: str = "") -> Any:
+    """An instance of any settings dataclass ``cls`` from a parsed TOML table (what ``load_config`` does for
+    each section): unknown keys, wrong types and values ``cls`` rejects raise ``ConfigError`` naming
+    ``where`` and ``[section]``."""
+    return _build(cls, table, where, tuple(section.split(".")) if section else ())
+
+
+def _label(where: str, section: Tuple[str, ...]) -> str:
+    return f"{where}: [{'.'.join(section)}]" if section else f"{where}:"
+
+
+def _build(cls: type, table: Mapping[str, Any], where: str, section: Tuple[str, ...]) -> Any:
+    """An instance of dataclass ``cls`` from a TOML table; missing keys keep their defaults."""
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    kwargs: Dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in names:
+            raise ConfigError(_unknown(key, names, where, section, is_root=not section))
+        hint = hints.get(key, Any)
+        if _dataclass_of(hint) is not None and not section and not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {key} = {_show(value)} is not allowed; [{key}] is a section "
+                              f"(write it as a [{key}] table)")
+        kwargs[key] = _convert(value, hint, where, section, key)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{_label(where, section)} {exc}") from None
+
+
+def _unknown(key: str, names: List[str], where: str, section: Tuple[str, ...], is_root: bool) -> str:
+    near = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if is_root:
+        hint = f"; did you mean [{near[0]}]?" if near else f"; the sections are {', '.join(names)}"
+        return f"{where}: [{key}] is not a known section{hint}"
+    if near:
+        hint = f"; did you mean {near[0]}?"
+    else:
+        hint = f"; the keys of [{'.'.join(section)}] are {', '.join(names)}"
+    return f"{_label(where, section)} {key} is not a known key{hint}"
+
+
+def _hints(cls: type) -> Dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # an annotation this Python cannot evaluate (e.g. ``X | None`` on 3.9): accept as is
+        return {f.name: Any for f in dataclasses.fields(cls)}
+
+
+def _dataclass_of(hint: Any) -> Optional[type]:
+    hint = _strip_optional(hint)
+    return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
+
+
+def _union_args(hint: Any) -> Optional[Tuple[Any, ...]]:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or (hasattr(types, "UnionType") and origin is getattr(types, "UnionType")):
+        return typing.get_args(hint)
+    return None
+
+
+def _strip_optional(hint: Any) -> Any:
+    args = _union_args(hint)
+    if args is not None:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return hint
+
+
+class _Rejected(Exception):
+    """A value does not fit a type; carries what is allowed, in words."""
+
+    def __init__(self, allowed: str) -> None:
+        super().__init__(allowed)
+        self.allowed = allowed
+
+
+def _convert(value: Any, hint: Any, where: str, section: Tuple[str, ...], key: str) -> Any:
+    sub = _dataclass_of(hint)
+    if sub is not None:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{_label(where, section)} {key} = {_show(value)} is not allowed; "
+                              f"[{'.'.join(section + (key,))}] is a table of settings")
+        return _build(sub, value, where, section + (key,))
+    try:
+        return _coerce(value, hint)
+    except _Rejected as exc:
+        raise ConfigError(f"{_label(where, section)} {key} = {_show(value)} is not allowed; "
+                          f"use {exc.allowed}") from None
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` (as TOML parsed it) converted to ``hint``, or ``_Rejected``."""
+    if hint is Any or hint is object:
+        return value
+    args = _union_args(hint)
+    if args is not None:
+        options = [a for a in args if a is not type(None)]  # TOML has no null: omit the key to keep None
+        for option in options:
+            try:
+                return _coerce(value, option)
+            except _Rejected:
+                continue
+        raise _Rejected(" or ".join(_describe(o) for o in options))
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        allowed = typing.get_args(hint)
+        if value in allowed and type(value) in {type(a) for a in allowed}:
+            return value
+        raise _Rejected(_describe(hint))
+    if origin in (tuple, list, abc.Sequence):
+        return _coerce_sequence(value, hint, origin)
+    if origin in (dict, abc.Mapping):
+        if not isinstance(value, Mapping):
+            raise _Rejected(_describe(hint))
+        key_hint, value_hint = (typing.get_args(hint) or (str, Any))
+        return {_coerce(k, key_hint): _coerce(v, value_hint) for k, v in value.items()}
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Rejected(_describe(hint))
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Rejected(_describe(hint))
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _Rejected(_describe(hint))
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _Rejected(_describe(hint))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        for member in hint:
+            if member.value == value or member.name == value:
+                return member
+        raise _Rejected(_describe(hint))
+    if isinstance(hint, type) and issubclass(hint, os.PathLike):
+        if isinstance(value, str):
+            return hint(value)
+        raise _Rejected(_describe(hint))
+    if isinstance(hint, type):
+        if isinstance(value, hint):
+            return value
+        raise _Rejected(_describe(hint))
+    return value  # a hint we do not understand: the section's __post_init__ validates it
+
+
+def _coerce_sequence(value: Any, hint: Any, origin: Any) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise _Rejected(_describe(hint))
+    args = typing.get_args(hint)
+    if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(value) != len(args):  # a fixed-length tuple such as (start_s, end_s)
+            raise _Rejected(_describe(hint))
+        try:
+            return tuple(_coerce(v, a) for v, a in zip(value, args))
+        except _Rejected:
+            raise _Rejected(_describe(hint)) from None
+    item = args[0] if args else Any
+    try:
+        items = [_coerce(v, item) for v in value]
+    except _Rejected:
+        raise _Rejected(_describe(hint)) from None  # name the whole list's shape, not one item's
+    return items if origin is list else tuple(items)
+
+
+_WORD = {int: "whole number", float: "number", bool: "true/false", str: "string"}
+_ARTICLE = {int: "a whole number", float: "a number", bool: "true or false", str: "a string in quotes"}
+
+
+def _describe(hint: Any) -> str:
+    """What ``hint`` allows, in the words of a TOML file."""
+    if hint in _ARTICLE:
+        return _ARTICLE[hint]
+    args = _union_args(hint)
+    if args is not None:
+        return " or ".join(_describe(a) for a in args if a is not type(None))
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(_show(a) for a in typing.get_args(hint))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "one of " + ", ".join(_show(m.value) for m in hint)
+    args = typing.get_args(hint)
+    if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        return "[" + ", ".join(_WORD.get(a, _describe(a)) for a in args) + "]"
+    if origin in (tuple, list, abc.Sequence):
+        item = args[0] if args else Any
+        if item in _WORD:
+            return f"a list of {_WORD[item]}s"
+        return "a list of " + _describe(item)
+    if origin in (dict, abc.Mapping):
+        return "a table"
+    if isinstance(hint, type) and issubclass(hint, os.PathLike):
+        return "a path in quotes"
+    return getattr(hint, "__name__", str(hint))
+
+
+# ---- files named by the config --------------------------------------------------------------------------
+
+def _iter_values(obj: Any, section: Tuple[str, ...] = ()) -> Iterator[Tuple[Tuple[str, ...], str, Any]]:
+    """(section, key, value) for every scalar field, depth first."""
+    for name, value in _fields_of(obj):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from _iter_values(value, section + (name,))
+        else:
+            yield section, name, value
+
+
+def check_named_files(settings: Any, where: str, base: Path) -> None:
+    """``ConfigError`` when a ``*file`` key of ``settings`` (any settings dataclass) names a missing file."""
+    # Only existence: whether the service user may read it depends on who runs the check (root, a user, the
+    # service), and the daemon reports that when it opens the file.
+    for section, key, value in _iter_values(settings):
+        if key.endswith("file") and isinstance(value, (str, os.PathLike)) and str(value):
+            path = Path(os.path.expanduser(str(value)))
+            if not path.is_absolute():
+                path = base / path
+            if not path.is_file():
+                raise ConfigError(f"{_label(where, section)} {key} = {_show(str(value))} is not allowed; "
+                                  f"no such file ({path}); create it or correct the path")
+
+
+# ---- writing TOML back ----------------------------------------------------------------------------------
+
+def _fields_of(obj: Any) -> Iterator[Tuple[str, Any]]:
+    for f in dataclasses.fields(obj):
+        if f.init:
+            yield f.name, getattr(obj, f.name)
+
+
+def _show(value: Any) -> str:
+    """A value as it would be written in TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return _show(value.value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (str, os.PathLike)):
+        text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{text}"'
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_show(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if dataclasses.is_dataclass(value):
+        return _show(dict(_fields_of(value)))
+    return _show(str(value))
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _show(key)
+
+
+def section_to_toml(name: str, settings: Any, redact: bool = True) -> str:
+    """``[name]`` and its keys (then its subtables) as TOML, secret-looking values redacted."""
+    return "\n".join(_section_lines(name, settings, redact)).strip() + "\n"
+
+
+def _section_lines(name: str, section: Any, redact: bool, prefix: Tuple[str, ...] = ()) -> List[str]:
+    path = prefix + (name,)
+    lines = [f"[{'.'.join(path)}]"]
+    subtables = []
+    for key, value in _fields_of(section):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            subtables.append((key, value))
+        elif value is None:
+            lines.append(f"# {key} is not set")
+        elif redact and _SECRET_KEY.search(key):
+            lines.append(f"{key} = {_show(REDACTED)}")
+        elif key.endswith("address") and isinstance(value, int) and not isinstance(value, bool):
+            lines.append(f"{key} = {value:#04x}")  # I2C addresses are read in hex (i2cdetect, datasheets)
+        else:
+            lines.append(f"{key} = {_show(value)}")
+    lines.append("")
+    for key, value in subtables:
+        lines += _section_lines(key, value, redact, path)
+    return lines
