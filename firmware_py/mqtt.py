@@ -1,0 +1,482 @@
+"""MQTT transport: the only module that imports paho (paho-mqtt 2.x, ``CallbackAPIVersion.VERSION2``).
+
+The outbox is the source of truth; paho's queue is only transport. Paho keeps unacknowledged QoS 1 messages in
+memory (lost on restart, unbounded unless limited), so the ``Publisher`` hands it at most ``max_inflight`` rows
+at a time, records ``mid -> row id`` in the main thread right after ``publish()`` returns, and deletes a row from
+the outbox only when its PUBACK comes back. Paho's network thread (``loop_start``) only puts things on queues
+(acks, connection changes, inbound commands); ``step()`` in the main thread applies them.
+
+Threads: the caller's main thread, and paho's network thread, started by ``start()`` and joined by ``close()``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import re
+import socket
+import ssl
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from hal.clock import Clock
+from .errors import ConfigError, RetrowalkError
+from .outbox import TELEMETRY, Outbox, OutboxRow
+from .topics import (OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, check_device_id,
+                     check_prefix, discovery_messages, parse_command)
+
+log = logging.getLogger(__name__)
+
+
+class MqttError(RetrowalkError):
+    """The broker could not be reached or refused us; the message says which broker and why."""
+
+
+def default_device_id() -> str:
+    """The host name, reduced to the characters a topic level may safely hold."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:64].strip("-")
+    return name or "retrowalk"
+
+
+@dataclass(frozen=True)
+class MqttTlsSettings:
+    """TLS to the broker. ``enabled`` with an empty ``ca_file`` trusts the system's CAs.
+
+    ``certfile``/``keyfile``: an optional client certificate (``keyfile`` may be empty if the key is in the
+    certificate file).
+    """
+
+    enabled: bool = False
+    ca_file: str = ""
+    certfile: str = ""
+    keyfile: str = ""
+
+    def __post_init__(self) -> None:
+        if self.keyfile and not self.certfile:
+            raise ValueError(f"tls.keyfile = {self.keyfile!r} is set without tls.certfile; set both for a client "
+                             f"certificate, or neither")
+        if (self.ca_file or self.certfile) and not self.enabled:
+            raise ValueError("tls.ca_file / tls.certfile are set but tls.enabled = false; set enabled = true "
+                             "to use TLS, or remove the files")
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """How to reach the broker and what to publish. The password is only ever read from ``password_file``.
+
+    Attributes
+    ----------
+    host, port : the broker.  prefix : topic prefix (``<prefix>/<device_id>/...``).
+    device_id : topic-safe id; defaults to the host name.
+    keepalive_s : MQTT keepalive; the broker publishes our last will after 1.5 x this without traffic.
+    reconnect_min_s, reconnect_max_s : exponential backoff bounds (with jitter) between connection attempts.
+    tls : MqttTlsSettings.  username, password_file : broker login (file holds the password on its first line).
+    discovery, discovery_prefix : Home Assistant MQTT discovery (off by default).
+    max_inflight : QoS 1 events handed to paho at once (the rest wait in the outbox).
+    max_mute_minutes : upper bound accepted by the ``mute`` command.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    prefix: str = "retrowalk"
+    device_id: str = field(default_factory=default_device_id)
+    keepalive_s: int = 30
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    tls: MqttTlsSettings = field(default_factory=MqttTlsSettings)
+    username: str = ""
+    password_file: str = ""
+    discovery: bool = False
+    discovery_prefix: str = "homeassistant"
+    max_inflight: int = 20
+    max_mute_minutes: int = 240
+
+    def __post_init__(self) -> None:
+        if not self.host or any(c.isspace() for c in self.host):
+            raise ValueError(f"host = {self.host!r} is not allowed; use a host name or IP address")
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"port = {self.port} is not allowed; use 1 to 65535 (1883, or 8883 for TLS)")
+        check_prefix(self.prefix)
+        check_device_id(self.device_id)
+        check_prefix(self.discovery_prefix, "discovery_prefix")
+        if not 5 <= self.keepalive_s <= 3600:
+            raise ValueError(f"keepalive_s = {self.keepalive_s} is not allowed; use 5 to 3600")
+        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+            raise ValueError(f"reconnect_min_s = {self.reconnect_min_s}, reconnect_max_s = {self.reconnect_max_s} "
+                             f"are not allowed; use 0 < reconnect_min_s <= reconnect_max_s")
+        if self.password_file and not self.username:
+            raise ValueError("password_file is set without username; set username too")
+        if not 1 <= self.max_inflight <= 1000:
+            raise ValueError(f"max_inflight = {self.max_inflight} is not allowed; use 1 to 1000")
+        if not 1 <= self.max_mute_minutes <= 24 * 60:
+            raise ValueError(f"max_mute_minutes = {self.max_mute_minutes} is not allowed; use 1 to 1440")
+
+    @property
+    def broker(self) -> str:
+        return f"{'mqtts' if self.tls.enabled else 'mqtt'}://{self.host}:{self.port}"
+
+
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits uniform(d/2, d), d = min(max, min * 2**n).
+
+    The jitter spreads a fleet's reconnects after a broker restart. Used only from paho's network thread.
+    """
+
+    def __init__(self, min_s: float, max_s: float, rng: Optional[random.Random] = None) -> None:
+        self.min_s, self.max_s = min_s, max_s
+        self.rng = rng or random.Random()
+        self.attempt = 0
+
+    def next_delay_s(self) -> float:
+        ceiling = min(self.max_s, self.min_s * (2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def _read_password(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()[0] if Path(path).stat().st_size else ""
+    except OSError as exc:
+        raise ConfigError(f"[mqtt] password_file = {path!r} cannot be read ({exc.strerror}); "
+                          f"create it with the broker password on its first line, readable by this user") from None
+
+
+def _new_client(settings: MqttSettings, client_id: str) -> paho.Client:
+    """A paho client with TLS, login and TCP_NODELAY applied. Raises ConfigError for unreadable files."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    if settings.tls.enabled:
+        for key in ("ca_file", "certfile", "keyfile"):
+            value = getattr(settings.tls, key)
+            if value and not Path(value).is_file():
+                raise ConfigError(f"[mqtt.tls] {key} = {value!r} does not exist; point it at a PEM file")
+        try:
+            client.tls_set(ca_certs=settings.tls.ca_file or None, certfile=settings.tls.certfile or None,
+                           keyfile=settings.tls.keyfile or None, cert_reqs=ssl.CERT_REQUIRED)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"[mqtt.tls] cannot load the TLS files ({exc}); check ca_file, certfile and "
+                              f"keyfile are PEM files that match") from None
+    if settings.username:
+        password = _read_password(settings.password_file) if settings.password_file else None
+        client.username_pw_set(settings.username, password)
+    # Small QoS 1 packets and PUBACKs otherwise meet Nagle + delayed ACK and can stall ~40 ms on loopback.
+    client.on_socket_open = _set_nodelay
+    return client
+
+
+def _set_nodelay(client: paho.Client, userdata: Any, sock: Any) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # a unix socket or a proxy wrapper: nothing to tune
+        pass
+
+
+def _connect_failure_words() -> str:
+    # paho calls on_connect_fail from inside its ``except OSError`` block, so the cause is still in flight here.
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return "no connection"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {getattr(exc, 'verify_message', '') or exc.reason or exc}"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+class Publisher:
+    """Publishes the outbox to the broker and takes commands from it, without ever blocking the caller.
+
+    Parameters
+    ----------
+    settings : MqttSettings
+    outbox : Outbox
+        Read and acknowledged only from the thread that calls ``step()``.
+    clock : Clock
+        Used for telemetry times only; reconnect waits happen on paho's thread.
+
+    Example
+    -------
+    >>> pub = Publisher(MqttSettings(device_id="walker-1"), outbox, MonotonicClock())
+    >>> pub.start()             # returns at once, even with no broker
+    >>> outbox.put(event, "walker-1"); pub.step()   # published; deleted from the outbox on PUBACK
+    >>> pub.close()
+    """
+
+    def __init__(self, settings: MqttSettings, outbox: Outbox, clock: Clock,
+                 rng: Optional[random.Random] = None) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.clock = clock
+        self.topics = Topics(settings.prefix, settings.device_id)
+        self.last_error: Optional[str] = None
+        self.delivered = 0
+        self._connected = False
+        self._started = False
+        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
+        self._acks: "queue.SimpleQueue[int]" = queue.SimpleQueue()
+        self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
+        self._inbox: "queue.SimpleQueue[Tuple[str, bytes]]" = queue.SimpleQueue()
+        self._inflight: Dict[int, int] = {}  # mid -> outbox row id
+        self._inflight_held: set = set()  # row ids < 0 (held in memory by a full disk) handed to paho
+        self._last_sent_row = 0
+        self._client = _new_client(settings, f"retrowalk-{settings.device_id}")
+        self._client.max_inflight_messages_set(settings.max_inflight)
+        self._client.will_set(self.topics.status, OFFLINE, qos=1, retain=True)
+        self._client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+
+    # ---- lifecycle (main thread) -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin connecting in paho's thread; returns at once. Reconnects forever with backoff and jitter."""
+        if self._started:
+            return
+        self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        self._client.loop_start()
+        self._started = True
+        log.info("MQTT: connecting to %s as %s", self.settings.broker, self.settings.device_id)
+
+    def close(self, timeout_s: float = 0.5) -> None:
+        """Publish ``offline`` (retained), disconnect, and stop paho's thread. Idempotent; about 1 s at most."""
+        if not self._started:
+            return
+        self._started = False
+        if self._client.is_connected():
+            info = self._client.publish(self.topics.status, OFFLINE, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError):  # the connection went away meanwhile: the will says offline
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected = False
+
+    @property
+    def is_connected(self) -> bool:
+        """As of the last ``step()``."""
+        return self._connected
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    # ---- the main loop's work ----------------------------------------------------------------------------
+    def step(self) -> int:
+        """Apply acknowledgements and connection changes, then hand more outbox rows to paho.
+
+        Returns the number of rows newly acknowledged (and removed from the outbox).
+        """
+        self._apply_link_changes()
+        acked = self._apply_acks()
+        if self._connected:
+            self._publish_pending()
+        return acked
+
+    def _apply_link_changes(self) -> None:
+        while True:
+            try:
+                up, error = self._links.get_nowait()
+            except queue.Empty:
+                return
+            if up and not self._connected:
+                log.info("MQTT: connected to %s", self.settings.broker)
+            elif not up and error and error != self.last_error:
+                log.warning("MQTT: %s", error)
+            self._connected = up
+            self.last_error = error
+
+    def _apply_acks(self) -> int:
+        rows: List[int] = []
+        while True:
+            try:
+                mid = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            row_id = self._inflight.pop(mid, None)
+            if row_id is not None:
+                rows.append(row_id)
+                self._inflight_held.discard(row_id)
+        if rows:
+            self.outbox.mark_delivered(rows)
+            self.delivered += len(rows)
+        return len(rows)
+
+    def _publish_pending(self) -> None:
+        room = self.settings.max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        for row in self.outbox.pending(room + len(self._inflight_held), after_row_id=self._last_sent_row):
+            if row.row_id in self._inflight_held:
+                continue
+            if room <= 0 or not self._publish_row(row):
+                break
+            room -= 1
+
+    def _publish_row(self, row: OutboxRow) -> bool:
+        topic = self.topics.telemetry if row.kind == TELEMETRY else self.topics.event
+        info = self._client.publish(topic, row.payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("MQTT: publishing outbox row %d failed (%s); it stays in the outbox",
+                        row.row_id, paho.error_string(info.rc))
+            return False
+        # NO_CONN: paho keeps QoS 1 messages and sends them on reconnect, so the mapping stays valid.
+        self._inflight[info.mid] = row.row_id
+        if row.row_id > 0:
+            self._last_sent_row = row.row_id
+        else:
+            self._inflight_held.add(row.row_id)
+        return True
+
+    def publish_telemetry(self, payload: Dict[str, Any]) -> None:
+        """Publish a reading at QoS 0 now; while offline it waits in the outbox (dropped first when full)."""
+        body = dict(payload)
+        body.setdefault("time", datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+        if self._connected:
+            self._client.publish(self.topics.telemetry, json.dumps(body, separators=(",", ":"), sort_keys=True),
+                                 qos=0)
+        else:
+            self.outbox.put_telemetry(body)
+
+    def publish_status(self, status: str) -> None:
+        """Publish a retained status word (``online`` / ``offline``) at QoS 1."""
+        self._client.publish(self.topics.status, status, qos=1, retain=True)
+
+    def commands(self) -> List[Command]:
+        """Inbound commands since the last call, validated; bad ones are answered on ``cmd/result`` here."""
+        good: List[Command] = []
+        while True:
+            try:
+                name, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                return good
+            try:
+                good.append(parse_command(name, payload, self.settings.max_mute_minutes))
+            except CommandError as exc:
+                log.warning("MQTT: refused command: %s", exc)
+                self.reply(CommandResult(exc.command, False, str(exc), exc.request_id))
+
+    def reply(self, result: CommandResult) -> None:
+        """Answer a command on ``cmd/result`` (QoS 1, not retained)."""
+        self._client.publish(self.topics.cmd_result, result.to_json(), qos=1)
+
+    # ---- paho's network thread: record and hand off only -------------------------------------------------
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,
+                    properties: Any) -> None:
+        if reason_code.is_failure:
+            self._links.put((False, f"broker {self.settings.broker} refused the connection: {reason_code}"))
+            return
+        self._backoff.reset()
+        client.subscribe(self.topics.cmd_all, qos=1)
+        client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+        if self.settings.discovery:
+            for topic, payload in discovery_messages(self.topics, self.settings.discovery_prefix):
+                client.publish(topic, payload, qos=1, retain=True)
+        self._links.put((True, None))
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        words = _connect_failure_words()
+        self._schedule_reconnect(client)
+        self._links.put((False, f"cannot reach broker {self.settings.broker}: {words}"))
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,
+                       properties: Any) -> None:
+        self._schedule_reconnect(client)
+        if reason_code.is_failure:
+            self._links.put((False, f"lost the connection to {self.settings.broker}: {reason_code}"))
+        else:
+            self._links.put((False, None))
+
+    def _schedule_reconnect(self, client: paho.Client) -> None:
+        # paho doubles its own delay without jitter; setting min = max = our jittered delay before each wait
+        # makes its next wait ours (reconnect_delay_set is paho's public, locked way to change it).
+        delay_s = self._backoff.next_delay_s()
+        client.reconnect_delay_set(delay_s, delay_s)  # type: ignore[arg-type]
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason_code: Any,
+                    properties: Any) -> None:
+        self._acks.put(mid)
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
+        name = self.topics.command_name(message.topic)
+        if name is not None:
+            self._inbox.put((name, bytes(message.payload)))
+
+
+class Follower:
+    """Subscribe to some topics and hand every message to the caller's thread (``retrowalk alerts``, tests,
+    benches). Messages go to ``messages`` as ``(topic, payload, retained, received_monotonic_s)``.
+    """
+
+    def __init__(self, settings: MqttSettings, subscriptions: List[str], client_id: str = "") -> None:
+        self.settings = settings
+        self.subscriptions = list(subscriptions)
+        self.messages: "queue.SimpleQueue[Tuple[str, bytes, bool, float]]" = queue.SimpleQueue()
+        self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
+        self._client = _new_client(settings, client_id or f"retrowalk-alerts-{random.getrandbits(32):08x}")
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
+        self._started = False
+
+    def start(self, timeout_s: float = 5.0) -> "Follower":
+        """Connect and subscribe; raise MqttError naming the broker and the reason if that fails in time."""
+        self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        self._client.loop_start()
+        self._started = True
+        error = f"no answer from broker {self.settings.broker} within {timeout_s:g} s"
+        try:
+            up, why = self._links.get(timeout=timeout_s)
+            if up:
+                return self
+            error = why or error
+        except queue.Empty:
+            pass
+        self.close()
+        raise MqttError(error)
+
+    def close(self) -> None:
+        if self._started:
+            self._started = False
+            self._client.disconnect()
+            self._client.loop_stop()
+
+    def __enter__(self) -> "Follower":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,
+                    properties: Any) -> None:
+        if reason_code.is_failure:
+            self._links.put((False, f"broker {self.settings.broker} refused the connection: {reason_code}"))
+            return
+        client.subscribe([(t, 1) for t in self.subscriptions])
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reason_codes: Any,
+                      properties: Any) -> None:
+        # ready only once the broker has the subscription, or a publish right after start() could be missed
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            self._links.put((False, f"broker {self.settings.broker} refused the subscription: {refused[0]}"))
+        else:
+            self._links.put((True, None))
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self._links.put((False, f"cannot connect to broker {self.settings.broker}: {_connect_failure_words()}"))
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
+        self.messages.put((message.topic, bytes(message.payload), bool(message.retain), time.monotonic()))
