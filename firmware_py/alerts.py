@@ -1,0 +1,579 @@
+"""What the wearer hears, and the "I'm OK" button: event -> buzzer pattern, cancel, escalation, SOS.
+
+``AlertManager.handle(event)`` starts the event's pattern at once (the buzzer goes high inside the call, before
+any disk or network I/O) and returns the events to record and publish. ``tick()``, called from the main loop,
+drains the button edges, steps the pattern on the injected clock, and returns the events it raised itself:
+``cancelled`` (button or MQTT), ``help_needed`` (a fall not cancelled within ``cancel_window_s``) and ``sos``
+(a long press).
+
+Patterns are data, ``(on_s, off_s)`` steps repeated ``repeat`` times (0 = until cancelled), played by ``Alarm``
+from the loop rather than by gpiozero's ``blink()`` thread: on virtual time the exact sequence is testable, and
+at the loop's ~50 ms period the resolution is finer than a wearer can tell apart. The cost: a stalled loop
+freezes the pattern in its current state (the systemd watchdog restarts a stalled daemon; ``close()`` turns
+the buzzer off).
+
+Rules, in order of what matters to the wearer:
+
+- a higher-priority alarm pre-empts a lower one at once; a lower one never pre-empts a higher one
+  (stumble < loss_of_balance < fall < help_needed = sos), so a stumble chirp never swallows a fall;
+- a press silences whatever sounds at once; released before ``long_press_s`` it is a cancel (``cancelled``
+  names what it cancelled), held to ``long_press_s`` it is a manual ``sos`` instead;
+- one ``help_needed`` per fall: from the cancel window or from the detector's stillness check, whichever comes
+  first; the other is dropped (``handle`` returns ``[]`` for it);
+- stumble and loss-of-balance alarms have a per-type cooldown and a shared rate limit, so an event storm does
+  not turn into endless buzzing; the events are still returned, so the carer misses none;
+- ``mute(minutes)`` silences stumble alarms only, unless ``mute_falls`` is set.
+
+Events raised here carry the clock's monotonic time in ``t_onset_s`` / ``t_detect_s``.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from hal.clock import Clock
+
+from .events import (CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event)
+
+#: the loop period the patterns are stepped at; shorter steps cannot be played reliably
+MIN_STEP_S = 0.05
+_BOUNDARY_S = 1e-6
+
+#: button edges as queued by ``hal.gpio`` (kept as strings here: firmware_py does not import gpiozero's side)
+PRESS = "press"
+RELEASE = "release"
+
+TEST_ALARM = "test_alarm"
+
+#: higher pre-empts lower, lower never pre-empts higher
+PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4}
+
+#: alarms that stop on their own: cooldown and rate limit apply (the others sound until cancelled)
+SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
+
+#: pins already used by I2C bus 1 (the MPU-6050): BCM 2 (SDA) and 3 (SCL)
+I2C_PINS = (2, 3)
+BCM_PINS = range(2, 28)
+
+
+@dataclass(frozen=True)
+class PatternSettings:
+    """One buzzer pattern: ``steps_s`` of ``(on_s, off_s)``, played ``repeat`` times (0 = until cancelled)."""
+
+    steps_s: Tuple[Tuple[float, float], ...] = ((0.15, 0.0),)
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        # TOML gives lists of lists; keep the frozen value hashable and comparable
+        try:
+            steps = tuple((float(on_s), float(off_s)) for on_s, off_s in self.steps_s)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"steps_s = {self.steps_s!r} is not a list of [on_s, off_s] pairs, "
+                             f"e.g. [[0.2, 0.1], [0.2, 1.0]]") from exc
+        object.__setattr__(self, "steps_s", steps)
+        if not steps:
+            raise ValueError("steps_s = [] is empty; give at least one [on_s, off_s] pair")
+        for i, (on_s, off_s) in enumerate(steps):
+            if not (math.isfinite(on_s) and on_s >= MIN_STEP_S):
+                raise ValueError(f"steps_s[{i}] on_s = {on_s:g} is not allowed; use at least {MIN_STEP_S:g} s "
+                                 f"(the main loop's period: shorter beeps are not played reliably)")
+            if not (math.isfinite(off_s) and (off_s == 0 or off_s >= MIN_STEP_S)):
+                raise ValueError(f"steps_s[{i}] off_s = {off_s:g} is not allowed; use 0 (no gap) or at least "
+                                 f"{MIN_STEP_S:g} s")
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 0:
+            raise ValueError(f"repeat = {self.repeat!r} is not allowed; use 0 (until cancelled) or a count >= 1")
+
+    @property
+    def cycle_s(self) -> float:
+        return sum(on_s + off_s for on_s, off_s in self.steps_s)
+
+    @property
+    def duration_s(self) -> float:
+        """How long it sounds; ``inf`` for a pattern that plays until cancelled."""
+        return math.inf if self.repeat == 0 else self.repeat * self.cycle_s
+
+    def is_on_at(self, elapsed_s: float) -> Optional[bool]:
+        """Buzzer state ``elapsed_s`` after the start; ``None`` once the pattern has finished."""
+        # a tick landing on a step boundary counts as past it (virtual clocks accumulate float error)
+        elapsed_s += _BOUNDARY_S
+        if elapsed_s >= self.duration_s:
+            return None
+        position_s = max(elapsed_s, 0.0) % self.cycle_s
+        for on_s, off_s in self.steps_s:
+            if position_s < on_s:
+                return True
+            position_s -= on_s + off_s
+            if position_s < 0:
+                return False
+        return False
+
+
+def _pattern(steps: Tuple[Tuple[float, float], ...], repeat: int) -> Callable[[], PatternSettings]:
+    return lambda: PatternSettings(steps, repeat)
+
+
+# International Morse "SOS": dot 1 unit, dash 3, gap 1, between letters 3, between words 7 (unit 0.15 s)
+_MORSE_SOS = ((0.15, 0.15), (0.15, 0.15), (0.15, 0.45), (0.45, 0.15), (0.45, 0.15), (0.45, 0.45),
+              (0.15, 0.15), (0.15, 0.15), (0.15, 1.05))
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The ``[alerts]`` section: pins, buzzer, button, timings and one pattern per event type.
+
+    Pins are BCM numbers. ``buzzer_kind`` "active" (has its own oscillator: on/off) or "passive" (a piezo
+    driven at ``tone_hz``). ``cancel_window_s``: how long the wearer has to press "I'm OK" after a fall before
+    ``help_needed``. ``long_press_s``: a hold this long is a manual SOS. ``help_dedupe_s``: a ``help_needed``
+    within this long of a fall belongs to that fall. ``cooldown_s``: a stumble or loss-of-balance alarm does
+    not sound again within this long of its last start; ``rate_limit_alarms`` per ``rate_limit_window_s`` caps
+    them together. ``mute_max_minutes`` bounds ``mute``; ``mute_falls`` lets a mute silence fall-class alarms.
+    """
+
+    buzzer_pin: int = 17
+    button_pin: int = 27
+    led_pin: Optional[int] = None
+    buzzer_kind: str = "active"
+    tone_hz: float = 2800.0
+    button_bounce_s: float = 0.02
+    long_press_s: float = 3.0
+    cancel_window_s: float = 30.0
+    help_dedupe_s: float = 120.0
+    cooldown_s: float = 3.0
+    rate_limit_alarms: int = 6
+    rate_limit_window_s: float = 60.0
+    mute_max_minutes: float = 120.0
+    mute_falls: bool = False
+    stumble: PatternSettings = field(default_factory=_pattern(((0.15, 0.0),), 1))
+    loss_of_balance: PatternSettings = field(default_factory=_pattern(((0.1, 0.1),), 15))
+    fall: PatternSettings = field(default_factory=_pattern(((1.0, 0.0),), 0))
+    help_needed: PatternSettings = field(default_factory=_pattern(((0.2, 0.1), (0.2, 0.1), (0.2, 1.0)), 0))
+    sos: PatternSettings = field(default_factory=_pattern(_MORSE_SOS, 0))
+    test_alarm: PatternSettings = field(default_factory=_pattern(((0.5, 0.5),), 2))
+
+    def __post_init__(self) -> None:
+        pins = [("buzzer_pin", self.buzzer_pin), ("button_pin", self.button_pin)]
+        if self.led_pin is not None:
+            pins.append(("led_pin", self.led_pin))
+        for key, pin in pins:
+            if isinstance(pin, bool) or not isinstance(pin, int) or pin not in BCM_PINS:
+                raise ValueError(f"{key} = {pin!r} is not a GPIO pin; use a BCM number from 2 to 27")
+            if pin in I2C_PINS:
+                raise ValueError(f"{key} = {pin} is I2C bus 1 (BCM 2/3, the MPU-6050); choose another pin, "
+                                 f"e.g. 17 or 27")
+        for i, (key, pin) in enumerate(pins):
+            for other_key, other_pin in pins[:i]:
+                if pin == other_pin:
+                    raise ValueError(f"{key} = {pin} is already {other_key}; each device needs its own pin")
+        if self.buzzer_kind not in ("active", "passive"):
+            raise ValueError(f"buzzer_kind = {self.buzzer_kind!r} is not allowed; use \"active\" (a buzzer "
+                             f"that beeps on its own when powered) or \"passive\" (a piezo driven at tone_hz)")
+        if not (50.0 <= self.tone_hz <= 6000.0):
+            raise ValueError(f"tone_hz = {self.tone_hz:g} is not allowed; use 50 to 6000 Hz (piezos are "
+                             f"loudest near their resonance, often 2000-4000 Hz)")
+        _check_range("button_bounce_s", self.button_bounce_s, 0.0, 0.5)
+        _check_range("long_press_s", self.long_press_s, 0.5, 30.0)
+        _check_range("cancel_window_s", self.cancel_window_s, 1.0, 600.0)
+        _check_range("help_dedupe_s", self.help_dedupe_s, self.cancel_window_s, 3600.0,
+                     low_text="cancel_window_s")
+        _check_range("cooldown_s", self.cooldown_s, 0.0, 3600.0)
+        _check_range("rate_limit_window_s", self.rate_limit_window_s, 1.0, 3600.0)
+        if isinstance(self.rate_limit_alarms, bool) or not isinstance(self.rate_limit_alarms, int) \
+                or self.rate_limit_alarms < 1:
+            raise ValueError(f"rate_limit_alarms = {self.rate_limit_alarms!r} is not allowed; use a count >= 1")
+        _check_range("mute_max_minutes", self.mute_max_minutes, 1.0, 24 * 60.0)
+        for key in (STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, SOS, TEST_ALARM):
+            pattern = getattr(self, key)
+            if isinstance(pattern, dict):  # a loader that hands over the raw table
+                pattern = PatternSettings(**pattern)
+                object.__setattr__(self, key, pattern)
+            if not isinstance(pattern, PatternSettings):
+                raise ValueError(f"{key} = {pattern!r} is not a pattern; use a table with steps_s and repeat")
+            if key in SELF_ENDING or key == TEST_ALARM:
+                if pattern.repeat == 0:
+                    raise ValueError(f"{key}.repeat = 0 would buzz until cancelled; a {key} pattern must end "
+                                     f"on its own (repeat >= 1)")
+
+    def pattern_for(self, kind: str) -> Optional[PatternSettings]:
+        return getattr(self, kind) if kind in PRIORITY else None
+
+
+def _reached(elapsed_s: float, limit_s: float) -> bool:
+    """``elapsed_s >= limit_s``, counting a tick that lands on the limit as there (float error)."""
+    return elapsed_s + _BOUNDARY_S >= limit_s
+
+
+def _check_range(key: str, value: float, low: float, high: float, low_text: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
+        low_part = f"{low_text} ({low:g})" if low_text else f"{low:g}"
+        raise ValueError(f"{key} = {value!r} is not allowed; use {low_part} to {high:g}")
+
+
+class Alarm:
+    """Plays one pattern at a time on a buzzer (anything with ``on()`` / ``off()``), stepped by ``tick``.
+
+    ``play`` sets the first state at once, so the buzzer is on when ``play`` returns.
+    """
+
+    def __init__(self, buzzer: Any) -> None:
+        self.buzzer = buzzer
+        self._pattern: Optional[PatternSettings] = None
+        self._started_s = 0.0
+        self._is_on = False
+
+    @property
+    def is_playing(self) -> bool:
+        return self._pattern is not None
+
+    @property
+    def is_on(self) -> bool:
+        return self._is_on
+
+    def play(self, pattern: PatternSettings, now_s: float) -> None:
+        self._pattern = pattern
+        self._started_s = now_s
+        self._set(True)  # every pattern starts with a beep (on_s > 0)
+
+    def tick(self, now_s: float) -> bool:
+        """Apply the state due at ``now_s``; returns whether the pattern is still playing."""
+        if self._pattern is None:
+            return False
+        state = self._pattern.is_on_at(now_s - self._started_s)
+        if state is None:
+            self.stop()
+            return False
+        self._set(state)
+        return True
+
+    def stop(self) -> None:
+        self._pattern = None
+        self._set(False)
+
+    def _set(self, value: bool) -> None:
+        if value != self._is_on:
+            self._is_on = value
+            if value:
+                self.buzzer.on()
+            else:
+                self.buzzer.off()
+
+
+@dataclass
+class _Sounding:
+    """The alarm in progress (also while silent: muted, or silenced by a press not yet released)."""
+
+    kind: str
+    event: Optional[Event]
+    pattern: PatternSettings
+    started_s: float
+    is_silent: bool
+
+    @property
+    def priority(self) -> int:
+        return PRIORITY[self.kind]
+
+    def has_finished(self, now_s: float) -> bool:
+        return self.pattern.is_on_at(now_s - self.started_s) is None
+
+
+@dataclass
+class _Incident:
+    """A fall, from detection until cancelled; remembers whether help was already raised for it."""
+
+    fall: Event
+    opened_s: float
+    is_cancelled: bool = False
+    help_event_id: Optional[str] = None
+
+
+class AlertManager:
+    """Event -> buzzer, the button, the cancel window and escalation (see the module docstring).
+
+    Parameters
+    ----------
+    gpio_or_buzzer : hal.gpio.Gpio, or any object with ``on()`` / ``off()``
+        A ``Gpio`` gives the buzzer, the optional LED and the button's ``presses`` queue; a bare buzzer
+        (e.g. ``hal.gpio.TerminalBuzzer``) gives sound only.
+    clock : Clock
+    settings : AlertSettings
+    """
+
+    def __init__(self, gpio_or_buzzer: Any, clock: Clock, settings: AlertSettings = AlertSettings()) -> None:
+        if hasattr(gpio_or_buzzer, "buzzer"):
+            buzzer = gpio_or_buzzer.buzzer
+            self._led = getattr(gpio_or_buzzer, "led", None)
+            self._presses = getattr(gpio_or_buzzer, "presses", None)
+            # edge times are only comparable with ours when stamped by the same clock
+            self._edges_share_clock = getattr(gpio_or_buzzer, "clock", None) is clock
+        else:
+            buzzer, self._led, self._presses, self._edges_share_clock = gpio_or_buzzer, None, None, False
+        self.settings = settings
+        self.clock = clock
+        self.alarm = Alarm(buzzer)
+        self._sounding: Optional[_Sounding] = None
+        self._incident: Optional[_Incident] = None
+        self._last_start_s: Dict[str, float] = {}
+        self._recent_starts_s: Deque[float] = deque()
+        self._muted_until_s = -math.inf
+        self._press_started_s: Optional[float] = None
+        self._press_target: Optional[_Sounding] = None
+        self._press_was_sos = False
+        self.suppressed_alarms = 0
+        self._closed = False
+
+    # ---- events in ---------------------------------------------------------------------------------------
+    def handle(self, event: Event) -> List[Event]:
+        """Sound ``event``'s pattern (at once, inside this call) and return the events to record/publish."""
+        now = self.clock.monotonic()
+        if event.type == FALL:
+            if not self._incident_is_open(now):
+                self._incident = _Incident(fall=event, opened_s=now)
+        elif event.type == HELP_NEEDED:
+            incident = self._incident
+            if incident is not None and now - incident.opened_s <= self.settings.help_dedupe_s:
+                if incident.help_event_id is not None:
+                    return []  # the same fall's help was already raised (window or detector)
+                incident.help_event_id = event.id
+        elif event.type == RECOVERED:
+            # caught themselves: the urgent beeping has done its job
+            if self._sounding is not None and self._sounding.kind == LOSS_OF_BALANCE:
+                self._stop_sounding()
+        self._start(event.type, event, now)
+        self._update_led()
+        return [event]
+
+    def tick(self, now_s: Optional[float] = None) -> List[Event]:
+        """Button edges, long press, cancel-window escalation, pattern step. Returns the events raised."""
+        now = self.clock.monotonic() if now_s is None else now_s
+        raised: List[Event] = []
+        raised += self._drain_button(now)
+        if self._press_started_s is not None and not self._press_was_sos \
+                and _reached(now - self._press_started_s, self.settings.long_press_s):
+            raised += self._raise_sos(self._press_started_s, now)
+        raised += self._escalate_if_due(now)
+        if self._sounding is not None:
+            if self._sounding.is_silent:
+                if self._sounding.has_finished(now):
+                    self._sounding = None
+            elif not self.alarm.tick(now):
+                self._sounding = None
+        self._update_led()
+        return raised
+
+    # ---- commands ------------------------------------------------------------------------------------------
+    def cancel(self, source: str = "mqtt") -> List[Event]:
+        """"I'm OK" from elsewhere (an MQTT ``cancel``): stops the alarm and the cancel window."""
+        now = self.clock.monotonic()
+        target = self._sounding if self._sounding is not None and self._sounding.event is not None else None
+        events = self._cancel(target, now, now, source)
+        self._update_led()
+        return events
+
+    def mute(self, minutes: float) -> float:
+        """Silence stumble alarms (and fall-class ones only if ``mute_falls``) for ``minutes``; 0 unmutes.
+
+        Returns the clock time the mute ends. Raises ValueError naming the allowed range.
+        """
+        limit = self.settings.mute_max_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not (0 <= minutes <= limit):
+            raise ValueError(f"mute minutes = {minutes!r} is not allowed; use 0 (unmute) to {limit:g} "
+                             f"(mute_max_minutes)")
+        now = self.clock.monotonic()
+        self._muted_until_s = now + 60.0 * minutes if minutes > 0 else -math.inf
+        sounding = self._sounding
+        if sounding is not None and not sounding.is_silent and self._is_muted(sounding.kind, now):
+            self.alarm.stop()
+            sounding.is_silent = True
+        return max(self._muted_until_s, now)
+
+    def test_alarm(self) -> bool:
+        """Play the test pattern (not while a real alarm sounds). Returns whether it is playing."""
+        now = self.clock.monotonic()
+        if self._sounding is not None:
+            return False
+        self._start(TEST_ALARM, None, now, ignore_mute=True)
+        return self._sounding is not None
+
+    def state(self) -> Dict[str, Any]:
+        """A snapshot for status lines and telemetry."""
+        now = self.clock.monotonic()
+        sounding = self._sounding
+        incident = self._incident if self._incident_is_open(now) else None
+        return {
+            "alarm": sounding.kind if sounding is not None else None,
+            "alarm_silent": sounding.is_silent if sounding is not None else False,
+            "buzzer_on": self.alarm.is_on,
+            "fall_open": incident is not None,
+            "cancel_in_s": (round(max(0.0, incident.opened_s + self.settings.cancel_window_s - now), 1)
+                            if incident is not None and incident.help_event_id is None else None),
+            "help_raised": bool(incident is not None and incident.help_event_id is not None),
+            "muted_for_s": round(max(0.0, self._muted_until_s - now), 1),
+            "button_held_s": (round(now - self._press_started_s, 2)
+                              if self._press_started_s is not None else None),
+            "suppressed_alarms": self.suppressed_alarms,
+        }
+
+    def close(self) -> None:
+        """Buzzer and LED off. Idempotent; events are still returned afterwards, silently."""
+        if self._closed:
+            return
+        self._closed = True
+        self._sounding = None
+        self.alarm.stop()
+        if self._led is not None:
+            self._led.off()
+
+    # ---- internals -----------------------------------------------------------------------------------------
+    def _incident_is_open(self, now: float) -> bool:
+        incident = self._incident
+        return incident is not None and not incident.is_cancelled \
+            and now - incident.opened_s <= self.settings.help_dedupe_s
+
+    def _is_muted(self, kind: str, now: float) -> bool:
+        if _reached(now, self._muted_until_s):
+            return False
+        return kind not in FALL_CLASS or self.settings.mute_falls
+
+    def _start(self, kind: str, event: Optional[Event], now: float, ignore_mute: bool = False) -> None:
+        pattern = self.settings.pattern_for(kind)
+        if pattern is None or self._closed:
+            return
+        current = self._sounding
+        if current is not None:
+            if current.priority > PRIORITY[kind]:
+                self.suppressed_alarms += 1
+                return
+            if current.kind == kind and (kind not in SELF_ENDING
+                                         or not _reached(now - current.started_s, self.settings.cooldown_s)):
+                self.suppressed_alarms += 1
+                return  # already sounding this: a repeat does not restart it
+        if kind in SELF_ENDING and not self._may_sound_again(kind, now):
+            self.suppressed_alarms += 1
+            return
+        is_silent = not ignore_mute and self._is_muted(kind, now)
+        self._sounding = _Sounding(kind, event, pattern, now, is_silent)
+        if is_silent:
+            self.alarm.stop()
+        else:
+            self.alarm.play(pattern, now)
+        if kind in SELF_ENDING:
+            self._last_start_s[kind] = now
+            self._recent_starts_s.append(now)
+
+    def _may_sound_again(self, kind: str, now: float) -> bool:
+        if not _reached(now - self._last_start_s.get(kind, -math.inf), self.settings.cooldown_s):
+            return False
+        while self._recent_starts_s and _reached(now - self._recent_starts_s[0], self.settings.rate_limit_window_s):
+            self._recent_starts_s.popleft()
+        return len(self._recent_starts_s) < self.settings.rate_limit_alarms
+
+    def _stop_sounding(self) -> None:
+        self._sounding = None
+        self.alarm.stop()
+
+    def _drain_button(self, now: float) -> List[Event]:
+        raised: List[Event] = []
+        if self._presses is None:
+            return raised
+        while True:
+            try:
+                edge, edge_s = self._presses.get_nowait()
+            except queue.Empty:
+                return raised
+            t_s = min(edge_s, now) if self._edges_share_clock else now
+            if edge == PRESS:
+                raised += self._on_press(t_s, now)
+            elif edge == RELEASE:
+                raised += self._on_release(t_s, now)
+
+    def _on_press(self, t_s: float, now: float) -> List[Event]:
+        self._press_started_s = t_s
+        self._press_was_sos = False
+        sounding = self._sounding
+        # silence at once; whether this is a cancel or an SOS is known at release or after long_press_s
+        self._press_target = sounding if sounding is not None and sounding.event is not None else None
+        if sounding is not None:
+            self._stop_sounding()
+        return []
+
+    def _on_release(self, t_s: float, now: float) -> List[Event]:
+        started_s = self._press_started_s
+        target, was_sos = self._press_target, self._press_was_sos
+        self._press_started_s, self._press_target, self._press_was_sos = None, None, False
+        if started_s is None or was_sos:
+            return []
+        if _reached(t_s - started_s, self.settings.long_press_s):  # released late, before a tick saw the hold
+            return self._raise_sos(started_s, now)
+        return self._cancel(target, t_s, now, "button", held_s=t_s - started_s)
+
+    def _cancel(self, target: Optional[_Sounding], t_s: float, now: float, source: str,
+                held_s: Optional[float] = None) -> List[Event]:
+        incident = self._incident if self._incident_is_open(now) else None
+        if self._sounding is not None:
+            self._stop_sounding()
+        if target is None and incident is None:
+            return []  # nothing a carer needs to hear about (a test alarm, or a press with nothing going on)
+        cancelled = target.event if target is not None and target.event is not None else incident.fall
+        if incident is not None:
+            incident.is_cancelled = True
+        features: Dict[str, Any] = {"source": source, "cancelled_type": cancelled.type,
+                                    "cancelled_id": cancelled.id}
+        if held_s is not None:
+            features["held_s"] = round(held_s, 3)
+        return [Event(CANCELLED, t_onset_s=t_s, t_detect_s=now, features=features)]
+
+    def _raise_sos(self, pressed_s: float, now: float) -> List[Event]:
+        self._press_was_sos = True
+        self._press_target = None
+        event = Event(SOS, t_onset_s=pressed_s, t_detect_s=now,
+                      features={"source": "button", "held_s": round(now - pressed_s, 3)})
+        self._start(SOS, event, now)
+        return [event]
+
+    def _escalate_if_due(self, now: float) -> List[Event]:
+        incident = self._incident
+        if incident is None or incident.is_cancelled or incident.help_event_id is not None:
+            return []
+        if self._press_started_s is not None:
+            return []  # the wearer is pressing: wait for the release (cancel) or the hold (sos)
+        if not _reached(now - incident.opened_s, self.settings.cancel_window_s):
+            return []
+        event = Event(HELP_NEEDED, t_onset_s=now, t_detect_s=now,
+                      features={"reason": "not_cancelled", "fall_id": incident.fall.id,
+                                "cancel_window_s": self.settings.cancel_window_s})
+        incident.help_event_id = event.id
+        self._start(HELP_NEEDED, event, now)
+        return [event]
+
+    def _update_led(self) -> None:
+        if self._led is None or self._closed:
+            return
+        if self._sounding is not None and self._sounding.kind != TEST_ALARM \
+                or self._incident_is_open(self.clock.monotonic()):
+            self._led.on()
+        else:
+            self._led.off()
+
+
+def measure_alarm_latency_ms(manager: AlertManager, is_buzzer_on: Callable[[], bool], n_events: int = 1000,
+                             clock_ns: Callable[[], int] = time.perf_counter_ns) -> List[float]:
+    """Event handed to ``manager.handle`` -> buzzer on, in ms, for ``n_events`` falls (for ``bench/``).
+
+    Each sample is the whole ``handle`` call with the buzzer checked on when it returns (the first edge is set
+    inside the call, so this is an upper bound of event -> pin high); the alarm is cancelled between samples.
+    """
+    latencies_ms: List[float] = []
+    for _ in range(n_events):
+        now = manager.clock.monotonic()
+        event = Event(FALL, t_onset_s=now, t_detect_s=now)
+        t0 = clock_ns()
+        manager.handle(event)
+        t1 = clock_ns()
+        if not is_buzzer_on():
+            raise RuntimeError("the buzzer was not on after handle(fall): the first edge must fire at once")
+        latencies_ms.append((t1 - t0) / 1e6)
+        manager.cancel("bench")
+    return latencies_ms
