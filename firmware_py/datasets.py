@@ -125,7 +125,9 @@ class Recording:
         if n == 0:
             return
         # block edges by time, so a jittering or irregular rate still gives ~block_s per block
-        edges = np.searchsorted(self.t_s, np.arange(self.t_s[0], self.t_s[-1] + block_s, block_s), side="left")
+        count = int(np.ceil((self.t_s[-1] - self.t_s[0]) / block_s)) + 1
+        # a microsecond of slack so float rounding of k * block_s does not move a sample across an edge
+        edges = np.searchsorted(self.t_s, self.t_s[0] + np.arange(1, count + 1) * block_s - 1e-6, side="left")
         edges = np.unique(np.r_[edges, n])
         start = 0
         for stop in edges:
