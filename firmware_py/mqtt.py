@@ -18,6 +18,7 @@ import re
 import socket
 import ssl
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -224,6 +225,7 @@ class Publisher:
         self._acks: "queue.SimpleQueue[int]" = queue.SimpleQueue()
         self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
         self._inbox: "queue.SimpleQueue[Tuple[str, bytes]]" = queue.SimpleQueue()
+        self._activity = threading.Event()  # set by paho's thread whenever it queued something
         self._inflight: Dict[int, int] = {}  # mid -> outbox row id
         self._inflight_held: set = set()  # row ids < 0 (held in memory by a full disk) handed to paho
         self._last_sent_row = 0
@@ -277,6 +279,7 @@ class Publisher:
 
         Returns the number of rows newly acknowledged (and removed from the outbox).
         """
+        self._activity.clear()  # before draining: anything queued from now on wakes the next wait()
         self._apply_link_changes()
         acked = self._apply_acks()
         if self._connected:
@@ -338,6 +341,11 @@ class Publisher:
             self._inflight_held.add(row.row_id)
         return True
 
+    def wait(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` until paho reports something for ``step()`` (an ack, a connection change,
+        a command). For callers with nothing else to do; the daemon's loop has its own pace."""
+        return self._activity.wait(timeout_s)
+
     def publish_telemetry(self, payload: Dict[str, Any]) -> None:
         """Publish a reading at QoS 0 now; while offline it waits in the outbox (dropped first when full)."""
         body = dict(payload)
@@ -375,6 +383,7 @@ class Publisher:
                     properties: Any) -> None:
         if reason_code.is_failure:
             self._links.put((False, f"broker {self.settings.broker} refused the connection: {reason_code}"))
+            self._activity.set()
             return
         self._backoff.reset()
         client.subscribe(self.topics.cmd_all, qos=1)
@@ -383,19 +392,24 @@ class Publisher:
             for topic, payload in discovery_messages(self.topics, self.settings.discovery_prefix):
                 client.publish(topic, payload, qos=1, retain=True)
         self._links.put((True, None))
+        self._activity.set()
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         words = _connect_failure_words()
         self._schedule_reconnect(client)
         self._links.put((False, f"cannot reach broker {self.settings.broker}: {words}"))
+        self._activity.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
         self._schedule_reconnect(client)
         if reason_code.is_failure:
-            self._links.put((False, f"lost the connection to {self.settings.broker}: {reason_code}"))
+            # MQTT 3.1.1 has no disconnect reasons: paho calls every drop "Unspecified error", which says nothing
+            why = "" if str(reason_code) == "Unspecified error" else f": {reason_code}"
+            self._links.put((False, f"lost the connection to {self.settings.broker}{why}; reconnecting"))
         else:
             self._links.put((False, None))
+        self._activity.set()
 
     def _schedule_reconnect(self, client: paho.Client) -> None:
         # paho doubles its own delay without jitter; setting min = max = our jittered delay before each wait
@@ -406,11 +420,13 @@ class Publisher:
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason_code: Any,
                     properties: Any) -> None:
         self._acks.put(mid)
+        self._activity.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
         name = self.topics.command_name(message.topic)
         if name is not None:
             self._inbox.put((name, bytes(message.payload)))
+            self._activity.set()
 
 
 class Follower:
@@ -446,6 +462,10 @@ class Follower:
             pass
         self.close()
         raise MqttError(error)
+
+    def publish(self, topic: str, payload: str, qos: int = 1) -> None:
+        """Send one message (e.g. a command to a device)."""
+        self._client.publish(topic, payload, qos=qos)
 
     def close(self) -> None:
         if self._started:
