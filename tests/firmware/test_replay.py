@@ -1,0 +1,95 @@
+"""Replay: the events of one recording with their times, and a plot a person can read."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_py import scenarios
+from firmware_py.datasets import write_csv
+from firmware_py.errors import RetrowalkError
+from firmware_py.evaluate import replay
+from firmware_py.events import Event
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class _StandIn:
+    """Test-only stand-in for the pipeline: tilt from gravity, a fall on |a| > 2.5 g (plumbing, not detection)."""
+
+    def __init__(self, recording, settings):
+        self.tilt_deg, self.steps, self.fired = 0.0, 0, False
+
+    def process(self, block):
+        up = block.accel_g[-1] / np.linalg.norm(block.accel_g[-1])
+        self.tilt_deg = float(np.degrees(np.arccos(np.clip(up[2], -1, 1))))
+        self.steps += 1
+        hits = np.flatnonzero(np.linalg.norm(block.accel_g, axis=1) > 2.5)
+        if hits.size and not self.fired:
+            self.fired = True
+            return [Event("fall", float(block.t_s[hits[0]]), float(block.t_s[-1]), {"peak_accel_g": 4.5})]
+        return []
+
+    def state(self):
+        return {"tilt_deg": self.tilt_deg, "steps": self.steps, "is_walking": False, "posture": "upright"}
+
+    def finish(self):
+        return []
+
+
+def test_replay_trace_follows_the_trunk_when_a_fall_is_replayed():
+    s = scenarios.backward_fall(seed=0, lie_s=3.0)
+    trace = replay(s.to_recording(), make_pipeline=_StandIn, block_s=0.02)
+    assert len(trace.t_s) == -(-len(s.t_s) // 4)   # one state per 4-sample block, the last one short
+    assert set(trace.state) == {"tilt_deg", "steps", "is_walking"}   # only numbers are traced
+    assert trace.state["tilt_deg"][-1] == pytest.approx(90.0, abs=3.0)
+    assert [e.type for e in trace.events] == ["fall"]
+
+
+def test_plot_is_written_with_signals_and_events_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")
+    from firmware_py.plot import plot_replay
+
+    s = scenarios.backward_fall(seed=0, lie_s=3.0)
+    recording = s.to_recording()
+    out = plot_replay(tmp_path / "fall.png", recording, replay(recording, make_pipeline=_StandIn))
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_missing_matplotlib_gives_the_install_command_when_plotting(monkeypatch):
+    from firmware_py import plot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # as if not installed
+    with pytest.raises(RetrowalkError, match=r"pip install 'retrowalk\[plot\]'"):
+        plot.require_matplotlib()
+
+
+def test_replay_command_lists_events_with_times_when_run_on_a_csv(tmp_path):
+    pytest.importorskip("firmware_py.pipeline")
+    s = scenarios.backward_fall(seed=2, lie_s=4.0)
+    path = tmp_path / "fall_synthetic.csv"
+    write_csv(path, s.blocks(0.5), body_from_sensor=np.eye(3))
+    args = [sys.executable, "-m", "firmware_py.cli", "replay", str(path)]
+    if pytest.importorskip("matplotlib"):
+        args += ["--plot", str(tmp_path / "fall.png")]
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "fall_synthetic (synthetic)" in proc.stdout
+    impact = s.truth_times("fall")[0]
+    fall_lines = [line for line in proc.stdout.splitlines() if line.split()[2:3] == ["fall"]]
+    assert fall_lines, proc.stdout
+    assert impact - 0.5 <= float(fall_lines[0].split()[0]) <= impact + 2.0
+    assert (tmp_path / "fall.png").stat().st_size > 20_000
+
+
+def test_replay_command_names_the_file_when_it_cannot_be_read(tmp_path):
+    path = tmp_path / "walk.csv"
+    path.write_text("time,ax\n")
+    proc = subprocess.run([sys.executable, "-m", "firmware_py.cli", "replay", str(path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "walk.csv, line 1: expected the header" in proc.stderr
