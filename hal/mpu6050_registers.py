@@ -253,3 +253,15 @@ def pack_self_test_codes(accel: Tuple[int, int, int], gyro: Tuple[int, int, int]
     for i, a in enumerate(accel):
         low |= (a & 0x03) << (4 - 2 * i)
     return regs[0], regs[1], regs[2], low
+
+
+REGISTER_NAMES: Dict[int, str] = {
+    value: name for name, value in sorted(globals().items())
+    if name.isupper() and isinstance(value, int) and not isinstance(value, bool)
+    and 0 <= value < REGISTER_FILE_SIZE and name not in (
+        "PWR_MGMT_1_RESET_VALUE", "WHO_AM_I_VALUE", "REGISTER_FILE_SIZE", "DATA_BURST_LENGTH",
+        "FIFO_FRAME_BYTES", "CLKSEL_INTERNAL_8MHZ", "CLKSEL_PLL_X_GYRO", "SELF_TEST_G_MASK",
+        "SELF_TEST_ACCEL_RANGE_G", "SELF_TEST_GYRO_RANGE_DPS", "SELF_TEST_ENABLE_BITS",
+        "SELF_TEST_A_HIGH_MASK", "FIFO_EN_ACCEL_GYRO")
+}
+"""Address -> datasheet name, for error messages ("register 0x3b (ACCEL_XOUT_H)")."""

@@ -1,0 +1,540 @@
+"""An emulated MPU-6050 behind the same ``I2CBus`` as ``smbus2.SMBus``, so the real driver runs unchanged.
+
+It is the chip, not a stub of the driver: a register file with the datasheet's reset values, the side effects
+of its control bits, samples produced at the output data rate of the injected clock, a 1024-byte FIFO that
+drops its oldest bytes when full, and faults to inject. The register numbers come from
+``hal.mpu6050_registers`` (pinned to the datasheet by tests), never from a second table here.
+
+Example::
+
+    clock = FakeClock()
+    chip = EmulatedMpu6050(clock, motion=ArrayMotion(t_s, accel_g, gyro_dps))
+    bus = EmulatedI2CBus({0x68: chip})
+    sensor = Mpu6050(bus, SensorSettings(), clock)     # the real driver
+    clock.advance(0.1); block = sensor.read()          # 20 samples at 200 Hz
+
+Time: each bus transaction first generates every sample that fell due since the previous one (a vectorised
+numpy step, so a 1 kHz chip polled every 100 ms costs one small array operation, not 100 Python calls).
+What is not modelled: the DLPF's filtering of the signal (only its effect on the output rate), low-power
+cycle mode, the auxiliary I2C master, standby of single axes.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple
+
+import numpy as np
+
+from . import mpu6050_registers as R
+from .clock import Clock
+
+__all__ = ["MotionSource", "ArrayMotion", "SensorNoise", "FaultPlan", "EmulatedMpu6050", "EmulatedI2CBus"]
+
+Window = Tuple[float, float]
+I2C_M_RD = 0x0001
+SMBUS_BLOCK_MAX = 32
+
+
+class MotionSource(Protocol):
+    """What the chip feels: accel (g, gravity included) and gyro (°/s) in the chip's axes."""
+
+    def sample(self, t_s: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(accel_g (n, 3), gyro_dps (n, 3)) at ``t_s`` (n,), seconds since the chip was created."""
+        ...
+
+
+class ArrayMotion:
+    """Motion from arrays at any rate (a recording, a synthetic scenario), linearly interpolated.
+
+    Parameters
+    ----------
+    t_s : array (m,)
+        Strictly increasing times; the first one plays at chip time 0.
+    accel_g, gyro_dps : arrays (m, 3)
+        Chip-frame acceleration in g and angular rate in °/s.
+    loop : bool
+        After the end, start again (period = span + one median step, so the seam is one ordinary step);
+        otherwise hold the last value.
+    """
+
+    def __init__(self, t_s: Any, accel_g: Any, gyro_dps: Any, loop: bool = False) -> None:
+        t = np.asarray(t_s, dtype=float).reshape(-1)
+        a = np.asarray(accel_g, dtype=float)
+        g = np.asarray(gyro_dps, dtype=float)
+        if len(t) == 0 or a.shape != (len(t), 3) or g.shape != (len(t), 3):
+            raise ValueError(f"ArrayMotion needs t_s (m,) with m >= 1 and accel_g, gyro_dps (m, 3); got t_s "
+                             f"{t.shape}, accel_g {a.shape}, gyro_dps {g.shape}")
+        if len(t) > 1 and not np.all(np.diff(t) > 0):
+            raise ValueError("ArrayMotion t_s must be strictly increasing")
+        self._t_s = t - t[0]
+        self._data = np.hstack([a, g])
+        self.loop = bool(loop)
+        step_s = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+        self.period_s = float(self._t_s[-1] + step_s)
+
+    def sample(self, t_s: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        tq = np.asarray(t_s, dtype=float)
+        if len(self._t_s) == 1:
+            out = np.repeat(self._data, len(tq), axis=0)
+            return out[:, :3], out[:, 3:]
+        if self.loop:
+            tq = np.mod(tq, self.period_s)
+            # Between the last sample and the period's end, interpolate towards the first one.
+            t = np.append(self._t_s, self.period_s)
+            data = np.vstack([self._data, self._data[:1]])
+        else:
+            t, data = self._t_s, self._data
+        i = np.clip(np.searchsorted(t, tq, side="right") - 1, 0, len(t) - 2)
+        w = np.clip((tq - t[i]) / (t[i + 1] - t[i]), 0.0, 1.0)[:, None]
+        out = data[i] + w * (data[i + 1] - data[i])
+        return out[:, :3], out[:, 3:]
+
+
+def _still() -> ArrayMotion:
+    return ArrayMotion([0.0], [[0.0, 0.0, 1.0]], [[0.0, 0.0, 0.0]])
+
+
+@dataclass(frozen=True)
+class SensorNoise:
+    """White noise added before quantisation; defaults from the product spec (PS §6.1/6.2: 400 µg/√Hz and
+    0.005 °/s/√Hz over the ~44 Hz DLPF bandwidth, rounded), seeded so runs repeat."""
+
+    accel_g_rms: float = 0.004
+    gyro_dps_rms: float = 0.05
+    seed: int = 0
+
+
+def _windows(name: str, value: Iterable[Sequence[float]]) -> Tuple[Window, ...]:
+    out = []
+    for pair in value:
+        if len(pair) != 2 or not (0 <= float(pair[0]) < float(pair[1])):
+            raise ValueError(f"{name} entry {list(pair)!r} is not allowed; use [start_s, end_s] with "
+                             f"0 <= start_s < end_s (seconds since the chip was created)")
+        out.append((float(pair[0]), float(pair[1])))
+    return tuple(out)
+
+
+def _in_windows(t_s: np.ndarray, windows: Tuple[Window, ...]) -> np.ndarray:
+    mask = np.zeros(len(t_s), dtype=bool)
+    for start, end in windows:
+        mask |= (t_s >= start) & (t_s < end)
+    return mask
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Faults to inject, as plain data (times: seconds of chip clock since the chip was created).
+
+    nack_windows_s : transfers inside a window fail with ``OSError(EREMOTEIO)``, as the kernel reports a NACK.
+    nack_rate : probability that any one transfer is NACKed (seeded by ``seed``).
+    vanish_windows_s : the chip stops answering altogether (a loose wire), then comes back with its registers.
+    freeze_windows_s : the chip stops producing samples: data registers keep the last sample, nothing new
+        reaches the FIFO.
+    overflow_at_s : at each time the FIFO overflows as after a host stall: its oldest half frame is lost and
+        INT_STATUS FIFO_OFLOW is set, so every later frame is misaligned until the FIFO is reset.
+    """
+
+    nack_windows_s: Tuple[Window, ...] = ()
+    nack_rate: float = 0.0
+    vanish_windows_s: Tuple[Window, ...] = ()
+    freeze_windows_s: Tuple[Window, ...] = ()
+    overflow_at_s: Tuple[float, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("nack_windows_s", "vanish_windows_s", "freeze_windows_s"):
+            object.__setattr__(self, name, _windows(name, getattr(self, name)))
+        if not 0.0 <= float(self.nack_rate) <= 1.0:
+            raise ValueError(f"nack_rate = {self.nack_rate} is not allowed; use a probability from 0.0 to 1.0")
+        times = tuple(sorted(float(t) for t in self.overflow_at_s))
+        if any(t < 0 for t in times):
+            raise ValueError(f"overflow_at_s = {list(times)} is not allowed; times are seconds >= 0")
+        object.__setattr__(self, "overflow_at_s", times)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FaultPlan":
+        """Build from a plain mapping (TOML, JSON); an unknown key is an error that names it."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault plan key(s) {unknown}; use {sorted(known)}")
+        return cls(**dict(data))
+
+
+def _nack() -> OSError:
+    return OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
+
+
+class EmulatedMpu6050:
+    """One emulated MPU-6050: register file, FIFO, output-rate timing, motion, noise and faults.
+
+    Parameters
+    ----------
+    clock : Clock
+        Drives sample timing (``FakeClock`` for virtual time, ``MonotonicClock`` for real time).
+    motion : MotionSource, optional
+        What the chip feels; by default it lies still, z up (accel (0, 0, 1) g).
+    who_am_i : int
+        What WHO_AM_I reads (0x68 for an MPU-6050; e.g. 0x70 emulates an MPU-6500 on the same address).
+    faults : FaultPlan, optional
+    noise : SensorNoise, optional
+        Without it samples are exact up to quantisation (tests check decoding within 1 LSB).
+    temp_c : float
+        The die temperature the chip reports.
+    rate_error_ppm : float
+        How fast the chip's sample clock runs against ``clock`` (real oscillators are off by up to ~1 %).
+    self_test_gain : float
+        Self-test response as a fraction of the factory trim (1.0 healthy; 0.5 fails the ±14 % limit).
+
+    Attributes
+    ----------
+    write_log : list of (t_s, register, value)
+        Every register write, in order, with chip time.
+    samples_generated : int
+        Samples produced while the FIFO was enabled (the truth a reader's count is checked against).
+    nacks : int
+        Transfers refused by injected faults.
+    """
+
+    RESET_DURATION_S = 0.05
+    MAX_SAMPLES_PER_STEP = 200_000
+
+    def __init__(self, clock: Clock, motion: Optional[MotionSource] = None, who_am_i: int = R.WHO_AM_I_VALUE,
+                 faults: Optional[FaultPlan] = None, noise: Optional[SensorNoise] = None, temp_c: float = 25.0,
+                 rate_error_ppm: float = 0.0, self_test_gain: float = 1.0,
+                 self_test_codes: Tuple[Tuple[int, int, int], Tuple[int, int, int]] = ((16, 15, 17), (14, 16, 15)),
+                 ) -> None:
+        self._clock = clock
+        self._t0_s = clock.monotonic()
+        self._motion = motion if motion is not None else _still()
+        self._who_am_i = who_am_i & 0xFF
+        self._faults = faults if faults is not None else FaultPlan()
+        self._fault_rng = np.random.default_rng(self._faults.seed)
+        self._noise = noise
+        self._noise_rng = np.random.default_rng(noise.seed) if noise is not None else None
+        self._temp_c = float(temp_c)
+        self._rate_scale = 1.0 + rate_error_ppm * 1e-6
+        self._self_test_gain = float(self_test_gain)
+        self._trim_regs = R.pack_self_test_codes(*self_test_codes)
+        accel_codes, gyro_codes = self_test_codes
+        self._st_accel_g = np.array([R.accel_factory_trim_lsb(c) for c in accel_codes]) / \
+            R.ACCEL_LSB_PER_G[R.SELF_TEST_ACCEL_RANGE_G]
+        self._st_gyro_dps = np.array([R.gyro_factory_trim_lsb(c, i) for i, c in enumerate(gyro_codes)]) / \
+            R.GYRO_LSB_PER_DPS[R.SELF_TEST_GYRO_RANGE_DPS]
+        self._overflows_done = 0
+        self.write_log: List[Tuple[float, int, int]] = []
+        self.samples_generated = 0
+        self.nacks = 0
+        self._power_on()
+
+    # ---- state ---------------------------------------------------------------------------------------------------
+    def _power_on(self) -> None:
+        self._regs = bytearray(R.REGISTER_FILE_SIZE)
+        for reg, value in R.RESET_VALUES.items():
+            self._regs[reg] = value
+        self._regs[R.WHO_AM_I] = self._who_am_i
+        self._regs[R.SELF_TEST_X:R.SELF_TEST_A + 1] = bytes(self._trim_regs)
+        self._fifo = bytearray()
+        self._fifo_last_byte = 0
+        self._pending_drop = 0
+        self._count_latch: Optional[int] = None
+        self._anchor_s: Optional[float] = None  # chip time of sample k = 0 of the current run
+        self._next_k = 0
+        self._reset_until_s = -1.0
+        self._pointer = 0
+
+    def now_s(self) -> float:
+        """Chip time: seconds since the chip was created."""
+        return self._clock.monotonic() - self._t0_s
+
+    @property
+    def output_rate_hz(self) -> float:
+        """The output data rate the registers currently select (before the oscillator error)."""
+        return R.sample_rate_hz(R.CONFIG_DLPF_CFG.get(self._regs[R.CONFIG]), self._regs[R.SMPLRT_DIV])
+
+    @property
+    def fifo_bytes(self) -> int:
+        return len(self._fifo)
+
+    def _is_sampling(self, now_s: float) -> bool:
+        return not (self._regs[R.PWR_MGMT_1] & (R.PWR_MGMT_1_SLEEP.mask | R.PWR_MGMT_1_DEVICE_RESET.mask))
+
+    # ---- the bus side (called by EmulatedI2CBus) -------------------------------------------------------------------
+    def begin_transfer(self) -> None:
+        """One transfer starts: apply faults (a refused transfer changes nothing), then catch up on time."""
+        now_s = self.now_s()
+        if any(start <= now_s < end for start, end in self._faults.vanish_windows_s + self._faults.nack_windows_s) or (
+                self._faults.nack_rate > 0 and self._fault_rng.random() < self._faults.nack_rate):
+            self.nacks += 1
+            raise _nack()
+        self._catch_up(now_s)
+
+    def read(self, register: Optional[int], length: int) -> bytes:
+        """``length`` bytes from ``register`` (or the current pointer), auto-incrementing except at FIFO_R_W."""
+        pointer = self._pointer if register is None else register & 0x7F
+        out = bytearray()
+        while len(out) < length:
+            if pointer == R.FIFO_R_W:
+                out += self._fifo_pop(length - len(out))
+                break
+            out.append(self._read_register(pointer))
+            pointer = (pointer + 1) & 0x7F
+        self._pointer = pointer
+        return bytes(out)
+
+    def write(self, data: bytes) -> None:
+        """A write message: the first byte sets the register pointer, the rest are written from there."""
+        if not data:
+            return
+        pointer = data[0] & 0x7F
+        for value in data[1:]:
+            self._write_register(pointer, value)
+            if pointer != R.FIFO_R_W:
+                pointer = (pointer + 1) & 0x7F
+        self._pointer = pointer
+
+    # ---- registers -------------------------------------------------------------------------------------------------
+    def _read_register(self, reg: int) -> int:
+        if reg == R.INT_STATUS:
+            value = self._regs[reg]
+            self._regs[reg] = 0  # cleared by reading (INT_PIN_CFG INT_RD_CLEAR = 0, the default)
+            return value
+        if reg == R.FIFO_COUNTH:
+            self._count_latch = len(self._fifo)  # the pair is latched so H and L belong together
+            return (self._count_latch >> 8) & 0xFF
+        if reg == R.FIFO_COUNTL:
+            count = len(self._fifo) if self._count_latch is None else self._count_latch
+            self._count_latch = None
+            return count & 0xFF
+        return self._regs[reg]
+
+    def _write_register(self, reg: int, value: int) -> None:
+        now_s = self.now_s()
+        self.write_log.append((now_s, reg, value))
+        if reg in R.READ_ONLY_REGISTERS:
+            return
+        if reg == R.FIFO_R_W:
+            self._push_fifo(bytes([value]))
+            return
+        if reg == R.PWR_MGMT_1 and value & R.PWR_MGMT_1_DEVICE_RESET.mask:
+            self._power_on()
+            self._regs[R.PWR_MGMT_1] = R.PWR_MGMT_1_RESET_VALUE | R.PWR_MGMT_1_DEVICE_RESET.mask
+            self._reset_until_s = now_s + self.RESET_DURATION_S
+            return
+        was_sampling = self._is_sampling(now_s)
+        old_rate = self.output_rate_hz
+        if reg == R.SIGNAL_PATH_RESET:
+            value = 0  # self-clearing; RM §4.26: it does not clear the sensor registers
+        if reg == R.USER_CTRL:
+            if value & R.USER_CTRL_FIFO_RESET.mask:
+                self._fifo.clear()
+                self._pending_drop = 0
+                self._count_latch = None
+            if value & R.USER_CTRL_SIG_COND_RESET.mask:
+                self._regs[R.ACCEL_XOUT_H:R.GYRO_ZOUT_L + 1] = bytes(R.DATA_BURST_LENGTH)
+            value &= ~(R.USER_CTRL_FIFO_RESET.mask | R.USER_CTRL_I2C_MST_RESET.mask |
+                       R.USER_CTRL_SIG_COND_RESET.mask)  # self-clearing bits
+        self._regs[reg] = value & 0xFF
+        if not self._is_sampling(now_s):
+            self._anchor_s = None
+        elif not was_sampling or self.output_rate_hz != old_rate:
+            self._start_run(now_s)
+
+    def _start_run(self, now_s: float) -> None:
+        self._anchor_s = now_s + 1.0 / (self.output_rate_hz * self._rate_scale)
+        self._next_k = 0
+
+    # ---- time: produce every sample due ----------------------------------------------------------------------------
+    def _catch_up(self, now_s: float) -> None:
+        if self._regs[R.PWR_MGMT_1] & R.PWR_MGMT_1_DEVICE_RESET.mask and now_s >= self._reset_until_s:
+            self._regs[R.PWR_MGMT_1] &= ~R.PWR_MGMT_1_DEVICE_RESET.mask
+        self._apply_forced_overflows(now_s)
+        if not self._is_sampling(now_s):
+            return
+        if self._anchor_s is None:
+            self._start_run(now_s)
+        period_s = 1.0 / (self.output_rate_hz * self._rate_scale)
+        last_k = math.floor((now_s - self._anchor_s) / period_s + 1e-9)
+        if last_k < self._next_k:
+            return
+        n_due = last_k - self._next_k + 1
+        # A long silence (an hour at 1 kHz) would be millions of samples; only the newest can still be in a
+        # full FIFO or the data registers, so past a bound the older ones are counted, not computed.
+        keep = n_due if n_due <= self.MAX_SAMPLES_PER_STEP else R.FIFO_CAPACITY_BYTES // 2 + 2
+        t_s = self._anchor_s + np.arange(last_k - keep + 1, last_k + 1) * period_s
+        self._next_k = last_k + 1
+        skipped = n_due - keep
+        frozen = _in_windows(t_s, self._faults.freeze_windows_s)
+        if frozen.any():
+            t_s = t_s[~frozen]  # a frozen chip produces nothing: those samples never exist
+        if len(t_s) == 0:
+            return
+        counts = self._quantise(t_s)
+        self._regs[R.ACCEL_XOUT_H:R.GYRO_ZOUT_L + 1] = counts[-1].astype(">i2").tobytes()
+        self._regs[R.INT_STATUS] |= R.INT_STATUS_DATA_RDY_INT.mask
+        fifo_on = self._regs[R.USER_CTRL] & R.USER_CTRL_FIFO_EN.mask
+        columns = self._fifo_columns()
+        if fifo_on and columns:
+            produced = len(t_s) + skipped
+            self.samples_generated += produced
+            if skipped:  # those frames went through the FIFO and out of its far end long ago
+                self._fifo.clear()
+                self._regs[R.INT_STATUS] |= R.INT_STATUS_FIFO_OFLOW_INT.mask
+            self._push_fifo(counts[:, columns].astype(">i2").tobytes())
+
+    def _quantise(self, t_s: np.ndarray) -> np.ndarray:
+        """int16 counts (n, 7): accel x/y/z, temperature, gyro x/y/z, rounded and saturated like the ADC."""
+        accel_g, gyro_dps = self._motion.sample(t_s)
+        accel_g = np.array(accel_g, dtype=float)
+        gyro_dps = np.array(gyro_dps, dtype=float)
+        if self._noise_rng is not None:
+            accel_g += self._noise_rng.normal(0.0, self._noise.accel_g_rms, accel_g.shape)
+            gyro_dps += self._noise_rng.normal(0.0, self._noise.gyro_dps_rms, gyro_dps.shape)
+        accel_st = np.array([bool(self._regs[R.ACCEL_CONFIG] & f.mask) for f in
+                             (R.ACCEL_CONFIG_XA_ST, R.ACCEL_CONFIG_YA_ST, R.ACCEL_CONFIG_ZA_ST)])
+        gyro_st = np.array([bool(self._regs[R.GYRO_CONFIG] & f.mask) for f in
+                            (R.GYRO_CONFIG_XG_ST, R.GYRO_CONFIG_YG_ST, R.GYRO_CONFIG_ZG_ST)])
+        accel_g += self._self_test_gain * self._st_accel_g * accel_st
+        gyro_dps += self._self_test_gain * self._st_gyro_dps * gyro_st
+        accel_range = [g for g, code in R.ACCEL_RANGES_G.items()
+                       if code == R.ACCEL_CONFIG_AFS_SEL.get(self._regs[R.ACCEL_CONFIG])][0]
+        gyro_range = [d for d, code in R.GYRO_RANGES_DPS.items()
+                      if code == R.GYRO_CONFIG_FS_SEL.get(self._regs[R.GYRO_CONFIG])][0]
+        temp_raw = np.full((len(t_s), 1), (self._temp_c - R.TEMP_OFFSET_C) * R.TEMP_LSB_PER_C)
+        values = np.hstack([accel_g * R.ACCEL_LSB_PER_G[accel_range], temp_raw,
+                            gyro_dps * R.GYRO_LSB_PER_DPS[gyro_range]])
+        return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
+
+    def _fifo_columns(self) -> List[int]:
+        """Which of the 7 values go into a FIFO frame, in register order (RM §4.7)."""
+        enabled = self._regs[R.FIFO_EN]
+        columns = []
+        if enabled & R.FIFO_EN_ACCEL.mask:
+            columns += [0, 1, 2]
+        if enabled & R.FIFO_EN_TEMP.mask:
+            columns.append(3)
+        for i, f in enumerate((R.FIFO_EN_XG, R.FIFO_EN_YG, R.FIFO_EN_ZG)):
+            if enabled & f.mask:
+                columns.append(4 + i)
+        return columns
+
+    def _apply_forced_overflows(self, now_s: float) -> None:
+        times = self._faults.overflow_at_s
+        while self._overflows_done < len(times) and times[self._overflows_done] <= now_s:
+            self._overflows_done += 1
+            self._regs[R.INT_STATUS] |= R.INT_STATUS_FIFO_OFLOW_INT.mask
+            self._pending_drop += R.FIFO_FRAME_BYTES // 2
+            self._drop_pending()
+
+    # ---- FIFO ------------------------------------------------------------------------------------------------------
+    def _push_fifo(self, data: bytes) -> None:
+        self._fifo += data
+        self._drop_pending()
+        excess = len(self._fifo) - R.FIFO_CAPACITY_BYTES
+        if excess > 0:  # full: the oldest bytes go, whatever frame they belonged to (PS §7.17)
+            del self._fifo[:excess]
+            self._regs[R.INT_STATUS] |= R.INT_STATUS_FIFO_OFLOW_INT.mask
+
+    def _drop_pending(self) -> None:
+        drop = min(self._pending_drop, len(self._fifo))
+        if drop:
+            del self._fifo[:drop]
+            self._pending_drop -= drop
+
+    def _fifo_pop(self, n: int) -> bytes:
+        take = bytes(self._fifo[:n])
+        del self._fifo[:n]
+        if take:
+            self._fifo_last_byte = take[-1]
+        # An empty FIFO reads as the last byte read, until new data arrives (RM §4.33).
+        return take + bytes([self._fifo_last_byte]) * (n - len(take))
+
+
+class EmulatedI2CBus:
+    """Stands wherever an ``smbus2.SMBus`` would: routes transfers to emulated chips by address.
+
+    An unknown address fails with ``OSError(EREMOTEIO)`` as the kernel reports a NACK; ``read_i2c_block_data``
+    refuses more than 32 bytes like smbus2; ``i2c_rdwr`` accepts real ``smbus2.i2c_msg`` objects and, like the
+    Raspberry Pi's i2c-bcm2835 controller, only a read as the last message.
+
+    Counters: ``transactions`` (START ... STOP sequences), ``messages`` (each START or repeated START sends an
+    address byte), ``bytes`` (register pointers and data, address bytes not included).
+    """
+
+    def __init__(self, devices: Mapping[int, EmulatedMpu6050]) -> None:
+        self._devices: Dict[int, EmulatedMpu6050] = dict(devices)
+        self.transactions = 0
+        self.messages = 0
+        self.bytes = 0
+        self.closed = False
+
+    def _device(self, address: int) -> EmulatedMpu6050:
+        if self.closed:
+            raise OSError(errno.EBADF, "the I2C bus has been closed")
+        device = self._devices.get(address)
+        if device is None:
+            raise _nack()
+        return device
+
+    def _transaction(self, address: int, messages: int) -> EmulatedMpu6050:
+        self.transactions += 1
+        device = self._device(address)
+        device.begin_transfer()
+        self.messages += messages
+        return device
+
+    def read_byte_data(self, i2c_addr: int, register: int) -> int:
+        device = self._transaction(i2c_addr, 2)
+        self.bytes += 2
+        return device.read(register, 1)[0]
+
+    def write_byte_data(self, i2c_addr: int, register: int, value: int) -> None:
+        device = self._transaction(i2c_addr, 1)
+        self.bytes += 2
+        device.write(bytes([register & 0xFF, value & 0xFF]))
+
+    def read_i2c_block_data(self, i2c_addr: int, register: int, length: int) -> List[int]:
+        if length > SMBUS_BLOCK_MAX:
+            raise ValueError(f"Desired block length over {SMBUS_BLOCK_MAX} bytes")
+        device = self._transaction(i2c_addr, 2)
+        self.bytes += 1 + length
+        return list(device.read(register, length))
+
+    def write_i2c_block_data(self, i2c_addr: int, register: int, data: Sequence[int]) -> None:
+        if len(data) > SMBUS_BLOCK_MAX:
+            raise ValueError(f"Data length cannot exceed {SMBUS_BLOCK_MAX} bytes")
+        device = self._transaction(i2c_addr, 1)
+        self.bytes += 1 + len(data)
+        device.write(bytes([register & 0xFF, *[d & 0xFF for d in data]]))
+
+    def i2c_rdwr(self, *i2c_msgs: Any) -> None:
+        if not i2c_msgs:
+            return
+        if any(m.flags & I2C_M_RD for m in i2c_msgs[:-1]):
+            # i2c-bcm2835: "only one read message supported, has to be last"
+            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+        self.transactions += 1
+        devices = [self._device(m.addr) for m in i2c_msgs]
+        for device in dict.fromkeys(devices):
+            device.begin_transfer()
+        self.messages += len(i2c_msgs)
+        for device, msg in zip(devices, i2c_msgs):
+            self.bytes += msg.len
+            if msg.flags & I2C_M_RD:
+                data = device.read(None, msg.len)
+                ctypes.memmove(msg.buf, data, msg.len)
+            else:
+                device.write(ctypes.string_at(msg.buf, msg.len))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> "EmulatedI2CBus":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

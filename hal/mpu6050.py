@@ -1,0 +1,513 @@
+"""The MPU-6050 driver: probe, reset, configure, drain the FIFO into ``SampleBlock``s in g and °/s.
+
+Raw counts become physical units here and nowhere else. Every transfer goes through one retry wrapper
+(bounded and counted in ``retries``) and ends either in data that is known to be aligned or in a typed
+error from ``hal.errors``; the driver never returns garbage.
+
+Example::
+
+    sensor = Mpu6050.open(SensorSettings(sample_rate_hz=200), MonotonicClock())
+    block = sensor.read()            # everything the FIFO buffered since the last read
+    block.accel_g, block.gyro_dps    # (n, 3) arrays; block.t_s reconstructed from the output data rate
+
+Register numbers and fields come from ``hal.mpu6050_registers`` (RM-MPU-6000A rev 4.2).
+"""
+from __future__ import annotations
+
+import errno
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from . import mpu6050_registers as R
+from .bus import I2CBus, i2c_msg, open_i2c_bus
+from .clock import Clock, MonotonicClock
+from .errors import RetrowalkError, SensorBusError, SensorIdentityError, SensorNotFound, SensorTimeout
+from .types import SampleBlock
+
+__all__ = ["SensorSettings", "Mpu6050", "SelfTestResult", "AxisSelfTest", "parse_axes_map"]
+
+WIRING_HINT = ("check the wiring (SDA to pin 3, SCL to pin 5, VCC to 3.3 V on pin 1, GND to pin 6), that I2C is "
+               "enabled ('sudo raspi-config nonint do_i2c 0', then reboot) and the address: AD0 low is 0x68, "
+               "AD0 high is 0x69 ('i2cdetect -y 1' lists what answers)")
+
+
+def _allowed(values: Any) -> str:
+    items = [str(v) for v in values]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def parse_axes_map(text: str) -> Tuple[Tuple[int, int, int], Tuple[float, float, float]]:
+    """Klipper-style ``axes_map`` ("x,y,z", "-z,y,x"): output axis i = sign_i * chip axis index_i."""
+    parts = [p.strip().lower() for p in str(text).split(",")]
+    names = [p.lstrip("-") for p in parts]
+    if len(parts) != 3 or sorted(names) != ["x", "y", "z"] or any(p.count("-") > 1 for p in parts):
+        raise ValueError(f"axes_map = {text!r} is not allowed; name each chip axis x, y, z once, optionally "
+                         f"with a minus sign, e.g. \"x,y,z\" or \"-z,y,x\"")
+    index = tuple("xyz".index(n) for n in names)
+    sign = tuple(-1.0 if p.startswith("-") else 1.0 for p in parts)
+    return index, sign  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class SensorSettings:
+    """How the MPU-6050 is wired and configured ([sensor] in retrowalk.toml).
+
+    Attributes
+    ----------
+    bus : int
+        I2C bus number (``/dev/i2c-<bus>``; 1 on a Raspberry Pi's pins 3 and 5).
+    address : int
+        0x68 with AD0 low (most GY-521 boards), 0x69 with AD0 high.
+    sample_rate_hz : int
+        Output data rate. The chip divides 1 kHz (8 kHz with the DLPF off, ``dlpf_hz = 260``) by an integer
+        1..256, and the accelerometer updates at 1 kHz at most.
+    accel_range_g, gyro_range_dps : int
+        Full-scale ranges. Falls peak well above 2 g, so ±16 g keeps impacts from saturating.
+    dlpf_hz : int
+        Digital low-pass filter bandwidth (accelerometer figure of RM §4.3); 260 means off.
+    axes_map : str
+        How the chip's axes map to the sensor axes reported, Klipper-style, e.g. ``"-z,y,x"``.
+    bus_retries : int
+        How many times a failed transfer is retried before ``SensorBusError``.
+    """
+
+    bus: int = 1
+    address: int = 0x68
+    sample_rate_hz: int = 200
+    accel_range_g: int = 16
+    gyro_range_dps: int = 2000
+    dlpf_hz: int = 44
+    axes_map: str = "x,y,z"
+    bus_retries: int = 3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bus, int) or self.bus < 0:
+            raise ValueError(f"bus = {self.bus!r} is not allowed; use the I2C bus number, 1 on a Raspberry Pi")
+        if self.address not in R.ADDRESSES:
+            raise ValueError(f"address = {self.address!r} is not allowed; use 0x68 (104, AD0 low) or "
+                             f"0x69 (105, AD0 high)")
+        if self.accel_range_g not in R.ACCEL_RANGES_G:
+            raise ValueError(f"accel_range_g = {self.accel_range_g!r} is not allowed; use {_allowed(R.ACCEL_RANGES_G)}")
+        if self.gyro_range_dps not in R.GYRO_RANGES_DPS:
+            raise ValueError(f"gyro_range_dps = {self.gyro_range_dps!r} is not allowed; use "
+                             f"{_allowed(R.GYRO_RANGES_DPS)}")
+        if self.dlpf_hz not in R.DLPF_BANDWIDTHS_HZ:
+            raise ValueError(f"dlpf_hz = {self.dlpf_hz!r} is not allowed; use {_allowed(R.DLPF_BANDWIDTHS_HZ)} "
+                             f"(260 turns the filter off)")
+        base_hz = R.gyro_output_rate_hz(self.dlpf_code)
+        divider = base_hz / self.sample_rate_hz if self.sample_rate_hz > 0 else 0.0
+        if not (0 < self.sample_rate_hz <= R.ACCEL_MAX_OUTPUT_RATE_HZ and abs(divider - round(divider)) < 1e-9
+                and 1 <= round(divider) <= 256):
+            examples = [r for r in (1000, 500, 250, 200, 125, 100, 50, 40, 25) if (base_hz / r) % 1 == 0]
+            raise ValueError(f"sample_rate_hz = {self.sample_rate_hz!r} is not allowed with dlpf_hz = "
+                             f"{self.dlpf_hz}: the chip divides {base_hz} Hz by a whole number from 1 to 256 and "
+                             f"reads the accelerometer at 1000 Hz at most; use e.g. {_allowed(examples)}")
+        parse_axes_map(self.axes_map)
+        if not isinstance(self.bus_retries, int) or not 0 <= self.bus_retries <= 20:
+            raise ValueError(f"bus_retries = {self.bus_retries!r} is not allowed; use 0 to 20")
+
+    @property
+    def dlpf_code(self) -> int:
+        return R.DLPF_BANDWIDTHS_HZ[self.dlpf_hz]
+
+    @property
+    def smplrt_div(self) -> int:
+        return int(round(R.gyro_output_rate_hz(self.dlpf_code) / self.sample_rate_hz)) - 1
+
+
+@dataclass(frozen=True)
+class AxisSelfTest:
+    """One axis of the factory self-test (RM §4.1): response, factory trim, and the change between them."""
+
+    axis: str
+    response_lsb: float
+    factory_trim_lsb: float
+    change_pct: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class SelfTestResult:
+    axes: Tuple[AxisSelfTest, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(a.passed for a in self.axes)
+
+    def __str__(self) -> str:
+        parts = [f"{a.axis} {a.change_pct:+.1f} %" + ("" if a.passed else " FAIL") for a in self.axes]
+        verdict = "passed" if self.passed else f"failed (limit ±{R.SELF_TEST_LIMIT_PCT:g} % of factory trim)"
+        return f"self-test {verdict}: " + ", ".join(parts)
+
+
+class _FifoDisturbed(Exception):
+    """A FIFO read failed part-way: how many bytes left the FIFO is unknown, so alignment is lost."""
+
+
+class Mpu6050:
+    """The driver. Constructing it probes, resets and configures the chip and starts the FIFO.
+
+    Parameters
+    ----------
+    bus : I2CBus
+        ``smbus2.SMBus`` or ``hal.emulated.EmulatedI2CBus``. Closed by :meth:`close` only when this driver
+        opened it (:meth:`open`).
+    settings : SensorSettings
+    clock : Clock
+        Anchors sample timestamps and paces the reset and self-test waits.
+
+    Raises
+    ------
+    SensorNotFound
+        Nothing acknowledges at the address.
+    SensorIdentityError
+        Something answers but WHO_AM_I is not 0x68.
+    SensorBusError, SensorTimeout
+        Transfers keep failing, or the reset never completes.
+
+    Attributes
+    ----------
+    retries : int
+        Transfers retried after an ``OSError`` (each one a glitch the caller never saw).
+    overflows : int
+        FIFO overflows recovered from (each reported as ``lost_samples``).
+    """
+
+    RESET_TIMEOUT_S = 0.5
+    POLL_STEP_S = 0.005
+    RETRY_PAUSE_S = 0.002
+    TEMP_REFRESH_S = 1.0
+    MAX_TRANSFER_BYTES = 8184  # i2c-dev refuses messages over 8192 bytes; a multiple of the 12-byte frame
+    SLEW_GAIN = 0.2
+    SELF_TEST_SETTLE_S = 0.05
+    SELF_TEST_SAMPLES = 20
+
+    def __init__(self, bus: I2CBus, settings: Optional[SensorSettings] = None, clock: Optional[Clock] = None,
+                 *, owns_bus: bool = False) -> None:
+        self.settings = settings if settings is not None else SensorSettings()
+        self._bus = bus
+        self._clock = clock if clock is not None else MonotonicClock()
+        self._owns_bus = owns_bus
+        self._closed = False
+        self.retries = 0
+        self.overflows = 0
+        axes_index, axes_sign = parse_axes_map(self.settings.axes_map)
+        self._axes_index = np.array(axes_index)
+        self._axes_sign = np.array(axes_sign)
+        self._accel_scale = 1.0 / R.ACCEL_LSB_PER_G[self.settings.accel_range_g]
+        self._gyro_scale = 1.0 / R.GYRO_LSB_PER_DPS[self.settings.gyro_range_dps]
+        self._rate_hz = float(R.sample_rate_hz(self.settings.dlpf_code, self.settings.smplrt_div))
+        self._period_s = 1.0 / self._rate_hz
+        self._t_last_s = 0.0
+        self._pending_lost = 0
+        self._temp_c = float("nan")
+        self._temp_read_at_s = -math.inf
+        try:
+            self._probe()
+            self.reset()
+            self._configure()
+            self._start_fifo()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def open(cls, settings: Optional[SensorSettings] = None, clock: Optional[Clock] = None) -> "Mpu6050":
+        """Open ``/dev/i2c-<settings.bus>`` with smbus2 and the chip on it; the driver owns that bus."""
+        settings = settings if settings is not None else SensorSettings()
+        return cls(open_i2c_bus(settings.bus), settings, clock, owns_bus=True)
+
+    @property
+    def sample_rate_hz(self) -> float:
+        return self._rate_hz
+
+    # ---- transfers ---------------------------------------------------------------------------------------------
+    def _where(self, register: int) -> str:
+        name = R.REGISTER_NAMES.get(register, "?")
+        return f"I2C bus {self.settings.bus}, device 0x{self.settings.address:02x}, register 0x{register:02x} ({name})"
+
+    def _io(self, register: int, action: Any, *args: Any, retry_errnos: Optional[Tuple[int, ...]] = None) -> Any:
+        """Run one transfer, retrying ``OSError`` a bounded number of times, then raise ``SensorBusError``."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return action(*args)
+            except RetrowalkError:
+                raise
+            except OSError as exc:
+                retryable = retry_errnos is None or exc.errno in retry_errnos
+                if not retryable:
+                    raise
+                if attempts > self.settings.bus_retries:
+                    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                    raise SensorBusError(
+                        f"{self._where(register)}: {reason} (errno {exc.errno}) after {attempts} attempts; "
+                        f"{WIRING_HINT}",
+                        bus=self.settings.bus, address=self.settings.address, register=register,
+                        errno_=exc.errno) from exc
+                self.retries += 1
+                self._clock.sleep(self.RETRY_PAUSE_S)
+
+    def _rdwr_read(self, register: int, length: int) -> bytes:
+        write = i2c_msg.write(self.settings.address, [register])
+        read = i2c_msg.read(self.settings.address, length)
+        self._bus.i2c_rdwr(write, read)
+        return bytes(read)
+
+    def _read(self, register: int, length: int = 1) -> bytes:
+        return self._io(register, self._rdwr_read, register, length)
+
+    def _write(self, register: int, value: int) -> None:
+        self._io(register, self._bus.write_byte_data, self.settings.address, register, value & 0xFF)
+
+    def _update(self, *changes: Tuple[R.Field, int]) -> None:
+        """Read-modify-write of fields that share one register (the only place a field is written)."""
+        register = changes[0][0].register
+        if any(f.register != register for f, _ in changes):
+            raise ValueError("one _update writes fields of one register")
+        value = self._read(register)[0]
+        for field, field_value in changes:
+            value = field.put(value, field_value)
+        self._write(register, value)
+
+    # ---- bring-up ----------------------------------------------------------------------------------------------
+    def _probe(self) -> None:
+        try:
+            who_am_i = self._read(R.WHO_AM_I)[0]
+        except SensorBusError as exc:
+            raise SensorNotFound(
+                f"no MPU-6050 answers on I2C bus {self.settings.bus} at address 0x{self.settings.address:02x} "
+                f"({os.strerror(exc.errno_) if exc.errno_ else exc}); {WIRING_HINT}") from exc
+        if who_am_i != R.WHO_AM_I_VALUE:
+            raise SensorIdentityError(
+                f"I2C bus {self.settings.bus}, address 0x{self.settings.address:02x}: WHO_AM_I reads "
+                f"0x{who_am_i:02x}, expected 0x{R.WHO_AM_I_VALUE:02x} for an MPU-6050 (0x70 is an MPU-6500, "
+                f"0x71 an MPU-9250; 0x00 or 0xff usually means a wiring or pull-up fault). Fixes: set [sensor] "
+                f"address to where the MPU-6050 is (AD0 low = 0x68, high = 0x69), enable I2C with 'sudo "
+                f"raspi-config nonint do_i2c 0', check the wiring (SDA pin 3, SCL pin 5, VCC 3.3 V on pin 1, "
+                f"GND pin 6), or use an MPU-6050 board")
+
+    def _wait_until_clear(self, field: R.Field, what: str) -> None:
+        """Poll ``field`` against the injected clock until it reads 0, or raise ``SensorTimeout``."""
+        deadline_s = self._clock.monotonic() + self.RESET_TIMEOUT_S
+        while True:
+            self._clock.sleep(self.POLL_STEP_S)
+            if not field.get(self._read(field.register)[0]):
+                return
+            if self._clock.monotonic() >= deadline_s:
+                raise SensorTimeout(f"{self._where(field.register)}: {what} did not finish within "
+                                    f"{self.RESET_TIMEOUT_S} s; power-cycle the sensor (unplug VCC) and "
+                                    f"{WIRING_HINT}")
+
+    def reset(self) -> None:
+        """DEVICE_RESET, wait for it to self-clear, then reset the signal paths (RM §4.26, §4.28)."""
+        self._write(R.PWR_MGMT_1, R.PWR_MGMT_1_DEVICE_RESET.mask)
+        self._wait_until_clear(R.PWR_MGMT_1_DEVICE_RESET, "the device reset")
+        self._write(R.SIGNAL_PATH_RESET, R.SIGNAL_PATH_RESET_GYRO.mask | R.SIGNAL_PATH_RESET_ACCEL.mask |
+                    R.SIGNAL_PATH_RESET_TEMP.mask)
+
+    def _configure(self) -> None:
+        s = self.settings
+        # Out of sleep, clocked from the X gyro's PLL: more stable than the internal 8 MHz oscillator (RM §4.28).
+        self._update((R.PWR_MGMT_1_SLEEP, 0), (R.PWR_MGMT_1_CLKSEL, R.CLKSEL_PLL_X_GYRO))
+        self._update((R.CONFIG_DLPF_CFG, s.dlpf_code))
+        self._write(R.SMPLRT_DIV, s.smplrt_div)
+        self._update((R.GYRO_CONFIG_FS_SEL, R.GYRO_RANGES_DPS[s.gyro_range_dps]))
+        self._update((R.ACCEL_CONFIG_AFS_SEL, R.ACCEL_RANGES_G[s.accel_range_g]))
+        # Read back: a chip that does not keep its configuration would decode with the wrong scale.
+        got = self._read(R.SMPLRT_DIV, 4)
+        if (got[0] != s.smplrt_div or R.CONFIG_DLPF_CFG.get(got[1]) != s.dlpf_code
+                or R.GYRO_CONFIG_FS_SEL.get(got[2]) != R.GYRO_RANGES_DPS[s.gyro_range_dps]
+                or R.ACCEL_CONFIG_AFS_SEL.get(got[3]) != R.ACCEL_RANGES_G[s.accel_range_g]):
+            raise SensorBusError(f"{self._where(R.SMPLRT_DIV)}: the configuration read back as "
+                                 f"{got.hex(' ')} does not match what was written; {WIRING_HINT}",
+                                 bus=s.bus, address=s.address, register=R.SMPLRT_DIV)
+
+    def _start_fifo(self) -> None:
+        """Empty the FIFO and stream accel+gyro frames into it; timestamps restart from now."""
+        self._write(R.FIFO_EN, 0)
+        self._update((R.USER_CTRL_FIFO_EN, 0))
+        self._update((R.USER_CTRL_FIFO_RESET, 1))
+        self._write(R.FIFO_EN, R.FIFO_EN_ACCEL_GYRO)
+        self._update((R.USER_CTRL_FIFO_EN, 1))
+        self._read(R.INT_STATUS)  # clears a stale overflow flag
+        # The first frame lands within one period of now: expect it half a period ahead.
+        self._t_last_s = self._clock.monotonic() - self._period_s / 2
+
+    def _restart_fifo_after_gap(self, is_overflow: bool = True) -> None:
+        """Reset the FIFO and count the samples made since the last one delivered as lost."""
+        self.overflows += int(is_overflow)
+        before_s = self._t_last_s
+        self._start_fifo()
+        self._pending_lost += max(0, int(round((self._t_last_s - before_s) * self._rate_hz)))
+
+    # ---- reading -----------------------------------------------------------------------------------------------
+    def read(self) -> SampleBlock:
+        """Drain the FIFO: every whole frame buffered since the last read, in one transfer.
+
+        Returns
+        -------
+        SampleBlock
+            ``accel_g`` and ``gyro_dps`` (n, 3) after ``axes_map``; ``t_s`` continuing the previous block at
+            the output data rate; ``lost_samples`` > 0 when an overflow or a stall cost samples before it.
+        """
+        frame = R.FIFO_FRAME_BYTES
+        count = int.from_bytes(self._read(R.FIFO_COUNTH, 2), "big")
+        now_s = self._clock.monotonic()
+        # Frames that could arrive while this read is under way; nearer to full than that, an overflow may
+        # shift the FIFO under the transfer, so INT_STATUS is checked before and after.
+        margin = frame * (2 + int(self._rate_hz * 0.005))
+        suspect = count % frame != 0 or count + margin > R.FIFO_CAPACITY_BYTES
+        if suspect and (self._overflowed() or count % frame != 0):
+            self._restart_fifo_after_gap()
+            return self._empty()
+        n = count // frame
+        if n == 0:
+            return self._empty()
+        try:
+            data = self._read_fifo(n * frame)
+        except _FifoDisturbed:
+            self._restart_fifo_after_gap()
+            return self._empty()
+        if suspect and self._overflowed():
+            self._restart_fifo_after_gap()
+            return self._empty()
+        raw = np.frombuffer(data, dtype=">i2").reshape(-1, 6)
+        accel_g = raw[:, :3][:, self._axes_index] * (self._accel_scale * self._axes_sign)
+        gyro_dps = raw[:, 3:][:, self._axes_index] * (self._gyro_scale * self._axes_sign)
+        t_s, gap = self._timestamps(n, now_s)
+        lost, self._pending_lost = self._pending_lost + gap, 0
+        return SampleBlock(t_s, accel_g, gyro_dps, self._temperature(now_s), lost)
+
+    def _empty(self) -> SampleBlock:
+        return SampleBlock.empty(temp_c=self._temp_c)
+
+    def _overflowed(self) -> bool:
+        return bool(R.INT_STATUS_FIFO_OFLOW_INT.get(self._read(R.INT_STATUS)[0]))
+
+    def _read_fifo(self, nbytes: int) -> bytes:
+        chunks = []
+        step = self.MAX_TRANSFER_BYTES
+        for start in range(0, nbytes, step):
+            try:
+                # A NACK (EREMOTEIO) comes at the address byte, before any data moved: safe to repeat.
+                chunks.append(self._io(R.FIFO_R_W, self._rdwr_read, R.FIFO_R_W, min(step, nbytes - start),
+                                       retry_errnos=(errno.EREMOTEIO,)))
+            except SensorBusError:
+                raise
+            except OSError as exc:
+                raise _FifoDisturbed() from exc
+        return b"".join(chunks)
+
+    def _timestamps(self, n: int, now_s: float) -> Tuple[np.ndarray, int]:
+        """Times of ``n`` new samples continuing the previous block at the output data rate.
+
+        The newest sample was made within one period before ``now_s``; a small share of the difference is
+        slewed in per block (absorbing the chip oscillator's ~1 % error without jumps). A difference beyond a
+        few periods means the chip stopped producing for a while: re-anchor and report the gap.
+        """
+        period_s = self._period_s
+        steps = np.arange(1, n + 1)
+        t_s = self._t_last_s + period_s * steps
+        lag_s = now_s - t_s[-1]
+        limit_s = max(5 * period_s, 0.05)
+        gap = 0
+        if abs(lag_s) > limit_s:
+            t_s = (now_s - period_s / 2) - period_s * (n - steps)
+            if lag_s > 0:
+                gap = max(0, int(round((t_s[0] - self._t_last_s) * self._rate_hz)) - 1)
+        else:
+            correction_s = float(np.clip(self.SLEW_GAIN * (lag_s - period_s / 2),
+                                         -0.05 * n * period_s, 0.05 * n * period_s))
+            t_s = t_s + correction_s * steps / n
+        self._t_last_s = float(t_s[-1])
+        return t_s, gap
+
+    def _temperature(self, now_s: float) -> float:
+        if now_s - self._temp_read_at_s >= self.TEMP_REFRESH_S:
+            raw = int.from_bytes(self._read(R.TEMP_OUT_H, 2), "big", signed=True)
+            self._temp_c = R.temp_c_from_raw(raw)
+            self._temp_read_at_s = now_s
+        return self._temp_c
+
+    def _read_raw(self) -> np.ndarray:
+        """The 14 data registers in one burst (one instant): int16 (7,) accel x/y/z, temperature, gyro x/y/z."""
+        return np.frombuffer(self._read(R.ACCEL_XOUT_H, R.DATA_BURST_LENGTH), dtype=">i2").astype(np.int64)
+
+    def read_single(self) -> SampleBlock:
+        """One sample from the data registers (a 14-byte burst, so accel and gyro share one instant)."""
+        raw = self._read_raw()
+        now_s = self._clock.monotonic()
+        accel_g = (raw[:3][self._axes_index] * self._accel_scale * self._axes_sign).reshape(1, 3)
+        gyro_dps = (raw[4:][self._axes_index] * self._gyro_scale * self._axes_sign).reshape(1, 3)
+        self._temp_c, self._temp_read_at_s = R.temp_c_from_raw(int(raw[3])), now_s
+        return SampleBlock(np.array([now_s]), accel_g, gyro_dps, self._temp_c)
+
+    # ---- self-test ---------------------------------------------------------------------------------------------
+    def _mean_raw(self) -> np.ndarray:
+        self._clock.sleep(self.SELF_TEST_SETTLE_S)
+        total = np.zeros(7)
+        for _ in range(self.SELF_TEST_SAMPLES):
+            self._clock.sleep(self._period_s)
+            total += self._read_raw()
+        return total / self.SELF_TEST_SAMPLES
+
+    def self_test(self) -> SelfTestResult:
+        """The datasheet's self-test (RM §4.1): response with the self-test bits set, minus without, against
+        the factory trim; each axis passes within ±14 %. Keep the sensor still meanwhile. The FIFO restarts
+        afterwards and the samples made during the test are reported as lost."""
+        saved = self._read(R.SMPLRT_DIV, 4)
+        try:
+            self._write(R.GYRO_CONFIG, R.GYRO_CONFIG_FS_SEL.put(0, R.GYRO_RANGES_DPS[R.SELF_TEST_GYRO_RANGE_DPS]))
+            self._write(R.ACCEL_CONFIG,
+                        R.ACCEL_CONFIG_AFS_SEL.put(0, R.ACCEL_RANGES_G[R.SELF_TEST_ACCEL_RANGE_G]))
+            off = self._mean_raw()
+            self._update((R.GYRO_CONFIG_XG_ST, 1), (R.GYRO_CONFIG_YG_ST, 1), (R.GYRO_CONFIG_ZG_ST, 1))
+            self._update((R.ACCEL_CONFIG_XA_ST, 1), (R.ACCEL_CONFIG_YA_ST, 1), (R.ACCEL_CONFIG_ZA_ST, 1))
+            on = self._mean_raw()
+            codes = R.unpack_self_test_codes(tuple(self._read(R.SELF_TEST_X, 4)))  # type: ignore[arg-type]
+        finally:
+            self._write(R.GYRO_CONFIG, saved[2])
+            self._write(R.ACCEL_CONFIG, saved[3])
+            self._restart_fifo_after_gap(is_overflow=False)
+        accel_codes, gyro_codes = codes
+        axes = []
+        for i, name in enumerate("xyz"):
+            axes.append(_axis_result(f"accel_{name}", on[i] - off[i], R.accel_factory_trim_lsb(accel_codes[i])))
+        for i, name in enumerate("xyz"):
+            axes.append(_axis_result(f"gyro_{name}", on[4 + i] - off[4 + i],
+                                     R.gyro_factory_trim_lsb(gyro_codes[i], i)))
+        return SelfTestResult(tuple(axes))
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Idempotent. Closes the bus only if :meth:`open` opened it."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_bus:
+            self._bus.close()
+
+    def __enter__(self) -> "Mpu6050":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (f"Mpu6050(bus={s.bus}, address=0x{s.address:02x}, {self._rate_hz:g} Hz, ±{s.accel_range_g} g, "
+                f"±{s.gyro_range_dps} °/s, retries={self.retries}, overflows={self.overflows})")
+
+
+def _axis_result(axis: str, response_lsb: float, trim_lsb: float) -> AxisSelfTest:
+    if trim_lsb == 0:
+        return AxisSelfTest(axis, float(response_lsb), 0.0, float("nan"), False)
+    change_pct = (response_lsb - trim_lsb) / trim_lsb * 100.0
+    return AxisSelfTest(axis, float(response_lsb), float(trim_lsb), float(change_pct),
+                        abs(change_pct) <= R.SELF_TEST_LIMIT_PCT)
