@@ -60,6 +60,11 @@ class ActiveBuzzer:
     def is_on(self) -> bool:
         return not self._device.closed and bool(self._device.is_active)
 
+    @property
+    def value(self) -> int:
+        """1 while sounding, else 0 (gpiozero's output-device convention)."""
+        return int(self.is_on)
+
     def on(self) -> None:
         if not self._device.closed:
             self._device.on()
@@ -98,6 +103,11 @@ class PassiveBuzzer:
     def is_on(self) -> bool:
         return not self._device.closed and self._device.value is not None
 
+    @property
+    def value(self) -> int:
+        """1 while sounding, else 0 (like ``ActiveBuzzer``; gpiozero's own TonalBuzzer.value is the pitch)."""
+        return int(self.is_on)
+
     def on(self) -> None:
         if not self._device.closed:
             self._device.play(self.tone)
@@ -134,6 +144,10 @@ class TerminalBuzzer:
             self.changes.append((self._clock.monotonic(), value))
             if self._write is not None:
                 self._write("buzzer: BEEP" if value else "buzzer: quiet")
+
+    @property
+    def value(self) -> int:
+        return int(self.is_on)
 
     def on(self) -> None:
         self._set(True)

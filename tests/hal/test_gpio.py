@@ -91,7 +91,9 @@ def test_mock_pin_factory_serves_both_buzzer_kinds_when_run_off_the_pi(fake_cloc
         for kind in ("active", "passive"):
             with build_gpio(AlertSettings(buzzer_kind=kind), pin_factory=factory, clock=fake_clock) as gpio:
                 gpio.buzzer.on()
-                assert gpio.buzzer.is_on
+                assert gpio.buzzer.is_on and gpio.buzzer.value == 1
+                gpio.buzzer.off()
+                assert gpio.buzzer.value == 0
     finally:
         factory.close()
 
