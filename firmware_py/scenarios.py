@@ -386,22 +386,24 @@ def sitting(seed: int = 0, stand_s: float = 3.0, seated_s: float = 8.0,
     return m.build(f"synthetic_sitting_seed{seed}")
 
 
-def demo_walk(seed: int = 0, lie_still_s: float = 15.0, cadence_spm: float = 100.0,
-              rate_hz: float = DEFAULT_RATE_HZ, help_needed_after_s: Optional[float] = None) -> Scenario:
-    """About 40 s: stand, walk backwards, a stumble, walk on, a backward fall, lie still (synthetic).
+def demo_walk(seed: int = 0, help_needed_after_s: float = 30.0, cadence_spm: float = 100.0,
+              rate_hz: float = DEFAULT_RATE_HZ, lie_still_s: Optional[float] = None) -> Scenario:
+    """About 55 s: stand, walk backwards, a stumble, walk on, a backward fall, lie still (synthetic).
 
-    ``lie_still_s`` must exceed the detector's stillness time for ``help_needed`` to fire; when
-    ``help_needed_after_s`` (that stillness time) is given, the truth lists ``help_needed`` at the impact
-    plus that time.
+    The wearer lies still for ``lie_still_s`` (default ``help_needed_after_s`` + 5 s), long enough for the
+    stillness detector's ``help_needed`` with its default ``help_after_s`` (30 s, passed here as
+    ``help_needed_after_s``); the truth lists ``help_needed`` at the impact plus that time.
     """
+    if lie_still_s is None:
+        lie_still_s = help_needed_after_s + 5.0
     m = _start(seed, rate_hz)
-    _stand(m, 4.0)
-    _walk(m, 10.0, cadence_spm, 0.3, 3.0)
-    _stumble(m, 10.0, "backward", cadence_spm, 0.3)
+    _stand(m, 3.0)
     _walk(m, 8.0, cadence_spm, 0.3, 3.0)
+    _stumble(m, 10.0, "backward", cadence_spm, 0.3)
+    _walk(m, 6.0, cadence_spm, 0.3, 3.0)
     t_impact = _fall(m, "backward", 4.5)
     _lie_still(m, lie_still_s)
-    if help_needed_after_s is not None and help_needed_after_s < lie_still_s:
+    if help_needed_after_s < lie_still_s:
         m.mark("help_needed", t_impact + help_needed_after_s)
     return m.build(f"synthetic_demo_walk_seed{seed}")
 

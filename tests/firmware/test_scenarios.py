@@ -87,12 +87,22 @@ def test_stumble_returns_upright_when_over():
     assert s.tilt_deg[-100:].max() < 2.0
 
 
-def test_demo_walk_lasts_about_forty_seconds_with_stumble_then_fall_when_made():
-    s = scenarios.demo_walk(seed=0, lie_still_s=15.0, help_needed_after_s=10.0)
-    assert 35.0 <= s.duration_s <= 45.0
+def test_demo_walk_has_stumble_fall_and_long_enough_stillness_when_made():
+    s = scenarios.demo_walk(seed=0)
+    assert 45.0 <= s.duration_s <= 65.0
     kinds = [kind for kind, _ in s.truth]
     assert kinds == ["stumble", "loss_of_balance", "fall", "help_needed"]
-    assert s.duration_s - s.truth_times("fall")[0] >= 15.0
+    assert s.truth_times("help_needed")[0] == pytest.approx(s.truth_times("fall")[0] + 30.0)
+    assert s.duration_s - s.truth_times("fall")[0] >= 34.0
+    short = scenarios.demo_walk(seed=0, help_needed_after_s=5.0)
+    assert short.duration_s < s.duration_s and short.truth_times("help_needed")
+
+
+def test_demo_walk_lies_still_past_the_detector_default_when_defaults_change():
+    stillness = pytest.importorskip("firmware_py.detectors.stillness")
+    help_after_s = stillness.StillnessSettings().help_after_s
+    s = scenarios.demo_walk(seed=0)
+    assert s.duration_s - s.truth_times("fall")[0] > help_after_s
 
 
 def test_blocks_cover_every_sample_once_when_fed_to_a_pipeline():
