@@ -121,7 +121,7 @@ def load_config(path: Optional[os.PathLike] = None, *, environ: Optional[Mapping
         The TOML file. ``None`` uses ``find_config`` (``$RETROWALK_CONFIG``, then ``/etc/retrowalk/retrowalk.toml``),
         and the defaults when neither exists.
     check_files : bool
-        Check that the files the config names (``*_file`` keys: password, TLS certificates) exist.
+        Check that the files the config names (keys ending in ``file``: password, TLS certificates) exist.
 
     Returns
     -------

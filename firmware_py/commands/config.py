@@ -53,39 +53,54 @@ def run(args: argparse.Namespace) -> int:
 
 # ---- the example file and the reference, from the dataclasses ---------------------------------------------
 
+_ENTRY = re.compile(r"^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*(.*))?$")
+# several "name : text" entries on one line, separated by two or more spaces
+_ENTRY_SPLIT = re.compile(r"\s{2,}(?=[A-Za-z_]\w*(?:\s*,\s*\w+)*\s+:\s)")
+
+
 def field_docs(cls: type) -> Dict[str, str]:
-    """Each field's description from the class docstring's numpydoc ``Attributes`` (or ``Parameters``)
-    section, as one line; ``a, b : float`` documents both."""
-    lines = (cls.__doc__ or "").expandtabs().splitlines()
-    docs: Dict[str, str] = {}
-    names: List[str] = []
-    text: List[str] = []
+    """Each field's description from the class docstring, as one line.
+
+    Reads a numpydoc ``Attributes`` (or ``Parameters``) section in either form the project uses:
+    ``name : type`` with the description indented below, or ``name : description`` on one line
+    (``a, b : ...`` documents both). A field the section does not describe gets the docstring's sentences
+    that mention it as ````name````.
+    """
+    doc = cls.__doc__ or ""
+    lines = doc.expandtabs().splitlines()
+    entries: List[Tuple[List[str], str, List[str]]] = []  # (names, text after the colon, indented lines)
     inside = False
     base_indent = 0
-
-    def flush() -> None:
-        for name in names:
-            docs[name] = " ".join(text)
-
     for i, line in enumerate(lines):
         stripped = line.strip()
-        underlined = i + 1 < len(lines) and lines[i + 1].strip() and set(lines[i + 1].strip()) == {"-"}
-        if underlined:  # a numpydoc section heading
-            flush()
-            names, text = [], []
+        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if following and set(following) == {"-"}:  # a numpydoc section heading
             inside = stripped in ("Attributes", "Parameters")
             base_indent = len(line) - len(line.lstrip())
             continue
         if not inside or not stripped or set(stripped) == {"-"}:
             continue
-        indent = len(line) - len(line.lstrip())
-        heading = re.match(r"^(\w+(?:\s*,\s*\w+)*)\s*(?::|$)", stripped)
-        if indent <= base_indent and heading:
-            flush()
-            names, text = [n.strip() for n in heading.group(1).split(",")], []
-        elif names:
-            text.append(stripped)
-    flush()
+        if len(line) - len(line.lstrip()) > base_indent:
+            if entries:
+                entries[-1][2].append(stripped)
+            continue
+        for segment in _ENTRY_SPLIT.split(stripped):
+            match = _ENTRY.match(segment.strip())
+            if match:
+                names = [n.strip() for n in match.group(1).split(",")]
+                entries.append((names, (match.group(2) or "").strip(), []))
+    docs: Dict[str, str] = {}
+    for names, inline, below in entries:
+        is_type = bool(below) and len(inline.split()) <= 4 and not inline.endswith(".")
+        text = " ".join(below) if is_type else " ".join([inline] + below)
+        for name in names:
+            docs[name] = text.strip()
+    prose = " ".join(line.strip() for line in lines)
+    for f in dataclasses.fields(cls):
+        if not docs.get(f.name):
+            sentences = [s for s in re.split(r"(?<=[.;])\s+", prose) if f"``{f.name}``" in s]
+            if sentences:
+                docs[f.name] = " ".join(sentences)
     return docs
 
 
@@ -98,13 +113,19 @@ def _sections(obj: Any, path: Tuple[str, ...] = ()) -> Iterator[Tuple[Tuple[str,
             yield from _sections(value, path + (f.name,))
 
 
-def _scalar_fields(settings: Any) -> Iterator[Tuple[str, Any, Any]]:
-    """(key, default, type hint) for every key of one section that is not itself a subtable."""
+def _scalar_fields(settings: Any) -> Iterator[Tuple[str, Any, Any, bool]]:
+    """(key, default, type hint, is_computed) for every key of one section that is not itself a subtable.
+
+    ``is_computed``: a scalar default made by a factory (e.g. ``[mqtt] device_id`` from the host name), which
+    differs from one machine to the next and so is not written into the example as a value.
+    """
     hints = typing.get_type_hints(type(settings))
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
         if f.init and not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
-            yield f.name, value, hints.get(f.name, Any)
+            is_computed = f.default_factory is not dataclasses.MISSING and \
+                isinstance(value, (str, int, float, bool))
+            yield f.name, value, hints.get(f.name, Any), is_computed
 
 
 def _summary(cls: type) -> str:
@@ -133,38 +154,52 @@ def _wrap(text: str, width: int = 108, prefix: str = "# ") -> List[str]:
 
 
 def example_toml(config: Any) -> str:
-    """The commented example: every section and key at its default, described from the docstrings."""
+    """The commented example: every section and key at its default, described from the docstrings.
+
+    A settings class used for several subtables (the buzzer patterns) is described once, at its first use.
+    """
     from ..config import _describe, _show
 
     out = [HEADER]
+    described_at: Dict[type, str] = {}  # class -> the subtable where it was described
     for path, settings in _sections(config):
+        cls = type(settings)
+        summary = _plain(_summary(cls))
         out.append("")
-        out += _wrap(_plain(_summary(type(settings))))
+        if cls in described_at:
+            out += _wrap(f"Like [{described_at[cls]}].") if len(path) > 1 else []
+            out.append(f"[{'.'.join(path)}]")
+            out += [_key_line(key, default, is_computed, _show)
+                    for key, default, _hint, is_computed in _scalar_fields(settings)]
+            continue
+        described_at[cls] = ".".join(path)
+        out += _wrap(summary)
         out.append(f"[{'.'.join(path)}]")
-        docs = field_docs(type(settings))
-        for key, default, hint in _scalar_fields(settings):
+        docs = field_docs(cls)
+        for key, default, hint, is_computed in _scalar_fields(settings):
             description = _plain(docs.get(key, ""))
+            if description == summary:  # the class summary already says it, just above
+                description = ""
+            if description and not description.endswith((".", ";", ":", "!", "?")):
+                description += "."
             out.append("")
             out += _wrap(f"{description} Type: {_describe(hint)}.".strip())
-            if default is None:
-                out.append(f"#{key} = {_example_of(hint)}   # not set by default")
-            else:
-                out.append(f"{key} = {_value(key, default, _show)}")
+            out.append(_key_line(key, default, is_computed, _show))
     return "\n".join(out).rstrip() + "\n"
+
+
+def _key_line(key: str, default: Any, is_computed: bool, show: Any) -> str:
+    if is_computed:
+        return f"#{key} =    (not set: computed on the device)"
+    if default is None:
+        return f"#{key} =    (not set by default)"
+    return f"{key} = {_value(key, default, show)}"
 
 
 def _value(key: str, value: Any, show: Any) -> str:
     if key.endswith("address") and isinstance(value, int) and not isinstance(value, bool):
         return f"{value:#04x}"
     return show(value)
-
-
-def _example_of(hint: Any) -> str:
-    """A placeholder value for a key that is unset by default."""
-    from ..config import _strip_optional
-
-    hint = _strip_optional(hint)
-    return {int: "0", float: "0.0", bool: "false"}.get(hint, '"..."')
 
 
 def markdown_reference(config: Any) -> str:
@@ -182,9 +217,12 @@ def markdown_reference(config: Any) -> str:
         rows = list(_scalar_fields(settings))
         if rows:
             out += ["| key | default | allowed | what it is |", "|---|---|---|---|"]
-            for key, default, hint in rows:
-                shown = "(not set)" if default is None else _value(key, default, _show)
+            for key, default, hint, is_computed in rows:
+                if is_computed or default is None:
+                    shown = "(computed)" if is_computed else "(not set)"
+                else:
+                    shown = f"`{_value(key, default, _show)}`"
                 description = _md(docs.get(key, ""))
-                out.append(f"| `{key}` | `{shown}` | {_describe(hint)} | {description} |")
+                out.append(f"| `{key}` | {shown} | {_describe(hint)} | {description} |")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
