@@ -159,3 +159,33 @@ def test_unit_check_fails_when_a_hardening_key_is_misspelt(tmp_path):
     skip_without_systemd_analyze(result)
     assert result.returncode == 1
     assert "LockPersonalty" in result.stderr
+
+
+def unit_settings(text: str) -> dict:
+    settings: dict = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+def test_unit_starts_the_program_config_and_user_the_installer_puts_in_place(tmp_path):
+    root = fake_pi_root(tmp_path)
+    out = install(root).stdout
+    unit = unit_settings((root / "etc/systemd/system/retrowalk.service").read_text())
+    program, command, flag, config = unit["ExecStart"][0].split()
+    assert (program, command, flag) == ("/opt/retrowalk/venv/bin/retrowalk", "run", "--config")
+    assert "python3 -m venv --system-site-packages /opt/retrowalk/venv" in out
+    assert (root / config.lstrip("/")).is_file()
+    assert f"useradd --system --user-group --groups {unit['SupplementaryGroups'][0].replace(' ', ',')}" in out
+    assert out.split("useradd ")[1].split("(skipped")[0].split()[-1] == unit["User"][0]
+
+
+def test_unit_does_not_restart_on_the_exit_status_of_a_bad_config():
+    from firmware_py.errors import EX_CONFIG
+
+    unit = unit_settings(UNIT.read_text())
+    assert unit["RestartPreventExitStatus"] == [str(EX_CONFIG)]
+    assert unit["Restart"] == ["on-failure"]
+    assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"]
