@@ -31,12 +31,15 @@ from hal.clock import Clock, MonotonicClock
 from hal.errors import SensorBusError, SensorNotFound, SensorTimeout
 from hal.types import SampleBlock
 
+from .errors import ConfigError
 from .events import INFO, SENSOR_FAULT, Event
 
 log = logging.getLogger(__name__)
 
 DRIVERS = ("mpu6050", "emulated")
 SCENARIOS = ("still", "backward_walk", "demo_walk")
+#: how long the wearer stands still for the MQTT ``calibrate`` command
+CALIBRATE_S = 5.0
 
 #: faults a re-open can fix: the daemon retries them with backoff instead of exiting
 RECOVERABLE_SENSOR_ERRORS = (SensorBusError, SensorNotFound, SensorTimeout)
@@ -201,7 +204,7 @@ class SensorLink:
             if now < self._retry_at_s:
                 return None, []
             lost = self._open(now)
-            if lost:
+            if self.sensor is None:
                 return None, lost
         try:
             block = self.sensor.read()
@@ -246,6 +249,7 @@ class SensorLink:
             log.debug("sensor still away (re-open %d): %s", self.attempts, exc)
             return []
         self._lost_at_s = now
+        self.attempts = 0
         log.error("sensor lost: %s; retrying with backoff", exc)
         return [Event(SENSOR_FAULT, t_onset_s=now, t_detect_s=now,
                       features={"state": "lost", "error": self.error[:300], "error_type": type(exc).__name__})]
@@ -311,6 +315,10 @@ class Daemon:
         Unix seconds now; turns sample times into ``Event.wall_time``.
     on_event : callable, optional
         Called with every event recorded (the demo prints them).
+    resources : sequence
+        Closed last at shutdown (the GPIO the wiring built).
+    make_pipeline, state_dir : optional
+        For the MQTT ``calibrate`` command: a new pipeline from a calibration, and where it is saved.
     """
 
     def __init__(self, link: SensorLink, pipeline: Any, alerts: Any, outbox: Any, publisher: Any,
@@ -318,7 +326,8 @@ class Daemon:
                  device_id: str = "", sample_rate_hz: float = 200.0,
                  wall_clock: Callable[[], float] = time.time,
                  on_event: Optional[Callable[[Event], None]] = None,
-                 resources: Sequence[Any] = ()) -> None:
+                 resources: Sequence[Any] = (), make_pipeline: Optional[Callable[[Any], Any]] = None,
+                 state_dir: Optional[Path] = None) -> None:
         self.link = link
         self.pipeline = pipeline
         self.alerts = alerts
@@ -332,6 +341,9 @@ class Daemon:
         self._wall_clock = wall_clock
         self._on_event = on_event
         self._resources = list(resources)  # closed last (the GPIO)
+        self._make_pipeline = make_pipeline
+        self._state_dir = state_dir
+        self._calibrating: Optional[Tuple[Any, float, List[SampleBlock]]] = None
         self.stop_requested = threading.Event()
         now = clock.monotonic()
         self.started_s = now
@@ -350,6 +362,8 @@ class Daemon:
         block, fault_events = self.link.read()
         for event in fault_events:
             recorded += self._record(event)
+        if self._calibrating is not None:
+            self._collect_calibration(block, self.clock.monotonic())
         if block is not None:
             self.counters.add(block)
             if len(block):
@@ -393,7 +407,70 @@ class Daemon:
 
     # ---- commands, telemetry, systemd ------------------------------------------------------------------
     def _dispatch(self, command: Any) -> List[Event]:
-        return dispatch_command(self, command)
+        """An MQTT command (already validated by the publisher); every one gets a reply on ``cmd/result``."""
+        handler = getattr(self, f"_cmd_{command.name}", None)
+        if handler is None:
+            self.publisher.reply(command.result(False, f"{command.name}: this daemon does not handle it"))
+            return []
+        try:
+            events, result = handler(command)
+        except ValueError as exc:  # e.g. mute minutes beyond [alerts] mute_max_minutes
+            events, result = [], command.result(False, str(exc))
+        log.info("command %s: %s", command.name, result.message)
+        self.publisher.reply(result)
+        return events
+
+    def _cmd_cancel(self, command: Any) -> Tuple[List[Event], Any]:
+        events: List[Event] = []
+        for event in self.alerts.cancel("mqtt"):
+            events += self._store(event)
+        if events:
+            return events, command.result(True, "alarm cancelled")
+        return events, command.result(True, "nothing to cancel: no alarm was sounding")
+
+    def _cmd_mute(self, command: Any) -> Tuple[List[Event], Any]:
+        until_s = self.alerts.mute(command.minutes)
+        muted_s = round(max(0.0, until_s - self.clock.monotonic()))
+        text = f"alarms muted for {command.minutes} min" if command.minutes else "unmuted"
+        return [], command.result(True, text, muted_for_s=muted_s)
+
+    def _cmd_test_alarm(self, command: Any) -> Tuple[List[Event], Any]:
+        if self.alerts.test_alarm():
+            return [], command.result(True, "test alarm playing")
+        return [], command.result(False, "not now: an alarm is sounding")
+
+    def _cmd_ping(self, command: Any) -> Tuple[List[Event], Any]:
+        return [], command.result(True, "pong", status=self.status_text(),
+                                  uptime_s=round(self.clock.monotonic() - self.started_s, 1))
+
+    def _cmd_calibrate(self, command: Any) -> Tuple[List[Event], Any]:
+        if self._make_pipeline is None or self._state_dir is None:
+            return [], command.result(False, "calibration over MQTT is not available in this run")
+        if self._calibrating is not None:
+            return [], command.result(False, "a calibration is already running")
+        self._calibrating = (command, self.clock.monotonic() + CALIBRATE_S, [])
+        return [], command.result(True, f"calibrating: the wearer should stand still and upright for "
+                                        f"{CALIBRATE_S:g} s")
+
+    def _collect_calibration(self, block: Optional[SampleBlock], now_s: float) -> None:
+        command, end_s, blocks = self._calibrating
+        if block is not None and len(block):
+            blocks.append(block)
+        if now_s < end_s:
+            return
+        self._calibrating = None
+        from .calibration import calibrate_at_rest
+        try:
+            calibration = calibrate_at_rest(concat_blocks(blocks))
+        except ValueError as exc:  # NotStillError: the wearer moved; nothing changes
+            result = command.result(False, str(exc))
+        else:
+            path = save_calibration(self._state_dir, calibration)
+            self.pipeline = self._make_pipeline(calibration)  # fresh state: the body frame changed
+            result = command.result(True, f"calibrated and saved to {path}")
+        log.info("command calibrate: %s", result.message)
+        if self.publisher is not None:
+            self.publisher.reply(result)
 
     def telemetry(self, now_s: float) -> Dict[str, Any]:
         """The periodic health and gait figures (also what ``bench/daemon.py`` reads)."""
@@ -437,7 +514,7 @@ class Daemon:
         if self.link.is_ok:
             parts = [f"sampling {self.sample_rate_hz:g} Hz"]
         else:
-            parts = [f"sensor not answering ({self.link.error}); retry in {self.link.retry_in_s():.0f} s"]
+            parts = [f"sensor fault: {self.link.error}; retrying in {self.link.retry_in_s():.0f} s"]
         alert_state = self.alerts.state() if hasattr(self.alerts, "state") else {}
         alarm = alert_state.get("alarm") if isinstance(alert_state, dict) else None
         if alarm:
@@ -587,12 +664,14 @@ def build_sensor_opener(config: Any, clock: Clock, motion: Any = None) -> Callab
     settings = daemon_settings(config)
     if settings.driver == "mpu6050":
         return lambda: Mpu6050.open(config.sensor, clock)
-    from hal.emulated import EmulatedI2CBus, EmulatedMpu6050, FaultPlan
+    from hal.emulated import EmulatedI2CBus, EmulatedMpu6050, FaultPlan, SensorNoise
 
     emu = settings.emulator
-    faults = FaultPlan(vanish_windows_s=list(emu.vanish_windows_s), freeze_windows_s=list(emu.freeze_windows_s),
-                       nack_windows_s=list(emu.nack_windows_s), seed=emu.seed)
-    chip = EmulatedMpu6050(clock, motion=motion if motion is not None else build_motion(emu), faults=faults)
+    faults = FaultPlan(vanish_windows_s=emu.vanish_windows_s, freeze_windows_s=emu.freeze_windows_s,
+                       nack_windows_s=emu.nack_windows_s, seed=emu.seed)
+    # with the datasheet's noise, as a real chip: a noiseless one would flatter the detectors
+    chip = EmulatedMpu6050(clock, motion=motion if motion is not None else build_motion(emu), faults=faults,
+                           noise=SensorNoise(seed=emu.seed))
     bus = EmulatedI2CBus({config.sensor.address: chip})
     return lambda: Mpu6050(bus, config.sensor, clock)
 
@@ -602,7 +681,7 @@ def build_sensor(config: Any, clock: Clock, motion: Any = None) -> Any:
     return build_sensor_opener(config, clock, motion)()
 
 
-def build_gpio_for(config: Any, pin_factory: Any = None) -> Any:
+def build_gpio_for(config: Any, clock: Clock, pin_factory: Any = None) -> Any:
     """Buzzer, LED and button: on a Raspberry Pi gpiozero's own pin factory, elsewhere mock pins
     (so ``retrowalk run`` with the emulated chip works on a laptop; the demo shows the buzzer in the
     terminal from those mock pins)."""
@@ -610,7 +689,7 @@ def build_gpio_for(config: Any, pin_factory: Any = None) -> Any:
 
     if pin_factory is None and not is_raspberry_pi():
         pin_factory = gpio.mock_pin_factory()
-    return gpio.build_gpio(config.alerts, pin_factory=pin_factory)
+    return gpio.build_gpio(config.alerts, pin_factory=pin_factory, clock=clock)
 
 
 def load_calibration(state_dir: Path) -> Any:
@@ -623,12 +702,25 @@ def load_calibration(state_dir: Path) -> Any:
     if not path.exists():
         log.warning("no calibration at %s: run 'retrowalk calibrate' while standing still", path)
         return None
-    from .errors import ConfigError
     try:
         return Calibration.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a calibration retrowalk can read ({exc}); run 'retrowalk calibrate' "
                           f"again") from exc
+
+
+def save_calibration(state_dir: Path, calibration: Any) -> Path:
+    """Write ``calibration.json`` so that a power cut leaves the old file or the new one, never half of one."""
+    import json
+
+    path = Path(state_dir) / "calibration.json"
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(calibration.to_dict(), indent=2) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
 
 
 def build_pipeline(config: Any, calibration: Any = None) -> Any:
@@ -654,20 +746,28 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     clock = clock or MonotonicClock()
     settings = daemon_settings(config)
     state_dir = state_dir_of(config)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"[paths] state_dir = {str(state_dir)!r} cannot be created ({exc.strerror}); create "
+                          f"it writable for the service user, or choose another") from exc
     pipeline = build_pipeline(config, load_calibration(state_dir))
     link = SensorLink(build_sensor_opener(config, clock, motion), clock, settings)
     resources = []
     if gpio is None:  # built here, so closed here; a caller's own gpio stays the caller's
-        gpio = build_gpio_for(config, pin_factory)
+        gpio = build_gpio_for(config, clock, pin_factory)
         resources.append(gpio)
     alerts = AlertManager(gpio, clock, config.alerts)
-    outbox = Outbox(state_dir / "outbox.sqlite3", clock)
+    try:
+        outbox = Outbox(state_dir / "outbox.sqlite3", clock)
+    except OSError as exc:  # an unwritable state dir is fixed by the admin, not by a restart
+        raise ConfigError(f"[paths] state_dir = {str(state_dir)!r}: {exc}") from exc
     publisher = build_publisher(config, outbox, clock) if with_broker else None
     notifier = Notifier(os.environ if environ is None else environ)
     return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,
                   device_id=config.mqtt.device_id, sample_rate_hz=config.sensor.sample_rate_hz,
-                  on_event=on_event, resources=resources)
+                  on_event=on_event, resources=resources, state_dir=state_dir,
+                  make_pipeline=lambda calibration: build_pipeline(config, calibration))
 
 
 # ---- reading for a while (calibrate, record) ----------------------------------------------------------

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from pathlib import Path
 
 HELP = "stand still ~5 s: measure gyro bias and the sensor's mounting, save them to the state dir"
 
@@ -19,23 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "it off a Raspberry Pi; runs on virtual time, so it returns at once")
 
 
-def save_atomically(path: Path, text: str) -> None:
-    """Write a file so that a power cut leaves either the old or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from hal.clock import FakeClock, MonotonicClock
     from ..calibration import calibrate_at_rest
     from ..config import load_config
-    from ..daemon import build_sensor, concat_blocks, daemon_settings, read_for, state_dir_of, with_emulated_sensor
+    from ..daemon import (build_sensor, concat_blocks, daemon_settings, read_for, save_calibration, state_dir_of,
+                          with_emulated_sensor)
 
     if args.seconds < 1:
         print(f"retrowalk calibrate: --seconds {args.seconds} is too short; stand still for at least 1 s",
@@ -58,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     calibration = calibrate_at_rest(block)
     state_dir = state_dir_of(config)
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "calibration.json"
-    save_atomically(path, json.dumps(calibration.to_dict(), indent=2) + "\n")
+    path = save_calibration(state_dir, calibration)
     bias = np.asarray(calibration.gyro_bias_dps, dtype=float)
     # how far the sensor's z axis is from the body's up: the mounting tilt the calibration removes
     up_in_sensor = np.asarray(calibration.body_from_sensor, dtype=float)[2]

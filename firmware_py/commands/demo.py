@@ -27,6 +27,7 @@ SOUNDS = {
     "help_needed": "help alarm (no cancel: a carer is being told)",
     "sos": "SOS alarm (button held)",
     "sensor_fault": "sensor fault beep",
+    "test_alarm": "test alarm",
 }
 
 HEADLINES = {
@@ -68,10 +69,7 @@ class TerminalView:
         self.daemon: Any = None
         self.buzzer: Any = None
         self.events: List[Any] = []
-        self._last_alerting: Optional[str] = None
-        self._buzzer_on = False
-        self._buzzer_since_s = 0.0
-        self._beeps = 0
+        self._alarm: Optional[str] = None
         self._live = ""
 
     def t(self) -> float:
@@ -87,30 +85,23 @@ class TerminalView:
 
     def on_event(self, event: Any) -> None:
         self.events.append(event)
-        if event.type in SOUNDS:
-            self._last_alerting = event.type
         features = ", ".join(f"{k}={_short(v)}" for k, v in list(event.features.items())[:4])
         mark = {"critical": "!!", "warning": "! ", "info": "  "}.get(event.severity, "  ")
         self.line(f"{self.t():6.1f} s  {mark} EVENT {HEADLINES.get(event.type, event.type):<16} "
                   f"{event.severity:<8} {features}")
 
     def after_step(self) -> None:
-        is_on = bool(self.buzzer is not None and self.buzzer.value)
         now = self.t()
-        if is_on and not self._buzzer_on:
-            if now - self._buzzer_since_s > 1.0 or self._beeps == 0:
-                meaning = SOUNDS.get(self._last_alerting or "", "buzzer")
-                self.line(f"{now:6.1f} s     BUZZER ▮▮▮ {meaning}")
-                self._beeps = 0
-            self._beeps += 1
-            self._buzzer_on, self._buzzer_since_s = True, now
-        elif not is_on and self._buzzer_on:
-            self._buzzer_on, self._buzzer_since_s = False, now
-        elif not is_on and self._beeps and now - self._buzzer_since_s > 1.0:
-            self.line(f"{now:6.1f} s     BUZZER quiet ({self._beeps} beep{'s' if self._beeps != 1 else ''})")
-            self._beeps = 0
+        alerts = self.daemon.alerts.state() if self.daemon is not None else {}
+        alarm = alerts.get("alarm") if not alerts.get("alarm_silent") else None
+        if alarm != self._alarm:
+            if alarm is not None:
+                self.line(f"{now:6.1f} s     BUZZER ▮▮▮ {SOUNDS.get(alarm, alarm)}")
+            elif self._alarm is not None:
+                self.line(f"{now:6.1f} s     BUZZER quiet")
+            self._alarm = alarm
         if self.is_tty:
-            self._draw_live(now, is_on)
+            self._draw_live(now, bool(self.buzzer is not None and self.buzzer.is_on))
 
     def _draw_live(self, now: float, is_on: bool) -> None:
         state = self.daemon.pipeline.state() if self.daemon is not None else {}
