@@ -48,7 +48,7 @@ else:  # Bullseye ships Python 3.9
     import tomli as tomllib
 
 __all__ = ["Config", "PathsSettings", "load_config", "find_config", "config_from_dict", "settings_from_table",
-           "check_named_files", "section_to_toml", "ETC_CONFIG", "ENV_VAR"]
+           "check_named_files", "section_to_toml", "describe_type", "toml_value", "ETC_CONFIG", "ENV_VAR"]
 
 #: where the install script puts the config, and where ``retrowalk run`` looks when given no ``--config``
 ETC_CONFIG = "/etc/retrowalk/retrowalk.toml"
@@ -144,8 +144,8 @@ def load_config(path: Optional[os.PathLike] = None, *, environ: Optional[Mapping
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"{where}: no such file; copy retrowalk.example.toml there, or pass --config FILE") \
-            from None
+        raise ConfigError(f"{where}: no such file; start from retrowalk.example.toml (every key at its "
+                          f"default)") from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
@@ -189,7 +189,7 @@ def _build(cls: type, table: Mapping[str, Any], where: str, section: Tuple[str, 
             raise ConfigError(_unknown(key, names, where, section, is_root=not section))
         hint = hints.get(key, Any)
         if _dataclass_of(hint) is not None and not section and not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: {key} = {_show(value)} is not allowed; [{key}] is a section "
+            raise ConfigError(f"{where}: {key} = {toml_value(value)} is not allowed; [{key}] is a section "
                               f"(write it as a [{key}] table)")
         kwargs[key] = _convert(value, hint, where, section, key)
     try:
@@ -252,13 +252,13 @@ def _convert(value: Any, hint: Any, where: str, section: Tuple[str, ...], key: s
     sub = _dataclass_of(hint)
     if sub is not None:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{_label(where, section)} {key} = {_show(value)} is not allowed; "
+            raise ConfigError(f"{_label(where, section)} {key} = {toml_value(value)} is not allowed; "
                               f"[{'.'.join(section + (key,))}] is a table of settings")
         return _build(sub, value, where, section + (key,))
     try:
         return _coerce(value, hint)
     except _Rejected as exc:
-        raise ConfigError(f"{_label(where, section)} {key} = {_show(value)} is not allowed; "
+        raise ConfigError(f"{_label(where, section)} {key} = {toml_value(value)} is not allowed; "
                           f"use {exc.allowed}") from None
 
 
@@ -274,68 +274,68 @@ def _coerce(value: Any, hint: Any) -> Any:
                 return _coerce(value, option)
             except _Rejected:
                 continue
-        raise _Rejected(" or ".join(_describe(o) for o in options))
+        raise _Rejected(" or ".join(describe_type(o) for o in options))
     origin = typing.get_origin(hint)
     if origin is typing.Literal:
         allowed = typing.get_args(hint)
         if value in allowed and type(value) in {type(a) for a in allowed}:
             return value
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     if origin in (tuple, list, abc.Sequence):
         return _coerce_sequence(value, hint, origin)
     if origin in (dict, abc.Mapping):
         if not isinstance(value, Mapping):
-            raise _Rejected(_describe(hint))
+            raise _Rejected(describe_type(hint))
         key_hint, value_hint = (typing.get_args(hint) or (str, Any))
         return {_coerce(k, key_hint): _coerce(v, value_hint) for k, v in value.items()}
     if hint is bool:
         if isinstance(value, bool):
             return value
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     if hint is str:
         if isinstance(value, str):
             return value
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         for member in hint:
             if member.value == value or member.name == value:
                 return member
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     if isinstance(hint, type) and issubclass(hint, os.PathLike):
         if isinstance(value, str):
             return hint(value)
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     if isinstance(hint, type):
         if isinstance(value, hint):
             return value
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     return value  # a hint we do not understand: the section's __post_init__ validates it
 
 
 def _coerce_sequence(value: Any, hint: Any, origin: Any) -> Any:
     if not isinstance(value, (list, tuple)):
-        raise _Rejected(_describe(hint))
+        raise _Rejected(describe_type(hint))
     args = typing.get_args(hint)
     if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
         if len(value) != len(args):  # a fixed-length tuple such as (start_s, end_s)
-            raise _Rejected(_describe(hint))
+            raise _Rejected(describe_type(hint))
         try:
             return tuple(_coerce(v, a) for v, a in zip(value, args))
         except _Rejected:
-            raise _Rejected(_describe(hint)) from None
+            raise _Rejected(describe_type(hint)) from None
     item = args[0] if args else Any
     try:
         items = [_coerce(v, item) for v in value]
     except _Rejected:
-        raise _Rejected(_describe(hint)) from None  # name the whole list's shape, not one item's
+        raise _Rejected(describe_type(hint)) from None  # name the whole list's shape, not one item's
     return items if origin is list else tuple(items)
 
 
@@ -343,26 +343,26 @@ _WORD = {int: "whole number", float: "number", bool: "true/false", str: "string"
 _ARTICLE = {int: "a whole number", float: "a number", bool: "true or false", str: "a string in quotes"}
 
 
-def _describe(hint: Any) -> str:
+def describe_type(hint: Any) -> str:
     """What ``hint`` allows, in the words of a TOML file."""
     if hint in _ARTICLE:
         return _ARTICLE[hint]
     args = _union_args(hint)
     if args is not None:
-        return " or ".join(_describe(a) for a in args if a is not type(None))
+        return " or ".join(describe_type(a) for a in args if a is not type(None))
     origin = typing.get_origin(hint)
     if origin is typing.Literal:
-        return "one of " + ", ".join(_show(a) for a in typing.get_args(hint))
+        return "one of " + ", ".join(toml_value(a) for a in typing.get_args(hint))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return "one of " + ", ".join(_show(m.value) for m in hint)
+        return "one of " + ", ".join(toml_value(m.value) for m in hint)
     args = typing.get_args(hint)
     if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-        return "[" + ", ".join(_WORD.get(a, _describe(a)) for a in args) + "]"
+        return "[" + ", ".join(_WORD.get(a, describe_type(a)) for a in args) + "]"
     if origin in (tuple, list, abc.Sequence):
         item = args[0] if args else Any
         if item in _WORD:
             return f"a list of {_WORD[item]}s"
-        return "a list of " + _describe(item)
+        return "a list of " + describe_type(item)
     if origin in (dict, abc.Mapping):
         return "a table"
     if isinstance(hint, type) and issubclass(hint, os.PathLike):
@@ -391,7 +391,7 @@ def check_named_files(settings: Any, where: str, base: Path) -> None:
             if not path.is_absolute():
                 path = base / path
             if not path.is_file():
-                raise ConfigError(f"{_label(where, section)} {key} = {_show(str(value))} is not allowed; "
+                raise ConfigError(f"{_label(where, section)} {key} = {toml_value(str(value))} is not allowed; "
                                   f"no such file ({path}); create it or correct the path")
 
 
@@ -403,28 +403,30 @@ def _fields_of(obj: Any) -> Iterator[Tuple[str, Any]]:
             yield f.name, getattr(obj, f.name)
 
 
-def _show(value: Any) -> str:
-    """A value as it would be written in TOML."""
+def toml_value(value: Any, key: str = "") -> str:
+    """A value as it would be written in TOML (``key`` ending in ``address``: hex, as i2cdetect shows it)."""
+    if key.endswith("address") and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:#04x}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, enum.Enum):
-        return _show(value.value)
+        return toml_value(value.value)
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (str, os.PathLike)):
         text = str(value).replace("\\", "\\\\").replace('"', '\\"')
         return f'"{text}"'
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_show(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if dataclasses.is_dataclass(value):
-        return _show(dict(_fields_of(value)))
-    return _show(str(value))
+        return toml_value(dict(_fields_of(value)))
+    return toml_value(str(value))
 
 
 def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _show(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
 def section_to_toml(name: str, settings: Any, redact: bool = True) -> str:
@@ -442,11 +444,9 @@ def _section_lines(name: str, section: Any, redact: bool, prefix: Tuple[str, ...
         elif value is None:
             lines.append(f"# {key} is not set")
         elif redact and _SECRET_KEY.search(key):
-            lines.append(f"{key} = {_show(REDACTED)}")
-        elif key.endswith("address") and isinstance(value, int) and not isinstance(value, bool):
-            lines.append(f"{key} = {value:#04x}")  # I2C addresses are read in hex (i2cdetect, datasheets)
+            lines.append(f"{key} = {toml_value(REDACTED)}")
         else:
-            lines.append(f"{key} = {_show(value)}")
+            lines.append(f"{key} = {toml_value(value, key)}")
     lines.append("")
     for key, value in subtables:
         lines += _section_lines(key, value, redact, path)
