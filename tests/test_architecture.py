@@ -86,15 +86,15 @@ def violations(repo: Path, roots: Tuple[str, ...], forbidden: Dict[str, Set[str]
     return sorted(set(found))
 
 
-def test_hardware_and_network_libraries_are_imported_in_one_module_each():
+def test_each_hardware_or_network_library_is_imported_in_one_module_when_the_source_is_scanned():
     assert violations(REPO, PACKAGES, ONLY_IN) == []
 
 
-def test_hal_never_imports_firmware_py():
+def test_hal_imports_nothing_from_firmware_py_when_the_source_is_scanned():
     assert violations(REPO, ("hal",), {"firmware_py": set()}) == []
 
 
-def test_signal_processing_reads_no_clock_logs_nothing_and_starts_no_thread():
+def test_signal_processing_reads_no_clock_logs_nothing_and_starts_no_thread_when_scanned():
     assert violations(REPO, SIGNAL_PROCESSING, {rule: set() for rule in IMPURE}) == []
 
 

@@ -119,7 +119,7 @@ def test_install_refuses_an_unknown_option_when_given_one(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
-def test_scripts_are_shellcheck_clean():
+def test_shellcheck_finds_nothing_when_run_on_the_scripts():
     result = subprocess.run(["shellcheck", str(INSTALL), str(CHECK_UNIT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
@@ -170,7 +170,7 @@ def unit_settings(text: str) -> dict:
     return settings
 
 
-def test_unit_starts_the_program_config_and_user_the_installer_puts_in_place(tmp_path):
+def test_unit_starts_the_program_config_and_user_the_installer_creates_when_installed(tmp_path):
     root = fake_pi_root(tmp_path)
     out = install(root).stdout
     unit = unit_settings((root / "etc/systemd/system/retrowalk.service").read_text())
@@ -182,7 +182,7 @@ def test_unit_starts_the_program_config_and_user_the_installer_puts_in_place(tmp
     assert out.split("useradd ")[1].split("(skipped")[0].split()[-1] == unit["User"][0]
 
 
-def test_unit_does_not_restart_on_the_exit_status_of_a_bad_config():
+def test_unit_does_not_restart_when_the_daemon_exits_for_a_bad_config():
     from firmware_py.errors import EX_CONFIG
 
     unit = unit_settings(UNIT.read_text())

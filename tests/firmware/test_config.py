@@ -85,36 +85,36 @@ def test_missing_file_is_an_error_when_the_environment_names_it(tmp_path):
 
 # ---- what a user sees when the file is wrong -------------------------------------------------------------
 
-def test_misspelt_key_names_file_section_and_the_key_meant(tmp_path):
+def test_error_names_file_section_and_the_key_meant_when_a_key_is_misspelt(tmp_path):
     path = write(tmp_path, "[sensor]\nacel_range_g = 8\n")
     assert error_of(path) == f"{path}: [sensor] acel_range_g is not a known key; did you mean accel_range_g?"
 
 
-def test_rejected_value_names_file_section_key_value_and_what_is_allowed(tmp_path):
+def test_error_names_file_section_key_value_and_what_is_allowed_when_a_value_is_rejected(tmp_path):
     path = write(tmp_path, "[sensor]\naccel_range_g = 3\n")
     message = error_of(path)
     assert message.startswith(f"{path}: [sensor] accel_range_g = 3 is not allowed; use ")
     assert "16" in message
 
 
-def test_misspelt_section_names_the_section_meant(tmp_path):
+def test_error_names_the_section_meant_when_a_section_is_misspelt(tmp_path):
     path = write(tmp_path, "[snesor]\nbus = 1\n")
     assert error_of(path) == f"{path}: [snesor] is not a known section; did you mean [sensor]?"
 
 
-def test_wrong_type_names_the_type_wanted(tmp_path):
+def test_error_names_the_type_wanted_when_a_number_is_quoted(tmp_path):
     path = write(tmp_path, "[mqtt]\nport = \"1883\"\n")
     assert error_of(path) == f'{path}: [mqtt] port = "1883" is not allowed; use a whole number'
 
 
-def test_syntax_error_names_the_file_and_the_line(tmp_path):
+def test_error_names_the_file_and_the_line_when_the_toml_is_broken(tmp_path):
     path = write(tmp_path, "[sensor]\nbus = 1\naddress = = 0x68\n")
     message = error_of(path)
     assert message.startswith(f"{path}: is not valid TOML: ")
     assert "line 3" in message
 
 
-def test_pattern_with_a_wrong_shape_names_the_subtable(tmp_path):
+def test_error_names_the_subtable_when_a_pattern_has_a_wrong_shape(tmp_path):
     path = write(tmp_path, "[alerts.fall]\nsteps_s = [[1.0, 0.0, 2.0]]\n")
     assert f"{path}: [alerts.fall] steps_s = [[1.0, 0.0, 2.0]] is not allowed" in error_of(path)
 
@@ -133,21 +133,21 @@ def test_password_file_is_accepted_relative_to_the_config_when_it_exists(tmp_pat
 
 # ---- the example file and the docs cannot drift from the settings ----------------------------------------
 
-def test_example_file_loads_to_the_defaults():
+def test_example_file_gives_the_defaults_when_loaded():
     assert load_config(EXAMPLE) == Config()
 
 
-def test_example_file_lists_every_key_of_every_section():
+def test_example_file_lists_every_key_when_read_against_the_settings():
     missing = set(every_key(Config())) - keys_written_in(EXAMPLE.read_text())
     assert missing == set(), f"regenerate with: retrowalk config example > retrowalk.example.toml ({missing})"
 
 
-def test_example_file_has_no_key_the_settings_lack():
+def test_example_file_has_no_stale_key_when_read_against_the_settings():
     extra = keys_written_in(EXAMPLE.read_text()) - set(every_key(Config()))
     assert extra == set()
 
 
-def test_docs_describe_every_key_of_every_section():
+def test_docs_describe_every_key_when_read_against_the_settings():
     text = DOCS.read_text()
     missing = [f"[{section}] {key}" for section, key in every_key(Config())
                if f"### `[{section}]`" not in text or f"| `{key}` |" not in text]
@@ -183,7 +183,7 @@ def test_check_exit_status_is_78_when_run_as_a_program(tmp_path):
     assert "[alerts] buzzer_pin = 2" in result.stderr
 
 
-def test_show_prints_the_effective_config_without_the_password(tmp_path, capsys):
+def test_show_prints_the_effective_config_without_the_password_when_one_is_configured(tmp_path, capsys):
     (tmp_path / "pw").write_text("hunter2\n")
     path = write(tmp_path, "[mqtt]\nhost = \"10.0.0.5\"\nusername = \"walker\"\npassword_file = \"pw\"\n")
     assert main(["config", "show", str(path)]) == 0

@@ -76,7 +76,7 @@ def test_string_is_rejected_when_the_key_wants_a_number():
     assert 'gain = "high" is not allowed; use a number' in error_of({"gain": "high"})
 
 
-def test_misspelt_key_suggests_the_nearest_key():
+def test_nearest_key_is_suggested_when_a_key_is_misspelt():
     assert error_of({"gian": 2.0}) == "gadget.toml: [gadget] gian is not a known key; did you mean gain?"
 
 
@@ -100,13 +100,13 @@ def test_error_names_the_subtable_when_a_nested_key_is_misspelt():
                                                       "did you mean pitch_hz?")
 
 
-def test_pattern_with_a_triple_is_rejected_naming_the_pair_shape():
+def test_error_names_the_pair_shape_when_a_pattern_step_is_a_triple():
     message = error_of({"chirp": {"pattern_s": [[0.2, 0.1, 0.5]]}})
     assert message == ("gadget.toml: [gadget.chirp] pattern_s = [[0.2, 0.1, 0.5]] is not allowed; "
                        "use a list of [number, number]")
 
 
-def test_subtable_written_as_a_value_is_rejected():
+def test_error_says_it_is_a_table_when_a_subtable_is_written_as_a_value():
     assert "[gadget] chirp = 3 is not allowed; [gadget.chirp] is a table of settings" in error_of({"chirp": 3})
 
 
@@ -116,7 +116,7 @@ def test_lists_become_tuples_when_the_field_is_a_tuple_and_stay_lists_when_a_lis
     assert gadget.names == ["x", "y"]
 
 
-def test_list_with_a_wrong_item_is_rejected_naming_the_list_type():
+def test_error_names_the_list_type_when_one_item_is_wrong():
     assert 'levels_g = [1, "two"] is not allowed; use a list of numbers' in error_of({"levels_g": [1, "two"]})
 
 
