@@ -33,8 +33,8 @@ from hal.types import SampleBlock  # noqa: E402
 
 def long_walk(seconds: float, seed: int = 0) -> SampleBlock:
     """A backward walk of ``seconds`` ending in the demo's stumble and fall (synthetic)."""
-    walk = scenarios.backward_walk(max(seconds - 40.0, 10.0), seed=seed)
     demo = scenarios.demo_walk(seed=seed)
+    walk = scenarios.backward_walk(max(seconds - demo.duration_s, 10.0), seed=seed)
     t_s = np.concatenate([walk.t_s, walk.t_s[-1] + 1.0 / walk.rate_hz + demo.t_s])
     return SampleBlock(t_s, np.concatenate([walk.accel_g, demo.accel_g]),
                        np.concatenate([walk.gyro_dps, demo.gyro_dps]))
