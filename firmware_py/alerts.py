@@ -512,6 +512,7 @@ class AlertManager:
     def _cancel(self, target: Optional[_Sounding], t_s: float, now: float, source: str,
                 held_s: Optional[float] = None) -> List[Event]:
         incident = self._incident if self._incident_is_open(now) else None
+        self._press_target = None  # whatever a held button would have cancelled is cancelled now
         if self._sounding is not None:
             self._stop_sounding()
         if target is None and incident is None:

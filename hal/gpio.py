@@ -14,10 +14,13 @@ Threads: on a Pi gpiozero delivers button edges in its own thread. The callbacks
 ``(PRESS|RELEASE, t_s)`` on ``Gpio.presses`` (a ``queue.SimpleQueue``) for the main loop to drain; with
 ``MockFactory`` they run synchronously inside ``pin.drive_low()``.
 
-The long press (manual SOS) is *not* timed by gpiozero's ``when_held``: its hold thread waits in real time, so it
-cannot be tested on virtual time, and it would hand us one more callback from a foreign thread. The main loop
-times it instead from the press and release edges on the injected clock (``firmware_py.alerts``), with the
-loop's resolution (~50 ms) against a hold of seconds.
+The long press (manual SOS) is *not* timed by gpiozero's ``Button.when_held``: its hold thread waits in real
+time, so it cannot be tested on virtual time, and it would hand us one more callback from a foreign thread. The
+main loop times it instead from the press and release edges on the injected clock (``firmware_py.alerts``), with
+the loop's resolution (~50 ms) against a hold of seconds. Since we do not use the hold machinery, the button is
+gpiozero's ``DigitalInputDevice`` (what ``Button`` is built on, without ``HoldMixin``): same pull-up, bounce
+time and edge callbacks, and no idle hold thread per button (``Button`` starts one even when nobody sets
+``when_held``; it polls every 0.1 s and makes every ``close()`` wait for it).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
 
-from gpiozero import LED, Button, Buzzer, TonalBuzzer
+from gpiozero import LED, Buzzer, DigitalInputDevice, TonalBuzzer
 from gpiozero.exc import GPIOZeroError, PinPWMUnsupported
 from gpiozero.tones import Tone
 
@@ -183,28 +186,27 @@ class StatusLed:
 
 
 class CancelButton:
-    """The "I'm OK" button (gpiozero ``Button``: pull-up, pressed = pin low, debounced).
+    """The "I'm OK" button: internal pull-up, pressed = pin shorted to GND (low), debounced.
 
     Each edge puts ``(PRESS, t_s)`` or ``(RELEASE, t_s)`` on ``presses``; nothing else happens in the
-    callback, because on a Pi it runs in gpiozero's thread.
+    callback, because on a Pi it runs in gpiozero's thread. Press and hold (the long press) is timed by
+    ``firmware_py.alerts`` from these edges, on the clock.
 
     :param int pin: BCM number; the button connects it to GND.
     :param queue.SimpleQueue presses: drained by the main loop.
     :param clock: stamps the edges.
     :param float bounce_s: contact bounce to ignore.
-    :param float hold_s: only sets gpiozero's ``hold_time`` so ``is_held`` agrees with our long press;
-        the long press itself is timed by ``firmware_py.alerts`` on the clock.
     """
 
     def __init__(self, pin: int, presses: "queue.SimpleQueue[Tuple[str, float]]", clock: Clock, *,
-                 bounce_s: Optional[float] = 0.02, hold_s: float = 3.0, pin_factory: Any = None) -> None:
+                 bounce_s: Optional[float] = 0.02, pin_factory: Any = None) -> None:
         self.pin = pin
         self._presses = presses
         self._clock = clock
-        self._device = Button(pin, pull_up=True, bounce_time=bounce_s or None, hold_time=hold_s,
-                              pin_factory=pin_factory)
-        self._device.when_pressed = self._on_press
-        self._device.when_released = self._on_release
+        self._device = DigitalInputDevice(pin, pull_up=True, bounce_time=bounce_s or None,
+                                          pin_factory=pin_factory)
+        self._device.when_activated = self._on_press
+        self._device.when_deactivated = self._on_release
 
     def _on_press(self) -> None:
         self._presses.put((PRESS, self._clock.monotonic()))
@@ -214,12 +216,12 @@ class CancelButton:
 
     @property
     def is_pressed(self) -> bool:
-        return not self._device.closed and bool(self._device.is_pressed)
+        return not self._device.closed and bool(self._device.is_active)
 
     def close(self) -> None:
         if not self._device.closed:
-            self._device.when_pressed = None
-            self._device.when_released = None
+            self._device.when_activated = None
+            self._device.when_deactivated = None
         self._device.close()
 
 
@@ -258,7 +260,7 @@ def mock_pin_factory() -> Any:
 
 def build_gpio(settings: Any, pin_factory: Any = None, clock: Optional[Clock] = None) -> Gpio:
     """Buzzer, optional LED and the button from ``settings`` (an ``AlertSettings``: ``buzzer_pin``,
-    ``button_pin``, ``led_pin``, ``buzzer_kind``, ``tone_hz``, ``button_bounce_s``, ``long_press_s``).
+    ``button_pin``, ``led_pin``, ``buzzer_kind``, ``tone_hz``, ``button_bounce_s``).
 
     :param pin_factory: ``None`` lets gpiozero choose (on a Pi: lgpio / RPi.GPIO); tests pass a ``MockFactory``.
     :param clock: stamps button edges; give it the clock the ``AlertManager`` uses so holds are timed from
@@ -295,8 +297,7 @@ def build_gpio(settings: Any, pin_factory: Any = None, clock: Optional[Clock] = 
         if settings.led_pin is not None:
             led = make("status LED", "led_pin", lambda: StatusLed(settings.led_pin, pin_factory=pin_factory))
         button = make("button", "button_pin", lambda: CancelButton(
-            settings.button_pin, presses, clock, bounce_s=settings.button_bounce_s,
-            hold_s=settings.long_press_s, pin_factory=pin_factory))
+            settings.button_pin, presses, clock, bounce_s=settings.button_bounce_s, pin_factory=pin_factory))
     except BaseException:
         for device in reversed(opened):
             device.close()

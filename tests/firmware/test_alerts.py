@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import List, Tuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_py.alerts import AlertManager, AlertSettings, PatternSettings, measure_alarm_latency_ms
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE,
@@ -233,6 +235,13 @@ def test_mqtt_cancel_stops_the_alarm_and_the_window_when_a_fall_sounds(rig):
     assert rig.alerts.cancel("mqtt") == []
 
 
+def test_fall_is_cancelled_once_when_mqtt_cancels_while_the_button_is_held(rig):
+    rig.handle(FALL)
+    rig.press()
+    assert types(rig.alerts.cancel("mqtt")) == [CANCELLED]
+    assert rig.release() == []
+
+
 # ---- priorities, storms, mute --------------------------------------------------------------------------------
 def test_fall_alarm_is_not_swallowed_when_a_stumble_chirp_is_playing(rig):
     rig.handle(STUMBLE)
@@ -402,3 +411,58 @@ def test_patterns_from_toml_lists_become_the_same_settings_when_loaded():
     from_toml = AlertSettings(fall={"steps_s": [[1.0, 0.0]], "repeat": 0})
     assert from_toml == AlertSettings()
     assert PatternSettings([[0.2, 0.1]], 2).steps_s == ((0.2, 0.1),)
+
+
+# ---- any sequence ----------------------------------------------------------------------------------------------
+OPS = st.one_of(
+    st.sampled_from([STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, RECOVERED, "press", "release", "cancel",
+                     "mute", "test"]),
+    st.floats(min_value=0.05, max_value=4.0),  # let time pass, ticking every 50 ms
+)
+#: short windows, so that a few seconds of virtual time reach escalation, long presses and cooldowns
+QUICK = AlertSettings(cancel_window_s=2.0, help_dedupe_s=5.0, long_press_s=1.0, cooldown_s=0.5,
+                      rate_limit_alarms=3, rate_limit_window_s=5.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(OPS, max_size=40))
+def test_invariants_hold_when_events_presses_and_time_come_in_any_order(ops):
+    from gpiozero.pins.mock import MockFactory
+
+    from hal.clock import FakeClock
+
+    factory, clock = MockFactory(), FakeClock()
+    rig = Rig(factory, clock, QUICK)
+    escalated_falls: List[str] = []
+    try:
+        for op in ops:
+            if isinstance(op, float):
+                raised = rig.run(op)
+            elif op == "press":
+                raised = rig.press() if rig.button_pin.state else []
+            elif op == "release":
+                raised = rig.release() if not rig.button_pin.state else []
+            elif op == "cancel":
+                raised = rig.alerts.cancel("mqtt")
+            elif op == "mute":
+                rig.alerts.mute(1)
+                raised = []
+            elif op == "test":
+                rig.alerts.test_alarm()
+                raised = []
+            else:
+                out = rig.handle(op)
+                assert types(out) == [op] or (op == HELP_NEEDED and out == [])  # [] only for a duplicate
+                if op == FALL:  # never silent, whatever was sounding before (falls are not muted)
+                    assert rig.alerts.state()["alarm"] in (FALL, HELP_NEEDED, SOS)
+                raised = []
+            escalated_falls += [e.features["fall_id"] for e in raised if e.type == HELP_NEEDED]
+            assert set(types(raised)) <= {CANCELLED, HELP_NEEDED, SOS}
+            if rig.alerts.state()["alarm"] is None:
+                assert not rig.buzzer_is_on  # no sound without an alarm behind it
+        assert len(escalated_falls) == len(set(escalated_falls))  # one help_needed per fall
+        rig.alerts.close()
+        assert not rig.buzzer_is_on
+    finally:
+        rig.close()
+        factory.close()
