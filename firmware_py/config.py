@@ -389,7 +389,7 @@ def check_named_files(settings: Any, where: str, base: Path) -> None:
         if key.endswith("file") and isinstance(value, (str, os.PathLike)) and str(value):
             path = Path(os.path.expanduser(str(value)))
             if not path.is_absolute():
-                path = base / path
+                path = Path(os.path.abspath(base / path))
             if not path.is_file():
                 raise ConfigError(f"{_label(where, section)} {key} = {toml_value(str(value))} is not allowed; "
                                   f"no such file ({path}); create it or correct the path")
