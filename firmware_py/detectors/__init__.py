@@ -1,0 +1,15 @@
+"""The detectors: small state machines that turn per-frame motion features into events.
+
+``balance`` (loss_of_balance, before impact) · ``fall`` (impact + posture) · ``stumble`` (perturbation
+while walking, wearer stays up) · ``stillness`` (help_needed, recovered) · ``session`` (walk summary).
+"""
+from firmware_py.detectors.balance import BalanceDetector, BalanceSettings
+from firmware_py.detectors.fall import FallDetector, FallSettings
+from firmware_py.detectors.motion import Motion, direction_of
+from firmware_py.detectors.session import SessionSettings, SessionTracker
+from firmware_py.detectors.stillness import StillnessDetector, StillnessSettings
+from firmware_py.detectors.stumble import StumbleDetector, StumbleSettings
+
+__all__ = ["BalanceDetector", "BalanceSettings", "FallDetector", "FallSettings", "Motion", "direction_of",
+           "SessionSettings", "SessionTracker", "StillnessDetector", "StillnessSettings", "StumbleDetector",
+           "StumbleSettings"]

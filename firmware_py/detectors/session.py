@@ -1,0 +1,89 @@
+"""``session_summary``: one event when a walk ends (or the stream does), for the wearer's diary."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from firmware_py.detectors.motion import Motion
+from firmware_py.events import SESSION_SUMMARY, STUMBLE, Event
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Attributes: ``min_walk_s`` shortest walk worth a summary; ``tilted_deg`` trunk angle that counts
+    as walking tilted (time spent beyond it is reported)."""
+
+    min_walk_s: float = 10.0
+    tilted_deg: float = 20.0
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"session.{name} = {value!r} is not allowed; use a positive number")
+
+
+class SessionTracker:
+    """Accumulates one walk: duration, steps, cadence, stumbles, time tilted."""
+
+    def __init__(self, settings: SessionSettings = SessionSettings()) -> None:
+        self.settings = settings
+        self._start_t = math.nan
+        self._start_steps = 0
+        self._last_walking_t = math.nan
+        self._last_steps = 0
+        self._stumbles = 0
+        self._tilted_s = 0.0
+        self._walking_s = 0.0
+        self._prev_t = math.nan
+
+    def process(self, mo: Motion, steps: np.ndarray, walk_ended: np.ndarray,
+                stumbles: Sequence[Event]) -> List[Event]:
+        events: List[Event] = []
+        stumble_t = sorted(e.t_detect_s for e in stumbles if e.type == STUMBLE)
+        j = 0
+        walking, ended = mo.is_walking.tolist(), walk_ended.tolist()
+        tilted = (mo.tilt_deg > self.settings.tilted_deg).tolist()
+        step_l = steps.tolist()
+        for i, t in enumerate(mo.t_s.tolist()):
+            dt = t - self._prev_t if t > self._prev_t else 0.0
+            self._prev_t = t
+            while j < len(stumble_t) and stumble_t[j] <= t:
+                if self._start_t == self._start_t:
+                    self._stumbles += 1
+                j += 1
+            if walking[i]:
+                if self._start_t != self._start_t:
+                    self._start_t, self._start_steps = t, step_l[i]
+                    self._stumbles, self._tilted_s, self._walking_s = 0, 0.0, 0.0
+                self._last_walking_t, self._last_steps = t, step_l[i]
+                self._walking_s += dt
+                if tilted[i]:
+                    self._tilted_s += dt
+            if ended[i]:
+                summary = self._close(t)
+                if summary is not None:
+                    events.append(summary)
+        return events
+
+    def finish(self) -> Optional[Event]:
+        return self._close(self._prev_t)
+
+    def _close(self, t_detect: float) -> Optional[Event]:
+        if self._start_t != self._start_t:
+            return None
+        duration = self._last_walking_t - self._start_t
+        steps = self._last_steps - self._start_steps
+        start = self._start_t
+        self._start_t = math.nan
+        if duration < self.settings.min_walk_s:
+            return None
+        return Event(SESSION_SUMMARY, t_onset_s=start, t_detect_s=t_detect, features={
+            "duration_s": round(duration, 1),
+            "steps": int(steps),
+            "cadence_spm": round(60.0 * steps / duration, 1) if duration > 0 else 0.0,
+            "stumbles": self._stumbles,
+            "tilted_s": round(self._tilted_s, 1),
+        })

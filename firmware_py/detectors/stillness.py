@@ -1,0 +1,87 @@
+"""After a fall: ``help_needed`` when the wearer lies still, ``recovered`` when they are up again.
+
+After a ``fall`` (or a ``loss_of_balance``), the detector watches the posture:
+
+* lying (tilt ≥ ``lying_deg``) and still for ``help_after_s`` without a break → one ``help_needed``;
+* upright (tilt < ``upright_deg``) and moving for ``recovered_s`` → ``recovered``, and the episode ends.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Sequence
+
+from firmware_py.detectors.motion import Motion
+from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, Event
+
+
+@dataclass(frozen=True)
+class StillnessSettings:
+    """When lying still becomes ``help_needed`` and when the wearer counts as ``recovered``."""
+
+    help_after_s: float = 30.0
+    lying_deg: float = 50.0
+    upright_deg: float = 30.0
+    recovered_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"stillness.{name} = {value!r} is not allowed; use a positive number")
+
+
+class StillnessDetector:
+    """Watches the wearer after a fall; see the module docstring."""
+
+    def __init__(self, settings: StillnessSettings = StillnessSettings()) -> None:
+        self.settings = settings
+        self._episode_t = math.nan       # detection time of the fall / loss of balance (NaN: none)
+        self._was_fall = False
+        self._still_since = math.nan
+        self._upright_since = math.nan
+        self._help_sent = False
+
+    @property
+    def in_episode(self) -> bool:
+        return self._episode_t == self._episode_t
+
+    def process(self, mo: Motion, alarms: Sequence[Event]) -> List[Event]:
+        s = self.settings
+        starts = sorted((e.t_detect_s, e.type == FALL) for e in alarms if e.type in (FALL, LOSS_OF_BALANCE))
+        lying = (mo.tilt_deg >= s.lying_deg).tolist()
+        upright = (mo.tilt_deg < s.upright_deg).tolist()
+        still = mo.is_still.tolist()
+        events: List[Event] = []
+        j = 0
+        for i, t in enumerate(mo.t_s.tolist()):
+            while j < len(starts) and starts[j][0] <= t:
+                if not self.in_episode or starts[j][1]:
+                    if not (self.in_episode and self._was_fall):
+                        self._help_sent = False
+                    self._episode_t = starts[j][0]
+                    self._was_fall = self._was_fall or starts[j][1]
+                    self._still_since = self._upright_since = math.nan
+                j += 1
+            if not self.in_episode:
+                continue
+            if lying[i] and still[i]:
+                if self._still_since != self._still_since:
+                    self._still_since = t
+                if not self._help_sent and t - self._still_since >= s.help_after_s:
+                    self._help_sent = True
+                    events.append(Event(HELP_NEEDED, t_onset_s=self._episode_t, t_detect_s=t, features={
+                        "still_s": round(t - self._still_since, 1), "tilt_deg": round(float(mo.tilt_deg[i]), 1)}))
+            else:
+                self._still_since = math.nan
+            if upright[i] and not still[i]:
+                if self._upright_since != self._upright_since:
+                    self._upright_since = t
+                if t - self._upright_since >= s.recovered_s:
+                    events.append(Event(RECOVERED, t_onset_s=self._upright_since, t_detect_s=t, features={
+                        "tilt_deg": round(float(mo.tilt_deg[i]), 1),
+                        "down_s": round(self._upright_since - self._episode_t, 1)}))
+                    self._episode_t = math.nan
+                    self._was_fall = False
+            elif not upright[i]:
+                self._upright_since = math.nan
+        return events

@@ -1,0 +1,161 @@
+"""Cut the sample stream into short fixed-size frames and summarise each frame with numpy.
+
+Every later stage (orientation, gait, detectors) runs once per frame (about 25 ms), not once per sample.
+Frames are counted from the first sample of the stream, never from the block boundaries, so the
+pipeline sees exactly the same frames -- and raises exactly the same events -- whether the samples
+arrive one at a time, in 0.1 s FIFO drains or as a whole recording.
+
+Per-frame summaries are either linear in the samples (means: they can be rotated into the body frame
+afterwards) or rotation-invariant (magnitudes), so framing can happen before the mounting is known.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hal.types import SampleBlock
+
+#: samples needed to estimate the sample rate before the first frame is cut
+RATE_PROBE_SAMPLES = 9
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Summaries of consecutive frames, each array with one row per frame (m rows).
+
+    Attributes
+    ----------
+    t_s : (m,) time of the frame's last sample
+    dt_s : (m,) time since the previous frame's last sample (the nominal frame length after a gap)
+    accel_g, gyro_dps : (m, 3) mean acceleration (gravity included) and angular rate, sensor axes
+    accel_peak_g, accel_low_g : (m,) largest and smallest |a| of one sample in the frame
+    t_peak_s : (m,) time of the sample with the largest |a|
+    jerk_g_per_s : (m,) largest |Δa|/Δt between consecutive samples ending in the frame
+    gyro_peak_dps : (m,) largest |ω| of one sample (bias included)
+    gyro_overrange : (m,) a sample reached the gyroscope's range: integrated rotation is unreliable
+    accel_spread_g : (m,) largest minus smallest |a| in the frame (stillness)
+    is_gap : (m,) samples were lost or time jumped just before this frame
+    """
+
+    t_s: np.ndarray
+    dt_s: np.ndarray
+    accel_g: np.ndarray
+    gyro_dps: np.ndarray
+    accel_peak_g: np.ndarray
+    accel_low_g: np.ndarray
+    t_peak_s: np.ndarray
+    jerk_g_per_s: np.ndarray
+    gyro_peak_dps: np.ndarray
+    gyro_overrange: np.ndarray
+    accel_spread_g: np.ndarray
+    is_gap: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+
+class Framer:
+    """Buffers samples and emits complete frames of ``frame_samples`` samples.
+
+    Parameters
+    ----------
+    frame_s : float
+        Wanted frame length; the frame holds ``max(1, round(frame_s * rate_hz))`` samples, the rate being
+        the median sample interval of the stream's first samples (so 20 Hz to 1 kHz all work).
+    gyro_range_dps : float
+        Full scale of the gyroscope; samples within 2 % of it count as overrange.
+    """
+
+    def __init__(self, frame_s: float = 0.025, gyro_range_dps: float = 2000.0) -> None:
+        self._frame_s = frame_s
+        self._overrange_dps = 0.98 * gyro_range_dps
+        self._t = np.zeros(0)
+        self._a = np.zeros((0, 3))
+        self._g = np.zeros((0, 3))
+        self.frame_samples = 0          # 0 until the rate is known
+        self.sample_dt_s = 0.0
+        self._prev_t_s = np.nan          # last sample of the previous frame
+        self._prev_a = np.full(3, np.nan)
+        self._gap_pending = False
+
+    @property
+    def frame_dt_s(self) -> float:
+        return self.frame_samples * self.sample_dt_s
+
+    def push(self, block: SampleBlock) -> Frames | None:
+        """Add a block; return the frames it completed (None when none)."""
+        if block.lost_samples > 0:
+            # Samples are missing: a frame must not straddle the hole, so the partial frame is dropped.
+            self._t, self._a, self._g = self._t[:0], self._a[:0], self._g[:0]
+            self._gap_pending = True
+        if len(block) == 0:
+            return None
+        if len(self._t):
+            t = np.concatenate((self._t, np.asarray(block.t_s, dtype=float)))
+            a = np.concatenate((self._a, np.asarray(block.accel_g, dtype=float)))
+            g = np.concatenate((self._g, np.asarray(block.gyro_dps, dtype=float)))
+        else:
+            t = np.asarray(block.t_s, dtype=float)
+            a = np.asarray(block.accel_g, dtype=float)
+            g = np.asarray(block.gyro_dps, dtype=float)
+        if self.frame_samples == 0:
+            if len(t) < RATE_PROBE_SAMPLES:
+                self._t, self._a, self._g = t, a, g
+                return None
+            dt = float(np.median(np.diff(t[:RATE_PROBE_SAMPLES])))
+            if not dt > 0:
+                raise ValueError(f"sample times must increase; the first samples are {t[:RATE_PROBE_SAMPLES]}")
+            self.sample_dt_s = dt
+            self.frame_samples = max(1, int(round(self._frame_s / dt)))
+        n = self.frame_samples
+        m = len(t) // n
+        used = m * n
+        self._t, self._a, self._g = t[used:], a[used:], g[used:]
+        if m == 0:
+            return None
+        return self._summarise(t[:used], a[:used], g[:used], m, n)
+
+    def _summarise(self, t: np.ndarray, a: np.ndarray, g: np.ndarray, m: int, n: int) -> Frames:
+        a_mag = np.sqrt(np.einsum("ij,ij->i", a, a))
+        g_mag = np.sqrt(np.einsum("ij,ij->i", g, g))
+        a_mag_f = a_mag.reshape(m, n)
+        i_peak = np.argmax(a_mag_f, axis=1)
+        rows = np.arange(m)
+        peak = a_mag_f[rows, i_peak]
+        low = a_mag_f.min(axis=1)
+        t_f = t.reshape(m, n)
+        t_end = t_f[:, -1]
+        prev_t = np.concatenate(([self._prev_t_s], t_end[:-1]))
+        dt = t_end - prev_t
+        nominal = self.frame_dt_s
+        is_gap = ~(dt < 2.5 * nominal)          # NaN (first frame) counts as a gap
+        if self._gap_pending:
+            is_gap[0] = True
+            self._gap_pending = False
+        dt = np.where(is_gap, nominal, dt)
+        # jerk between consecutive samples, including across the previous frame's end
+        a_prev = np.concatenate((self._prev_a[None, :], a[:-1]))
+        t_prev = np.concatenate(([self._prev_t_s], t[:-1]))
+        step_dt = t - t_prev
+        ok = step_dt > 0
+        ok &= step_dt < 2.5 * self.sample_dt_s
+        da = a - a_prev
+        with np.errstate(invalid="ignore"):
+            jerk = np.where(ok, np.sqrt(np.einsum("ij,ij->i", da, da)) / np.where(ok, step_dt, 1.0), 0.0)
+        self._prev_t_s = float(t[-1])
+        self._prev_a = a[-1].copy()
+        return Frames(
+            t_s=t_end,
+            dt_s=dt,
+            accel_g=a.reshape(m, n, 3).mean(axis=1),
+            gyro_dps=g.reshape(m, n, 3).mean(axis=1),
+            accel_peak_g=peak,
+            accel_low_g=low,
+            t_peak_s=t_f[rows, i_peak],
+            jerk_g_per_s=jerk.reshape(m, n).max(axis=1),
+            gyro_peak_dps=g_mag.reshape(m, n).max(axis=1),
+            gyro_overrange=(np.abs(g) >= self._overrange_dps).any(axis=1).reshape(m, n).any(axis=1),
+            accel_spread_g=peak - low,
+            is_gap=is_gap,
+        )
