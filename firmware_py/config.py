@@ -58,6 +58,8 @@ ENV_VAR = "RETROWALK_CONFIG"
 #: keys whose values are never shown (the config should only hold paths to secrets, but a user may slip)
 _SECRET_KEY = re.compile(r"(password|secret|token|passphrase)(?!_file)", re.IGNORECASE)
 REDACTED = "<redacted>"
+#: keys that name a file the config depends on (``password_file``, ``ca_file``, ssl's ``certfile``/``keyfile``)
+_FILE_KEY = re.compile(r"(^|_)file$|^(cert|key)file$")
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def load_config(path: Optional[os.PathLike] = None, *, environ: Optional[Mapping
         The TOML file. ``None`` uses ``find_config`` (``$RETROWALK_CONFIG``, then ``/etc/retrowalk/retrowalk.toml``),
         and the defaults when neither exists.
     check_files : bool
-        Check that the files the config names (keys ending in ``file``: password, TLS certificates) exist.
+        Check that the files the config names (``*_file``, ``certfile``, ``keyfile``: password, TLS) exist.
 
     Returns
     -------
@@ -382,11 +384,12 @@ def _iter_values(obj: Any, section: Tuple[str, ...] = ()) -> Iterator[Tuple[Tupl
 
 
 def check_named_files(settings: Any, where: str, base: Path) -> None:
-    """``ConfigError`` when a ``*file`` key of ``settings`` (any settings dataclass) names a missing file."""
+    """``ConfigError`` when a ``*_file``/``certfile``/``keyfile`` key of ``settings`` (any settings dataclass)
+    names a missing file; relative paths are taken from ``base`` (the config file's folder)."""
     # Only existence: whether the service user may read it depends on who runs the check (root, a user, the
     # service), and the daemon reports that when it opens the file.
     for section, key, value in _iter_values(settings):
-        if key.endswith("file") and isinstance(value, (str, os.PathLike)) and str(value):
+        if _FILE_KEY.search(key) and isinstance(value, (str, os.PathLike)) and str(value):
             path = Path(os.path.expanduser(str(value)))
             if not path.is_absolute():
                 path = Path(os.path.abspath(base / path))

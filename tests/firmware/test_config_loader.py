@@ -154,3 +154,20 @@ def test_dump_hides_secret_looking_values_when_redacting():
     text = section_to_toml("gadget", gadget)
     assert "hunter2" not in text
     assert 'password = "<redacted>"' in text
+
+
+@dataclass(frozen=True)
+class TlsLikeSettings:
+    certfile: str = ""
+    keyfile: str = ""
+    profile: str = "walking"
+
+
+def test_certificate_files_are_checked_when_named_like_ssl_does(tmp_path):
+    settings = settings_from_table(TlsLikeSettings, {"keyfile": "client.key"}, "tls.toml", "tls")
+    with pytest.raises(ConfigError, match='keyfile = "client.key" is not allowed; no such file'):
+        check_named_files(settings, "tls.toml", base=tmp_path)
+
+
+def test_a_key_merely_ending_in_file_letters_is_not_taken_for_a_path_when_checked(tmp_path):
+    check_named_files(TlsLikeSettings(profile="running"), "tls.toml", base=tmp_path)
