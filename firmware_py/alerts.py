@@ -62,12 +62,22 @@ BCM_PINS = range(2, 28)
 
 @dataclass(frozen=True)
 class PatternSettings:
-    """One buzzer pattern: ``steps_s`` of ``(on_s, off_s)``, played ``repeat`` times (0 = until cancelled)."""
+    """One buzzer pattern: ``steps_s`` of ``(on_s, off_s)``, played ``repeat`` times (0 = until cancelled).
 
-    steps_s: Tuple[Tuple[float, float], ...] = ((0.15, 0.0),)
-    repeat: int = 1
+    A field left out (``None``) takes the event's default pattern's value, so ``[alerts.sos] repeat = 2``
+    keeps the Morse steps.
+    """
+
+    steps_s: Optional[Tuple[Tuple[float, float], ...]] = None
+    repeat: Optional[int] = None
 
     def __post_init__(self) -> None:
+        if self.steps_s is not None:
+            self._check_steps()
+        if self.repeat is not None:
+            self._check_repeat()
+
+    def _check_steps(self) -> None:
         # TOML gives lists of lists; keep the frozen value hashable and comparable
         try:
             steps = tuple((float(on_s), float(off_s)) for on_s, off_s in self.steps_s)
@@ -84,8 +94,15 @@ class PatternSettings:
             if not (math.isfinite(off_s) and (off_s == 0 or off_s >= MIN_STEP_S)):
                 raise ValueError(f"steps_s[{i}] off_s = {off_s:g} is not allowed; use 0 (no gap) or at least "
                                  f"{MIN_STEP_S:g} s")
+
+    def _check_repeat(self) -> None:
         if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 0:
             raise ValueError(f"repeat = {self.repeat!r} is not allowed; use 0 (until cancelled) or a count >= 1")
+
+    def with_defaults(self, default: "PatternSettings") -> "PatternSettings":
+        """This pattern with the fields it leaves out taken from ``default``."""
+        return PatternSettings(self.steps_s if self.steps_s is not None else default.steps_s,
+                               self.repeat if self.repeat is not None else default.repeat)
 
     @property
     def cycle_s(self) -> float:
@@ -112,13 +129,23 @@ class PatternSettings:
         return False
 
 
-def _pattern(steps: Tuple[Tuple[float, float], ...], repeat: int) -> Callable[[], PatternSettings]:
-    return lambda: PatternSettings(steps, repeat)
-
-
 # International Morse "SOS": dot 1 unit, dash 3, gap 1, between letters 3, between words 7 (unit 0.15 s)
 _MORSE_SOS = ((0.15, 0.15), (0.15, 0.15), (0.15, 0.45), (0.45, 0.15), (0.45, 0.15), (0.45, 0.45),
               (0.15, 0.15), (0.15, 0.15), (0.15, 1.05))
+
+#: what each event sounds like unless configured (docs/alerts.md)
+DEFAULT_PATTERNS = {
+    STUMBLE: PatternSettings(((0.15, 0.0),), 1),  # one short chirp
+    LOSS_OF_BALANCE: PatternSettings(((0.1, 0.1),), 15),  # 5 beeps a second for 3 s
+    FALL: PatternSettings(((1.0, 0.0),), 0),  # continuous
+    HELP_NEEDED: PatternSettings(((0.2, 0.1), (0.2, 0.1), (0.2, 1.0)), 0),  # three beeps, pause
+    SOS: PatternSettings(_MORSE_SOS, 0),
+    TEST_ALARM: PatternSettings(((0.5, 0.5),), 2),
+}
+
+
+def _default(kind: str) -> Callable[[], PatternSettings]:
+    return lambda: DEFAULT_PATTERNS[kind]
 
 
 @dataclass(frozen=True)
@@ -147,12 +174,12 @@ class AlertSettings:
     rate_limit_window_s: float = 60.0
     mute_max_minutes: float = 120.0
     mute_falls: bool = False
-    stumble: PatternSettings = field(default_factory=_pattern(((0.15, 0.0),), 1))
-    loss_of_balance: PatternSettings = field(default_factory=_pattern(((0.1, 0.1),), 15))
-    fall: PatternSettings = field(default_factory=_pattern(((1.0, 0.0),), 0))
-    help_needed: PatternSettings = field(default_factory=_pattern(((0.2, 0.1), (0.2, 0.1), (0.2, 1.0)), 0))
-    sos: PatternSettings = field(default_factory=_pattern(_MORSE_SOS, 0))
-    test_alarm: PatternSettings = field(default_factory=_pattern(((0.5, 0.5),), 2))
+    stumble: PatternSettings = field(default_factory=_default(STUMBLE))
+    loss_of_balance: PatternSettings = field(default_factory=_default(LOSS_OF_BALANCE))
+    fall: PatternSettings = field(default_factory=_default(FALL))
+    help_needed: PatternSettings = field(default_factory=_default(HELP_NEEDED))
+    sos: PatternSettings = field(default_factory=_default(SOS))
+    test_alarm: PatternSettings = field(default_factory=_default(TEST_ALARM))
 
     def __post_init__(self) -> None:
         pins = [("buzzer_pin", self.buzzer_pin), ("button_pin", self.button_pin)]
@@ -192,6 +219,8 @@ class AlertSettings:
                 object.__setattr__(self, key, pattern)
             if not isinstance(pattern, PatternSettings):
                 raise ValueError(f"{key} = {pattern!r} is not a pattern; use a table with steps_s and repeat")
+            pattern = pattern.with_defaults(DEFAULT_PATTERNS[key])
+            object.__setattr__(self, key, pattern)
             if key in SELF_ENDING or key == TEST_ALARM:
                 if pattern.repeat == 0:
                     raise ValueError(f"{key}.repeat = 0 would buzz until cancelled; a {key} pattern must end "

@@ -407,6 +407,14 @@ def test_pattern_names_the_bad_step_when_a_pattern_is_wrong(steps, repeat, messa
         PatternSettings(steps, repeat)
 
 
+def test_pattern_keeps_the_event_default_for_a_key_left_out_when_partly_configured():
+    settings = AlertSettings(sos={"repeat": 2}, fall=PatternSettings(steps_s=[[0.8, 0.2]]))
+    assert settings.sos.steps_s == AlertSettings().sos.steps_s and settings.sos.repeat == 2
+    assert settings.fall == PatternSettings(((0.8, 0.2),), 0)  # still until cancelled
+    with pytest.raises(ValueError, match=r"loss_of_balance.repeat = 0 would buzz until cancelled"):
+        AlertSettings(loss_of_balance={"repeat": 0})
+
+
 def test_patterns_from_toml_lists_become_the_same_settings_when_loaded():
     from_toml = AlertSettings(fall={"steps_s": [[1.0, 0.0]], "repeat": 0})
     assert from_toml == AlertSettings()
