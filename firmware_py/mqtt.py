@@ -221,7 +221,9 @@ class Publisher:
         self.delivered = 0
         self._connected = False
         self._started = False
+        # paho-thread-only state: the backoff, and whether the last CONNACK was a refusal
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
+        self._refused = False
         self._acks: "queue.SimpleQueue[int]" = queue.SimpleQueue()
         self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
         self._inbox: "queue.SimpleQueue[Tuple[str, bytes]]" = queue.SimpleQueue()
@@ -382,9 +384,11 @@ class Publisher:
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,
                     properties: Any) -> None:
         if reason_code.is_failure:
+            self._refused = True
             self._links.put((False, f"broker {self.settings.broker} refused the connection: {reason_code}"))
             self._activity.set()
             return
+        self._refused = False
         self._backoff.reset()
         client.subscribe(self.topics.cmd_all, qos=1)
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
@@ -403,6 +407,8 @@ class Publisher:
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
         self._schedule_reconnect(client)
+        if self._refused:  # the broker hangs up after a refusal: the refusal stays the reason
+            return
         if reason_code.is_failure:
             # MQTT 3.1.1 has no disconnect reasons: paho calls every drop "Unspecified error", which says nothing
             why = "" if str(reason_code) == "Unspecified error" else f": {reason_code}"
@@ -463,9 +469,15 @@ class Follower:
         self.close()
         raise MqttError(error)
 
-    def publish(self, topic: str, payload: str, qos: int = 1) -> None:
-        """Send one message (e.g. a command to a device)."""
-        self._client.publish(topic, payload, qos=qos)
+    def publish(self, topic: str, payload: Any, qos: int = 1, timeout_s: float = 5.0) -> None:
+        """Send one message (e.g. a command to a device) and wait until the broker has it (QoS 1)."""
+        info = self._client.publish(topic, payload, qos=qos)
+        try:
+            info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise MqttError(f"could not publish to {topic} on {self.settings.broker}: {exc}") from None
+        if not info.is_published():
+            raise MqttError(f"broker {self.settings.broker} did not acknowledge {topic} within {timeout_s:g} s")
 
     def close(self) -> None:
         if self._started:
@@ -484,7 +496,10 @@ class Follower:
         if reason_code.is_failure:
             self._links.put((False, f"broker {self.settings.broker} refused the connection: {reason_code}"))
             return
-        client.subscribe([(t, 1) for t in self.subscriptions])
+        if self.subscriptions:
+            client.subscribe([(t, 1) for t in self.subscriptions])
+        else:  # a sender only
+            self._links.put((True, None))
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reason_codes: Any,
                       properties: Any) -> None:

@@ -209,7 +209,7 @@ NASTY_PAYLOADS = [b"\x00\xff" * 50, b"9" * 5000, b"[" * 3000, b'{"minutes": 1e40
 def test_garbage_commands_through_the_broker_never_stop_the_handler(mosquitto, outbox, publisher):
     with follow(mosquitto, "retrowalk/walker-1/cmd/result") as sub:
         for payload in NASTY_PAYLOADS:
-            sub._client.publish("retrowalk/walker-1/cmd/mute", payload, qos=1)
+            sub.publish("retrowalk/walker-1/cmd/mute", payload)
         sub.publish("retrowalk/walker-1/cmd/ping", "")
         commands: List[Command] = []
         replies = receive(sub, lambda g: take(publisher, commands) and len(g) >= len(NASTY_PAYLOADS) and

@@ -1,0 +1,88 @@
+"""``retrowalk alerts``: a carer sees one readable line per event, once, and a clear message without a broker."""
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from firmware_py.cli import main as retrowalk
+from firmware_py.commands.alerts import describe
+from firmware_py.events import FALL, STUMBLE
+from tests.broker import free_port
+from tests.integration.test_mqtt import follow, make_event
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_alerts(port: int, *extra: str) -> "tuple[subprocess.Popen, queue.Queue]":
+    proc = subprocess.Popen([sys.executable, "-m", "firmware_py.cli", "alerts", "--port", str(port), *extra],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready: "queue.Queue[str]" = queue.Queue()
+    threading.Thread(target=lambda: [ready.put(line) for line in proc.stderr], name="alerts-stderr",
+                     daemon=True).start()
+    return proc, ready
+
+
+def wait_following(proc, ready) -> None:
+    try:
+        line = ready.get(timeout=15)
+    except queue.Empty:
+        proc.kill()
+        raise AssertionError("retrowalk alerts never said it was following") from None
+    assert line.startswith("following retrowalk/+/event and retrowalk/+/status on mqtt://127.0.0.1:"), line
+
+
+@pytest.mark.broker
+def test_alerts_prints_one_line_per_event_and_skips_a_repeated_id(mosquitto):
+    proc, ready = start_alerts(mosquitto.port, "--count", "2", "--timeout", "30")
+    try:
+        wait_following(proc, ready)
+        fall, stumble = make_event(FALL, 1), make_event(STUMBLE, 2)
+        with follow(mosquitto) as sender:
+            for event in (fall, fall, stumble):  # the second copy is what an at-least-once resend looks like
+                sender.publish("retrowalk/walker-1/event", event.to_json("walker-1"))
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    lines = out.splitlines()
+    assert proc.returncode == 0 and len(lines) == 2
+    local = datetime.fromtimestamp(fall.wall_time).strftime("%Y-%m-%d %H:%M:%S")
+    assert lines[0].startswith(local) and "walker-1" in lines[0]
+    assert "FALL" in lines[0] and "critical" in lines[0] and "fell (peak 2.5 g, tilt 40°" in lines[0]
+    assert "STUMBLE" in lines[1] and "warning" in lines[1] and "stumbled" in lines[1]
+
+
+@pytest.mark.broker
+def test_alerts_json_mode_prints_the_events_for_machines_and_shows_status(mosquitto):
+    proc, ready = start_alerts(mosquitto.port, "--json", "--count", "1", "--timeout", "30")
+    try:
+        wait_following(proc, ready)
+        event = make_event(FALL, 3)
+        with follow(mosquitto) as sender:
+            sender.publish("retrowalk/walker-2/status", "online")
+            sender.publish("retrowalk/walker-2/event", event.to_json("walker-2"))
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows == [{"device": "walker-2", "status": "online"}, event.to_dict("walker-2")]
+
+
+def test_alerts_exits_non_zero_naming_the_broker_when_nothing_listens(capsys):
+    port = free_port()
+    code = retrowalk(["alerts", "--port", str(port), "--connect-timeout", "10"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"retrowalk alerts: cannot connect to broker mqtt://127.0.0.1:{port}: Connection refused" in err
+
+
+def test_describe_says_what_happened_in_words_for_help_needed():
+    line = describe({"id": "x", "device": "w", "type": "help_needed", "severity": "critical", "time": None,
+                     "features": {"lead_s": None}})
+    assert "NEEDS HELP" in line and "(time unknown)" in line and "critical" in line
