@@ -48,7 +48,8 @@ else:  # Bullseye ships Python 3.9
     import tomli as tomllib
 
 __all__ = ["Config", "PathsSettings", "load_config", "find_config", "config_from_dict", "settings_from_table",
-           "check_named_files", "section_to_toml", "describe_type", "toml_value", "ETC_CONFIG", "ENV_VAR"]
+           "check_named_files", "resolve_named_files", "section_to_toml", "describe_type", "toml_value",
+           "ETC_CONFIG", "ENV_VAR"]
 
 #: where the install script puts the config, and where ``retrowalk run`` looks when given no ``--config``
 ETC_CONFIG = "/etc/retrowalk/retrowalk.toml"
@@ -156,8 +157,9 @@ def load_config(path: Optional[os.PathLike] = None, *, environ: Optional[Mapping
         raise ConfigError(f"{where}: is not valid TOML: {exc}") from None
     config = config_from_dict(data, where)
     if check_files:
-        check_named_files(config, where, base=path.parent)
-    return config
+        check_named_files(config, where, base=path.parent)  # before resolving: errors quote what was written
+    # relative file paths mean "next to the config", whatever directory the daemon later runs in
+    return resolve_named_files(config, base=path.parent)
 
 
 def config_from_dict(data: Mapping[str, Any], where: str = "retrowalk.toml") -> Config:
@@ -383,6 +385,26 @@ def _iter_values(obj: Any, section: Tuple[str, ...] = ()) -> Iterator[Tuple[Tupl
             yield section, name, value
 
 
+def _absolute(value: str, base: Path) -> str:
+    path = Path(os.path.expanduser(value))
+    return str(path if path.is_absolute() else Path(os.path.abspath(base / path)))
+
+
+def resolve_named_files(settings: Any, base: Path) -> Any:
+    """``settings`` with every relative ``*_file``/``certfile``/``keyfile`` path made absolute from ``base``
+    (and ``~`` expanded)."""
+    changes: Dict[str, Any] = {}
+    for key, value in _fields_of(settings):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            resolved = resolve_named_files(value, base)
+            if resolved is not value:
+                changes[key] = resolved
+        elif _FILE_KEY.search(key) and isinstance(value, str) and value:
+            if _absolute(value, base) != value:
+                changes[key] = _absolute(value, base)
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
 def check_named_files(settings: Any, where: str, base: Path) -> None:
     """``ConfigError`` when a ``*_file``/``certfile``/``keyfile`` key of ``settings`` (any settings dataclass)
     names a missing file; relative paths are taken from ``base`` (the config file's folder)."""
@@ -390,9 +412,7 @@ def check_named_files(settings: Any, where: str, base: Path) -> None:
     # service), and the daemon reports that when it opens the file.
     for section, key, value in _iter_values(settings):
         if _FILE_KEY.search(key) and isinstance(value, (str, os.PathLike)) and str(value):
-            path = Path(os.path.expanduser(str(value)))
-            if not path.is_absolute():
-                path = Path(os.path.abspath(base / path))
+            path = Path(_absolute(str(value), base))
             if not path.is_file():
                 raise ConfigError(f"{_label(where, section)} {key} = {toml_value(str(value))} is not allowed; "
                                   f"no such file ({path}); create it or correct the path")

@@ -125,10 +125,13 @@ def test_missing_password_file_is_rejected_when_the_config_names_one(tmp_path):
     assert message.startswith(f'{path}: [mqtt] password_file = "mqtt-password" is not allowed; no such file')
 
 
-def test_password_file_is_accepted_relative_to_the_config_when_it_exists(tmp_path):
+def test_relative_password_file_is_found_next_to_the_config_when_the_daemon_runs_elsewhere(tmp_path,
+                                                                                          monkeypatch):
     (tmp_path / "mqtt-password").write_text("correct horse\n")
     path = write(tmp_path, "[mqtt]\nusername = \"walker\"\npassword_file = \"mqtt-password\"\n")
-    assert load_config(path).mqtt.password_file == "mqtt-password"
+    monkeypatch.chdir("/")  # the service runs in /run/retrowalk, not where the config is
+    password_file = load_config(path).mqtt.password_file
+    assert Path(password_file).read_text() == "correct horse\n"
 
 
 # ---- the example file and the docs cannot drift from the settings ----------------------------------------
@@ -188,6 +191,6 @@ def test_show_prints_the_effective_config_without_the_password_when_one_is_confi
     path = write(tmp_path, "[mqtt]\nhost = \"10.0.0.5\"\nusername = \"walker\"\npassword_file = \"pw\"\n")
     assert main(["config", "show", str(path)]) == 0
     out = capsys.readouterr().out
-    assert 'host = "10.0.0.5"' in out and 'password_file = "pw"' in out
+    assert 'host = "10.0.0.5"' in out and f'password_file = "{tmp_path / "pw"}"' in out
     assert "hunter2" not in out
     assert tomllib.loads(out)["sensor"]["sample_rate_hz"] == Config().sensor.sample_rate_hz
