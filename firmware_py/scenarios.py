@@ -222,10 +222,16 @@ def _walk(m: _Motion, duration_s: float, cadence_spm: float, bounce_g: float, le
     pitch = lean * (1 - _smoothstep((t - (duration_s - 0.5)) / 0.5)) + 1.5 * np.sin(phase + 0.6) * ramp
     roll = r0 * (1 - _smoothstep(t / 0.5)) + 2.0 * np.sin(phase / 2) * ramp
     yaw = y0 + 3.0 * np.sin(phase / 2 + 0.3) * ramp
+    # each foot contact (toe first when walking backwards) is a short jolt: ~25 ms wide, a few tenths of a g
+    # up and a small pitch blip, which is what makes a waist trace spiky (|a| peaks of 1.5-1.8 g, as in
+    # SisFall's walking trials) rather than a smooth sine
+    since_contact_s = (np.mod(phase + np.pi, 2 * np.pi) - np.pi) / (2 * np.pi * step_hz)
+    contact = ramp * np.exp(-0.5 * (since_contact_s / 0.012) ** 2)
+    pitch = pitch + 0.25 * np.gradient(contact, 1.0 / m.rate_hz) * 0.012
     lin = np.zeros((len(t), 3))
-    lin[:, 2] = ramp * (bounce_g * np.cos(phase) + 0.25 * bounce_g * np.cos(2 * phase + 0.4))
+    lin[:, 2] = ramp * (bounce_g * np.cos(phase) + 0.25 * bounce_g * np.cos(2 * phase + 0.4)) + 0.35 * contact
     # walking backwards: braking/propulsion along -x at the step frequency, sideways at the stride frequency
-    lin[:, 0] = ramp * (0.12 * np.sin(phase + 1.0) + 0.04 * np.sin(2 * phase))
+    lin[:, 0] = ramp * (0.12 * np.sin(phase + 1.0) + 0.04 * np.sin(2 * phase)) + 0.15 * contact
     lin[:, 1] = ramp * 0.06 * np.sin(phase / 2 + 0.5)
     m.add(pitch, roll, yaw, lin)
 
@@ -233,17 +239,21 @@ def _walk(m: _Motion, duration_s: float, cadence_spm: float, bounce_g: float, le
 def _stumble(m: _Motion, peak_tilt_deg: float, direction: str, cadence_spm: float, bounce_g: float) -> None:
     """Heel catches while walking: a jolt, the trunk swings ``peak_tilt_deg`` and is brought back upright."""
     sign = -1.0 if direction == "backward" else 1.0
-    rise_s, back_s = 0.25, 0.6
+    # SisFall's D18 stumbles (forward walking) swing the trunk a median ~16° (10-90 %: 8-45°) for about half
+    # a second, with trunk rates of 180-475 °/s and |a| peaks of 3-5 g; a 15° swing over 0.15 s peaks ~160 °/s
+    rise_s, back_s = 0.15, 0.5
     t = m.samples(rise_s + back_s + 0.4)
     p0 = m.last_pitch_deg
     swing = np.where(t < rise_s, _smoothstep(t / rise_s), 1.0 - _smoothstep((t - rise_s) / back_s))
     pitch = p0 + sign * peak_tilt_deg * swing
     roll = m.last_roll_deg + 2.0 * np.sin(np.pi * np.clip(t / (rise_s + back_s), 0, 1))
     lin = np.zeros((len(t), 3))
-    # the jolt: a short deceleration pulse along the direction of travel, then a quick recovery step
-    jolt = np.exp(-0.5 * ((t - 0.06) / 0.03) ** 2)
-    lin[:, 0] = sign * 0.9 * jolt
-    lin[:, 2] = 0.5 * np.exp(-0.5 * ((t - 0.45) / 0.05) ** 2) - 0.25 * np.exp(-0.5 * ((t - 0.15) / 0.06) ** 2)
+    # the jolt: the caught foot stops the waist (a pulse against the direction of travel, which is -x when
+    # walking backwards), the body drops a little, then the recovery step lands hard
+    jolt = np.exp(-0.5 * ((t - 0.05) / 0.025) ** 2)
+    lin[:, 0] = -sign * 1.8 * jolt
+    lin[:, 2] = (1.3 * np.exp(-0.5 * ((t - 0.42) / 0.03) ** 2)
+                 - 0.3 * np.exp(-0.5 * ((t - 0.2) / 0.06) ** 2))
     m.mark("stumble", m.t_now_s)
     m.add(pitch, roll, m.last_yaw_deg, lin)
 
@@ -339,7 +349,7 @@ def backward_walk(duration_s: float = 60.0, seed: int = 0, cadence_spm: float = 
     return m.build(f"synthetic_backward_walk_{cadence_spm:g}spm_seed{seed}")
 
 
-def stumble(seed: int = 0, peak_tilt_deg: float = 10.0, direction: str = "backward",
+def stumble(seed: int = 0, peak_tilt_deg: float = 15.0, direction: str = "backward",
             cadence_spm: float = 100.0, walk_s: float = 8.0, rate_hz: float = DEFAULT_RATE_HZ) -> Scenario:
     """Backward walk, a stumble (trunk swings ``peak_tilt_deg`` and recovers), walk on (synthetic)."""
     _check_direction(direction)
@@ -399,7 +409,7 @@ def demo_walk(seed: int = 0, help_needed_after_s: float = 30.0, cadence_spm: flo
     m = _start(seed, rate_hz)
     _stand(m, 3.0)
     _walk(m, 8.0, cadence_spm, 0.3, 3.0)
-    _stumble(m, 10.0, "backward", cadence_spm, 0.3)
+    _stumble(m, 15.0, "backward", cadence_spm, 0.3)
     _walk(m, 6.0, cadence_spm, 0.3, 3.0)
     t_impact = _fall(m, "backward", 4.5)
     _lie_still(m, lie_still_s)
