@@ -182,7 +182,6 @@ class Mpu6050:
     RETRY_PAUSE_S = 0.002
     TEMP_REFRESH_S = 1.0
     MAX_TRANSFER_BYTES = 8184  # i2c-dev refuses messages over 8192 bytes; a multiple of the 12-byte frame
-    SLEW_GAIN = 0.2
     SELF_TEST_SETTLE_S = 0.05
     SELF_TEST_SAMPLES = 20
 
@@ -203,6 +202,7 @@ class Mpu6050:
         self._rate_hz = float(R.sample_rate_hz(self.settings.dlpf_code, self.settings.smplrt_div))
         self._period_s = 1.0 / self._rate_hz
         self._t_last_s = 0.0
+        self._seen_at_s = 0.0
         self._pending_lost = 0
         self._temp_c = float("nan")
         self._temp_read_at_s = -math.inf
@@ -337,7 +337,8 @@ class Mpu6050:
         self._update((R.USER_CTRL_FIFO_EN, 1))
         self._read(R.INT_STATUS)  # clears a stale overflow flag
         # The first frame lands within one period of now: expect it half a period ahead.
-        self._t_last_s = self._clock.monotonic() - self._period_s / 2
+        self._seen_at_s = self._clock.monotonic()
+        self._t_last_s = self._seen_at_s - self._period_s / 2
 
     def _restart_fifo_after_gap(self, is_overflow: bool = True) -> None:
         """Reset the FIFO and count the samples made since the last one delivered as lost."""
@@ -357,6 +358,7 @@ class Mpu6050:
             the output data rate; ``lost_samples`` > 0 when an overflow or a stall cost samples before it.
         """
         frame = R.FIFO_FRAME_BYTES
+        before_s = self._clock.monotonic()
         count = int.from_bytes(self._read(R.FIFO_COUNTH, 2), "big")
         now_s = self._clock.monotonic()
         # Frames that could arrive while this read is under way; nearer to full than that, an overflow may
@@ -381,6 +383,7 @@ class Mpu6050:
         accel_g = raw[:, :3][:, self._axes_index] * (self._accel_scale * self._axes_sign)
         gyro_dps = raw[:, 3:][:, self._axes_index] * (self._gyro_scale * self._axes_sign)
         t_s, gap = self._timestamps(n, now_s)
+        self._seen_at_s = before_s
         lost, self._pending_lost = self._pending_lost + gap, 0
         return SampleBlock(t_s, accel_g, gyro_dps, self._temperature(now_s), lost)
 
@@ -407,24 +410,25 @@ class Mpu6050:
     def _timestamps(self, n: int, now_s: float) -> Tuple[np.ndarray, int]:
         """Times of ``n`` new samples continuing the previous block at the output data rate.
 
-        The newest sample was made within one period before ``now_s``; a small share of the difference is
-        slewed in per block (absorbing the chip oscillator's ~1 % error without jumps). A difference beyond a
-        few periods means the chip stopped producing for a while: re-anchor and report the gap.
+        Two facts bound them: every new sample was made after the previous read saw the FIFO
+        (``_seen_at_s``), and none after ``now_s``. Inside those bounds the timeline just continues; a
+        prediction outside them is slewed back across the block (absorbing the chip oscillator's ~1 %
+        error without jumps). A first sample predicted well before the previous read is impossible unless
+        the chip made no samples for a while (frozen, or a bus outage): re-anchor and report the gap.
         """
         period_s = self._period_s
         steps = np.arange(1, n + 1)
         t_s = self._t_last_s + period_s * steps
-        lag_s = now_s - t_s[-1]
-        limit_s = max(5 * period_s, 0.05)
+        early_s = self._seen_at_s - t_s[0]
+        late_s = t_s[-1] - now_s
+        limit_s = max(3 * period_s, 0.02)
         gap = 0
-        if abs(lag_s) > limit_s:
+        if early_s > limit_s or late_s > limit_s:
             t_s = (now_s - period_s / 2) - period_s * (n - steps)
-            if lag_s > 0:
+            if early_s > limit_s:
                 gap = max(0, int(round((t_s[0] - self._t_last_s) * self._rate_hz)) - 1)
-        else:
-            correction_s = float(np.clip(self.SLEW_GAIN * (lag_s - period_s / 2),
-                                         -0.05 * n * period_s, 0.05 * n * period_s))
-            t_s = t_s + correction_s * steps / n
+        elif early_s > 0 or late_s > 0:
+            t_s = t_s + (early_s if early_s > 0 else -late_s) * steps / n
         self._t_last_s = float(t_s[-1])
         return t_s, gap
 
