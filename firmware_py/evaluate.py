@@ -23,6 +23,7 @@ import logging
 import math
 import multiprocessing
 import os
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -141,7 +142,14 @@ def _run_file(job: Tuple[str, str, Optional[Tuple[int, int]], Any, Optional[Pipe
     except DataFormatError as exc:
         return TrialResult(name=Path(path).stem, activity="", kind="other", duration_s=0.0, impact_t_s=None,
                            source_path=str(path), error=str(exc))
-    return run_recording(recording, settings, make_pipeline=make_pipeline)
+    try:
+        return run_recording(recording, settings, make_pipeline=make_pipeline)
+    except Exception as exc:  # a pipeline bug: name the trial that shows it, keep scoring the rest
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return TrialResult(name=recording.name, activity=recording.activity, kind=recording.kind,
+                           duration_s=recording.duration_s, impact_t_s=recording.impact_t_s, source_path=str(path),
+                           error=f"{path}: the pipeline raised {type(exc).__name__}: {exc} "
+                                 f"(at {Path(frame.filename).name}:{frame.lineno})")
 
 
 def evaluate_files(path: Path, fmt: Optional[str] = None, settings: Any = None, jobs: Optional[int] = None,
@@ -285,7 +293,7 @@ def format_table(metrics: Dict[str, Any]) -> str:
         f"fall event latency after impact, median (s):            {_cell(metrics['fall_latency_median_s'], 's')}",
     ]
     for failed in metrics["failed"]:
-        lines.append(f"NOT READ: {failed['error']}")
+        lines.append(f"FAILED: {failed['error']}")
     return "\n".join(lines)
 
 

@@ -143,6 +143,21 @@ def test_one_recording_is_fed_in_tenth_second_blocks_when_run():
     assert sum(sizes) == len(rec) and max(sizes) == 20
 
 
+def test_trial_that_crashes_the_pipeline_is_named_when_evaluating(tmp_path):
+    folder = _scenario_folder(tmp_path)
+
+    class Crashing(_ThresholdStandIn):
+        def process(self, block):
+            if block.t_s[0] > 1.0:
+                raise ZeroDivisionError("division by zero")
+            return []
+
+    results = evaluate_files(folder, "csv", jobs=1, make_pipeline=Crashing)
+    assert len(results) == 4 and all(r.error for r in results)
+    assert "walk_synthetic.csv: the pipeline raised ZeroDivisionError: division by zero" in results[3].error
+    assert compute_metrics(results)["trials"] == 0
+
+
 def _retrowalk(*args, cwd=REPO):
     return subprocess.run([sys.executable, "-m", "firmware_py.cli", "evaluate", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
