@@ -98,7 +98,7 @@ class MqttSettings:
     discovery: bool = False
     discovery_prefix: str = "homeassistant"
     max_inflight: int = 20
-    max_mute_minutes: int = 240
+    max_mute_minutes: int = 120
 
     def __post_init__(self) -> None:
         if not self.host or any(c.isspace() for c in self.host):
