@@ -379,11 +379,11 @@ class Daemon:
         if self.settings.telemetry_interval_s and now >= self._next_telemetry_s:
             self._next_telemetry_s = now + self.settings.telemetry_interval_s
             self._publish_telemetry(now)
-        if block is not None and len(block):
-            self._watchdog(now)
         force = bool(recorded) or self.link.is_ok != self._was_ok
         self._was_ok = self.link.is_ok
         self._update_status(now, force)
+        if block is not None and len(block):
+            self._watchdog(now)
         return recorded
 
     def _record(self, event: Event) -> List[Event]:
@@ -514,7 +514,8 @@ class Daemon:
         if self.link.is_ok:
             parts = [f"sampling {self.sample_rate_hz:g} Hz"]
         else:
-            parts = [f"sensor fault: {self.link.error}; retrying in {self.link.retry_in_s():.0f} s"]
+            retry_s = self.link.retry_in_s()
+            parts = [f"sensor fault: {self.link.error}; retrying in {retry_s:.{0 if retry_s >= 2 else 1}f} s"]
         alert_state = self.alerts.state() if hasattr(self.alerts, "state") else {}
         alarm = alert_state.get("alarm") if isinstance(alert_state, dict) else None
         if alarm:

@@ -8,6 +8,7 @@ real outbox and, when a broker answers on 127.0.0.1:1883, the real publisher. On
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import socket
 import sys
@@ -136,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
     from ..scenarios import demo_walk
 
     out = sys.stdout
+    if not getattr(args, "verbose", 0):
+        # the demo explains itself; the daemon's warnings (no calibration, broker refused) would only repeat it
+        logging.getLogger("firmware_py").setLevel(logging.ERROR)
     scenario = demo_walk(seed=args.seed)
     duration_s = float(scenario.t_s[-1] - scenario.t_s[0])
     defaults = Config()
@@ -214,7 +218,7 @@ def _summary(out: TextIO, events: List[Any], scenario: Any, queued: int, connect
                   f"{f' ({queued} still awaiting acknowledgement)' if queued else ''}.\n")
     else:
         where = "a temporary outbox (removed now)" if is_temporary else f"the outbox in {state_dir}"
-        out.write(f"  {queued} stayed queued in {where}; with a broker on {BROKER_HOST}:{BROKER_PORT} they "
-                  f"are published on retrowalk/demo/event.\n")
+        out.write(f"  {queued} messages (these events and telemetry readings) stayed queued in {where}; with a "
+                  f"broker on {BROKER_HOST}:{BROKER_PORT} they are published on retrowalk/demo/#.\n")
     out.write("  On a Raspberry Pi with an MPU-6050: 'retrowalk selftest', then 'retrowalk calibrate', "
               "then 'retrowalk run'.\n")
