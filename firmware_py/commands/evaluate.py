@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             for row in iter_results(results):
                 out.write(json.dumps(row) + "\n")
     if metrics["failed"]:
-        print(f"retrowalk evaluate: {len(metrics['failed'])} trial(s) could not be read or crashed the pipeline (listed above)",
-              file=sys.stderr)
+        print(f"retrowalk evaluate: {len(metrics['failed'])} trial(s) could not be read or crashed the pipeline "
+              "(listed above)", file=sys.stderr)
         return 1
     return 0
