@@ -65,7 +65,8 @@ def test_malformed_sisfall_line_is_named_when_a_count_is_missing(tmp_path):
 
 def test_sisfall_file_with_text_in_a_column_is_named_with_its_line(tmp_path):
     path = tmp_path / "D05_SA01_R02.txt"
-    path.write_bytes(b"   1,   2,   3,   4,   5,   6,   7,   8,   9;\r\n   1,   2,  x3,   4,   5,   6,   7,   8,   9;\r\n")
+    path.write_bytes(b"   1,   2,   3,   4,   5,   6,   7,   8,   9;\r\n"
+                     b"   1,   2,  x3,   4,   5,   6,   7,   8,   9;\r\n")
     with pytest.raises(DataFormatError, match="line 2"):
         load_sisfall_file(path)
 
