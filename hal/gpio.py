@@ -234,7 +234,7 @@ class Gpio:
     button: Optional[CancelButton]
     presses: "queue.SimpleQueue[Tuple[str, float]]" = field(default_factory=queue.SimpleQueue)
     clock: Clock = field(default_factory=MonotonicClock)
-    closed: bool = False
+    closed: bool = field(default=False, init=False)
 
     def close(self) -> None:
         if self.closed:
