@@ -161,3 +161,20 @@ def test_exported_sisfall_file_matches_the_shared_loader_when_shared_is_present(
     rec = load_recording(_write_sisfall(tmp_path / "F02_SA01_R01.txt", raw.tolist()))
     assert np.allclose(rec.accel_g, trial.accel_g, atol=1e-6)
     assert np.allclose(rec.gyro_dps, trial.gyro_dps, rtol=1e-4, atol=1e-3)
+
+
+def test_any_raw_counts_decode_exactly_when_written_as_distributed(tmp_path_factory):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    folder = tmp_path_factory.mktemp("sisfall")
+
+    @settings(max_examples=40, deadline=None)
+    @given(arrays(np.int32, st.tuples(st.integers(1, 30), st.just(9)), elements=st.integers(-4096, 32767)))
+    def check(counts):
+        rec = load_sisfall_file(_write_sisfall(folder / "D10_SA05_R04.txt", counts.tolist()))
+        assert np.array_equal(rec.accel_g * 256, counts[:, :3])
+        assert np.allclose(rec.gyro_dps * 65536 / 4000, counts[:, 3:6], atol=1e-9)
+
+    check()
