@@ -201,7 +201,7 @@ class Publisher:
     outbox : Outbox
         Read and acknowledged only from the thread that calls ``step()``.
     clock : Clock
-        Used for telemetry times only; reconnect waits happen on paho's thread.
+        Times how long the broker has been unreachable (``state()``); reconnect waits happen on paho's thread.
 
     Example
     -------
@@ -220,6 +220,7 @@ class Publisher:
         self.last_error: Optional[str] = None
         self.delivered = 0
         self._connected = False
+        self._offline_since_s: Optional[float] = clock.monotonic()
         self._started = False
         # paho-thread-only state: the backoff, and whether the last CONNACK was a refusal
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
@@ -232,7 +233,8 @@ class Publisher:
         self._inflight_held: set = set()  # row ids < 0 (held in memory by a full disk) handed to paho
         self._last_sent_row = 0
         self._client = _new_client(settings, f"retrowalk-{settings.device_id}")
-        self._client.max_inflight_messages_set(settings.max_inflight)
+        # headroom above our own bound for status, discovery and replies, so outbox rows never queue in paho
+        self._client.max_inflight_messages_set(settings.max_inflight + 10)
         self._client.will_set(self.topics.status, OFFLINE, qos=1, retain=True)
         self._client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
         self._client.on_connect = self._on_connect
@@ -271,9 +273,12 @@ class Publisher:
         """As of the last ``step()``."""
         return self._connected
 
-    @property
-    def inflight(self) -> int:
-        return len(self._inflight)
+    def state(self) -> Dict[str, Any]:
+        """A snapshot for status lines, telemetry and selftest (as of the last ``step()``)."""
+        offline_s = (None if self._offline_since_s is None
+                     else round(self.clock.monotonic() - self._offline_since_s, 1))
+        return {"broker": self.settings.broker, "connected": self._connected, "offline_for_s": offline_s,
+                "last_error": self.last_error, "inflight": len(self._inflight), "delivered": self.delivered}
 
     # ---- the main loop's work ----------------------------------------------------------------------------
     def step(self) -> int:
@@ -296,8 +301,11 @@ class Publisher:
                 return
             if up and not self._connected:
                 log.info("MQTT: connected to %s", self.settings.broker)
+                self._offline_since_s = None
             elif not up and error and error != self.last_error:
                 log.warning("MQTT: %s", error)
+            if not up and self._offline_since_s is None:
+                self._offline_since_s = self.clock.monotonic()
             self._connected = up
             self.last_error = error
 

@@ -191,7 +191,7 @@ _ALLOWED_FIELDS = {"cancel": {"id"}, "test_alarm": {"id"}, "calibrate": {"id"}, 
                    "mute": {"id", "minutes"}}
 
 
-def parse_command(name: str, payload: bytes, max_mute_minutes: int = 240) -> Command:
+def parse_command(name: str, payload: bytes, max_mute_minutes: int = 120) -> Command:
     """Validate one inbound command; raise ``CommandError`` naming the problem (never anything else).
 
     Payloads: empty, ``PRESS`` (Home Assistant's button) or a JSON object. ``mute`` takes ``{"minutes": N}`` with

@@ -93,8 +93,8 @@ def test_mute_takes_minutes_as_object_or_bare_number_and_echoes_the_id():
 
 
 @pytest.mark.parametrize("name,payload,words", [
-    ("mute", b'{"minutes": 0}', "minutes = 0 is out of range; use 1 to 240"),
-    ("mute", b'{"minutes": 241}', "minutes = 241 is out of range"),
+    ("mute", b'{"minutes": 0}', "minutes = 0 is out of range; use 1 to 120"),
+    ("mute", b'{"minutes": 121}', "minutes = 121 is out of range"),
     ("mute", b'{"minutes": "ten"}', 'minutes = "ten" must be a whole number'),
     ("mute", b'{"minutes": true}', "minutes = true must be a whole number"),
     ("mute", b'{"minutes": 2.5}', "minutes = 2.5 must be a whole number"),
@@ -150,7 +150,7 @@ def test_any_payload_gives_a_command_or_a_readable_refusal_never_a_crash_when_fu
         assert CommandResult(exc.command, False, str(exc), exc.request_id).to_json()
     else:
         assert command.name in COMMAND_NAMES
-        assert command.minutes is None or 1 <= command.minutes <= 240
+        assert command.minutes is None or 1 <= command.minutes <= 120
 
 
 @settings(max_examples=200, deadline=None)
@@ -160,5 +160,5 @@ def test_mute_accepts_only_whole_minutes_in_range_when_fuzzed(body):
         command = parse_command("mute", json.dumps(body).encode())
     except CommandError:
         return
-    assert isinstance(command.minutes, int) and 1 <= command.minutes <= 240
+    assert isinstance(command.minutes, int) and 1 <= command.minutes <= 120
     assert set(body) <= {"minutes", "id"}

@@ -233,16 +233,19 @@ def test_home_assistant_discovery_is_retained_on_connect_when_enabled(mosquitto,
     assert fall["device_class"] == "safety" and fall["availability_topic"] == "retrowalk/walker-1/status"
 
 
-def test_start_returns_at_once_and_reports_the_refusal_in_words_when_no_broker_listens(tmp_path, outbox):
+def test_start_returns_at_once_and_reports_the_refusal_in_words_when_no_broker_listens(outbox, fake_clock):
     from tests.broker import free_port
 
     pub = Publisher(MqttSettings(port=free_port(), device_id=DEVICE, reconnect_min_s=0.05, reconnect_max_s=0.2),
-                    outbox, MonotonicClock())
+                    outbox, fake_clock)
     pub.start()
     try:
         outbox.put(make_event(FALL), DEVICE)
         assert pump(pub, lambda: pub.last_error is not None)
         assert "cannot reach broker mqtt://127.0.0.1:" in pub.last_error and "refused" in pub.last_error
         assert not pub.is_connected and outbox.depth() == 1
+        fake_clock.advance(12.0)
+        state = pub.state()
+        assert state["offline_for_s"] == 12.0 and state["last_error"] == pub.last_error
     finally:
         pub.close()
