@@ -1,6 +1,6 @@
 """Cut the sample stream into short fixed-size frames and summarise each frame with numpy.
 
-Every later stage (orientation, gait, detectors) runs once per frame (about 25 ms), not once per sample.
+Every later stage (orientation, gait, detectors) runs once per frame (about 50 ms), not once per sample.
 Frames are counted from the first sample of the stream, never from the block boundaries, so the
 pipeline sees exactly the same frames -- and raises exactly the same events -- whether the samples
 arrive one at a time, in 0.1 s FIFO drains or as a whole recording.
@@ -67,7 +67,7 @@ class Framer:
         Full scale of the gyroscope; samples within 2 % of it count as overrange.
     """
 
-    def __init__(self, frame_s: float = 0.025, gyro_range_dps: float = 2000.0) -> None:
+    def __init__(self, frame_s: float = 0.05, gyro_range_dps: float = 2000.0) -> None:
         self._frame_s = frame_s
         self._overrange_dps = 0.98 * gyro_range_dps
         self._t = np.zeros(0)

@@ -16,8 +16,8 @@ Derived per frame: ``tilt_deg`` (0 upright, 90 lying), ``lean_back_deg`` (trunk 
 negative = forwards), ``lean_left_deg``, the vertical acceleration of the waist (g, gravity removed) and
 its leaky integral, the vertical velocity (m/s, negative = moving down).
 
-The recursion runs once per frame (~25 ms) as a tight loop over Python floats; all per-sample work is
-numpy in ``frames.py``.
+The recursion runs once per frame (~50 ms) on plain Python floats (a handful of numpy calls would cost
+more than the arithmetic on so few values); all per-sample work is numpy in ``frames.py``.
 """
 from __future__ import annotations
 
@@ -80,126 +80,122 @@ class Posture:
 
 
 class OrientationFilter:
-    """Streaming tilt filter; state is the ``up`` vector, a gravity baseline and a velocity."""
+    """Streaming tilt filter; state is the ``up`` vector, the learned gyro bias, a gravity baseline and a
+    vertical velocity. Call :meth:`step` once per frame; read the outputs from the attributes."""
 
     def __init__(self, settings: OrientationSettings = OrientationSettings()) -> None:
         self.settings = settings
-        self._up = None              # set from the first frame's accelerometer
-        self._gravity_g = 1.0        # what this accelerometer reads at rest (scale errors of a few %)
-        self._speed_m_s = 0.0
+        s = settings
+        self._cos_reject = math.cos(math.radians(s.accel_rejection_deg))
+        self._cos_recovered = math.cos(math.radians(3.0))
+        self._max_bias = math.radians(s.max_bias_dps)
+        self.up = (0.0, 0.0, 1.0)        # unit "up" in body axes
+        self.vertical_accel_g = 0.0      # upward acceleration of the waist, gravity removed
+        self.vertical_speed_m_s = 0.0    # upward velocity (negative: going down), leaky integral
+        self.is_recovering = True        # converge fast from the first frames (Fusion's start-up ramp)
+        self._started = False
+        self._gravity_g = 1.0            # what this accelerometer reads at rest (scale errors of a few %)
         self._rejected_s = 0.0
-        self._recovering = True              # converge fast from the first frames (Fusion's start-up ramp)
-        self._bias_rad_s = [0.0, 0.0, 0.0]   # Mahony's integral term: the gyro bias the filter has learned
-        self._smooth = None                   # low-passed accelerometer (dynamic accelerations average out)
+        self._bias = (0.0, 0.0, 0.0)     # rad/s, Mahony's integral term: the gyro bias the filter learned
+        self._smooth = (0.0, 0.0, 1.0)   # low-passed accelerometer (dynamic accelerations average out)
 
-    def reset_motion(self) -> None:
-        """Forget the vertical velocity (after a gap in the samples)."""
-        self._speed_m_s = 0.0
+    @property
+    def tilt_deg(self) -> float:
+        return math.degrees(math.acos(max(-1.0, min(1.0, self.up[2]))))
+
+    @property
+    def lean_back_deg(self) -> float:
+        return math.degrees(math.atan2(self.up[0], self.up[2]))
+
+    @property
+    def lean_left_deg(self) -> float:
+        return math.degrees(math.atan2(-self.up[1], self.up[2]))
+
+    def step(self, dt: float, ax: float, ay: float, az: float, wx_dps: float, wy_dps: float, wz_dps: float,
+             is_overrange: bool = False, is_gap: bool = False) -> None:
+        """Advance one frame: ``dt`` s, mean body-frame acceleration (g) and angular rate (°/s).
+
+        After a gap the vertical velocity is forgotten and the filter re-converges to the accelerometer,
+        since the motion during the gap is unknown."""
+        s = self.settings
+        if not self._started:
+            amag0 = math.sqrt(ax * ax + ay * ay + az * az) or 1.0
+            self.up = (ax / amag0, ay / amag0, az / amag0)
+            self._gravity_g = min(1.2, max(0.8, amag0))
+            self._smooth = (ax, ay, az)
+            self._started = True
+        vx, vy, vz = self.up
+        bx, by, bz = self._bias
+        rad = 0.017453292519943295
+        wx, wy, wz = wx_dps * rad - bx, wy_dps * rad - by, wz_dps * rad - bz
+        w = math.sqrt(wx * wx + wy * wy + wz * wz)
+        if w > 1e-9:
+            # a world-fixed vector seen from the body turns by -w*dt (Rodrigues)
+            th = -w * dt
+            kx, ky, kz = wx / w, wy / w, wz / w
+            c, sn = math.cos(th), math.sin(th)
+            kv = (kx * vx + ky * vy + kz * vz) * (1.0 - c)
+            vx, vy, vz = (vx * c + (ky * vz - kz * vy) * sn + kx * kv,
+                          vy * c + (kz * vx - kx * vz) * sn + ky * kv,
+                          vz * c + (kx * vy - ky * vx) * sn + kz * kv)
+        recovering = self.is_recovering or is_overrange or is_gap
+        if is_gap:
+            self.vertical_speed_m_s = 0.0
+        sx, sy, sz = self._smooth
+        ks = min(1.0, dt / s.accel_smoothing_s)
+        sx, sy, sz = sx + ks * (ax - sx), sy + ks * (ay - sy), sz + ks * (az - sz)
+        self._smooth = (sx, sy, sz)
+        base = self._gravity_g
+        smag = math.sqrt(sx * sx + sy * sy + sz * sz)
+        if abs(smag - base) < s.accel_rejection_g and smag > 1e-6:
+            ux, uy, uz = sx / smag, sy / smag, sz / smag
+            cos_err = ux * vx + uy * vy + uz * vz
+            k = 0.0
+            if recovering:
+                k = min(1.0, s.recovery_gain_per_s * dt)
+                if cos_err > self._cos_recovered:
+                    recovering = False
+            elif cos_err > self._cos_reject:
+                k = s.gain_per_s * dt
+                self._rejected_s = 0.0
+                # Mahony integral term: a steady disagreement is gyro bias; learn it (u x v is the
+                # rotation that would close the gap: as a rate, it is what the gyro failed to report)
+                ki, mb = s.bias_gain_per_s2 * dt, self._max_bias
+                self._bias = (min(mb, max(-mb, bx - ki * (uy * vz - uz * vy))),
+                              min(mb, max(-mb, by - ki * (uz * vx - ux * vz))),
+                              min(mb, max(-mb, bz - ki * (ux * vy - uy * vx))))
+            else:
+                self._rejected_s += dt
+                if self._rejected_s > s.recovery_s:
+                    recovering, self._rejected_s = True, 0.0
+            if k > 0.0:
+                vx, vy, vz = vx + k * (ux - vx), vy + k * (uy - vy), vz + k * (uz - vz)
+        n = math.sqrt(vx * vx + vy * vy + vz * vz)
+        vx, vy, vz = vx / n, vy / n, vz / n
+        self.up = (vx, vy, vz)
+        self.is_recovering = recovering
+        along = ax * vx + ay * vy + az * vz
+        vert = along - base
+        if abs(vert) < 0.25:
+            self._gravity_g = base + (along - base) * min(1.0, dt / 4.0)
+        self.vertical_accel_g = vert
+        v = self.vertical_speed_m_s
+        self.vertical_speed_m_s = v + vert * STANDARD_GRAVITY_M_S2 * dt - v * min(1.0, dt / s.velocity_leak_s)
 
     def update(self, dt_s: np.ndarray, accel_g: np.ndarray, gyro_dps: np.ndarray,
-               gyro_overrange: np.ndarray, is_gap: np.ndarray | None = None) -> Posture:
-        """Run the filter over m frames of body-frame means; returns per-frame outputs.
-
-        After a gap (``is_gap``) the vertical velocity is forgotten and the filter re-converges to the
-        accelerometer, since the motion during the gap is unknown."""
-        s = self.settings
+               gyro_overrange: np.ndarray | None = None, is_gap: np.ndarray | None = None) -> Posture:
+        """:meth:`step` over m frames given as arrays; returns the per-frame outputs (for analysis, tests)."""
         m = len(dt_s)
-        out_up = np.empty((m, 3))
-        out_vert = np.empty(m)
-        out_speed = np.empty(m)
-        out_rec = np.zeros(m, dtype=bool)
-        cos_reject = math.cos(math.radians(s.accel_rejection_deg))
-        cos_recovered = math.cos(math.radians(3.0))
-        rej_g, gain, rec_gain = s.accel_rejection_g, s.gain_per_s, s.recovery_gain_per_s
-        leak_s, recovery_s = s.velocity_leak_s, s.recovery_s
-        if self._up is None and m:
-            a0 = accel_g[0]
-            self._up = (a0 / max(float(np.linalg.norm(a0)), 1e-6)).tolist()
-            self._gravity_g = float(np.clip(np.linalg.norm(a0), 0.8, 1.2))
-            self._smooth = a0.tolist()
-        if not m:
-            return _posture(out_up, out_vert, out_speed, out_rec)
-        vx, vy, vz = self._up
-        bx, by, bz = self._bias_rad_s
-        sx, sy, sz = self._smooth
-        ki, max_bias = s.bias_gain_per_s2, math.radians(s.max_bias_dps)
-        smooth_s = s.accel_smoothing_s
-        base, speed, rejected, recovering = self._gravity_g, self._speed_m_s, self._rejected_s, self._recovering
-        dts, acc, gyr, over = dt_s.tolist(), accel_g.tolist(), gyro_dps.tolist(), gyro_overrange.tolist()
-        gaps = is_gap.tolist() if is_gap is not None else [False] * m
-        rad = math.pi / 180.0
-        for i in range(m):
-            dt = dts[i]
-            wx, wy, wz = gyr[i]
-            wx, wy, wz = wx * rad - bx, wy * rad - by, wz * rad - bz
-            w = math.sqrt(wx * wx + wy * wy + wz * wz)
-            if w > 1e-9:
-                # a world-fixed vector seen from the body turns by -w*dt (Rodrigues)
-                th = -w * dt
-                kx, ky, kz = wx / w, wy / w, wz / w
-                c, sn = math.cos(th), math.sin(th)
-                kv = kx * vx + ky * vy + kz * vz
-                cx, cy, cz = ky * vz - kz * vy, kz * vx - kx * vz, kx * vy - ky * vx
-                vx, vy, vz = (vx * c + cx * sn + kx * kv * (1 - c), vy * c + cy * sn + ky * kv * (1 - c),
-                              vz * c + cz * sn + kz * kv * (1 - c))
-            if over[i]:
-                recovering = True
-            if gaps[i]:
-                recovering, speed = True, 0.0
-            ax, ay, az = acc[i]
-            ks = min(1.0, dt / smooth_s)
-            sx, sy, sz = sx + ks * (ax - sx), sy + ks * (ay - sy), sz + ks * (az - sz)
-            amag = math.sqrt(ax * ax + ay * ay + az * az)
-            smag = math.sqrt(sx * sx + sy * sy + sz * sz)
-            if abs(smag - base) < rej_g and smag > 1e-6:
-                ux, uy, uz = sx / smag, sy / smag, sz / smag
-                cos_err = ux * vx + uy * vy + uz * vz
-                k = 0.0
-                if recovering:
-                    k = min(1.0, rec_gain * dt)
-                    if cos_err > cos_recovered:
-                        recovering = False
-                elif cos_err > cos_reject:
-                    k = gain * dt
-                    rejected = 0.0
-                    # Mahony integral term: a steady disagreement is gyro bias; learn it (u x v is the
-                    # rotation that would close the gap, as a rate it is what the gyro failed to report)
-                    ex, ey, ez = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-                    bx = min(max_bias, max(-max_bias, bx - ki * ex * dt))
-                    by = min(max_bias, max(-max_bias, by - ki * ey * dt))
-                    bz = min(max_bias, max(-max_bias, bz - ki * ez * dt))
-                else:
-                    rejected += dt
-                    if rejected > recovery_s:
-                        recovering, rejected = True, 0.0
-                if k > 0.0:
-                    vx, vy, vz = vx + k * (ux - vx), vy + k * (uy - vy), vz + k * (uz - vz)
-            n = math.sqrt(vx * vx + vy * vy + vz * vz)
-            vx, vy, vz = vx / n, vy / n, vz / n
-            along = ax * vx + ay * vy + az * vz
-            vert = along - base
-            if abs(vert) < 0.25:
-                base += (along - base) * min(1.0, dt / 4.0)
-            speed += vert * STANDARD_GRAVITY_M_S2 * dt - speed * min(1.0, dt / leak_s)
-            out_up[i, 0], out_up[i, 1], out_up[i, 2] = vx, vy, vz
-            out_vert[i] = vert
-            out_speed[i] = speed
-            out_rec[i] = recovering
-        self._up = [vx, vy, vz]
-        self._bias_rad_s = [bx, by, bz]
-        self._smooth = [sx, sy, sz]
-        self._gravity_g, self._speed_m_s, self._rejected_s, self._recovering = base, speed, rejected, recovering
-        return _posture(out_up, out_vert, out_speed, out_rec)
-
-
-def _posture(up: np.ndarray, vert: np.ndarray, speed: np.ndarray, rec: np.ndarray) -> Posture:
-    z = np.clip(up[:, 2], -1.0, 1.0)
-    return Posture(
-        up=up,
-        tilt_deg=np.degrees(np.arccos(z)),
-        lean_back_deg=np.degrees(np.arctan2(up[:, 0], up[:, 2])),
-        lean_left_deg=np.degrees(np.arctan2(-up[:, 1], up[:, 2])),
-        vertical_accel_g=vert,
-        vertical_speed_m_s=speed,
-        is_recovering=rec,
-    )
+        up, vert, speed, rec = np.empty((m, 3)), np.empty(m), np.empty(m), np.zeros(m, dtype=bool)
+        over = gyro_overrange if gyro_overrange is not None else np.zeros(m, dtype=bool)
+        gaps = is_gap if is_gap is not None else np.zeros(m, dtype=bool)
+        for i, (dt, a, w, o, g) in enumerate(zip(dt_s.tolist(), accel_g.tolist(), gyro_dps.tolist(),
+                                                 over.tolist(), gaps.tolist())):
+            self.step(dt, a[0], a[1], a[2], w[0], w[1], w[2], o, g)
+            up[i] = self.up
+            vert[i], speed[i], rec[i] = self.vertical_accel_g, self.vertical_speed_m_s, self.is_recovering
+        z = np.clip(up[:, 2], -1.0, 1.0)
+        return Posture(up=up, tilt_deg=np.degrees(np.arccos(z)),
+                       lean_back_deg=np.degrees(np.arctan2(up[:, 0], up[:, 2])),
+                       lean_left_deg=np.degrees(np.arctan2(-up[:, 1], up[:, 2])),
+                       vertical_accel_g=vert, vertical_speed_m_s=speed, is_recovering=rec)

@@ -1,6 +1,6 @@
 """The detection pipeline: sample blocks in, events out. One object serves the daemon, replay and evaluate.
 
-Stages (each a small object with its own state): ``frames`` (fixed ~25 ms frames, numpy) →
+Stages (each a small object with its own state): ``frames`` (fixed ~50 ms frames, numpy) →
 ``calibration`` (gyro bias, sensor → body frame; learned at the first still second when none is given)
 → ``orientation`` (tilt, its direction, vertical speed) → ``gait`` (steps, walking, envelope, upright
 reference) → ``detectors`` (loss_of_balance, fall, stumble, help_needed / recovered, session summary).
@@ -20,15 +20,14 @@ Example::
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional
-
-import numpy as np
 
 from firmware_py.calibration import Calibration, CalibrationSettings, RestLearner
 from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
                                    SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
-                                   StumbleDetector, StumbleSettings, direction_of)
+                                   StumbleDetector, StumbleSettings)
 from firmware_py.events import Event
 from firmware_py.frames import Framer, Frames
 from firmware_py.gait import GaitSettings, GaitTracker
@@ -46,7 +45,7 @@ class DetectionSettings:
     still_rate_dps : angular rate below which the wearer counts as still (with |a| spread < 0.1 g)
     """
 
-    frame_s: float = 0.025
+    frame_s: float = 0.05
     still_rate_dps: float = 15.0
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
@@ -88,6 +87,7 @@ class Pipeline:
         self._stumble = StumbleDetector(settings.stumble)
         self._stillness = StillnessDetector(settings.stillness)
         self._session = SessionTracker(settings.session)
+        self._motion = Motion()
         self._state: Dict[str, Any] = {"calibrated": calibration is not None, "tilt_deg": None,
                                        "trunk_rate_dps": None, "is_walking": False, "steps": 0,
                                        "cadence_spm": 0.0}
@@ -123,52 +123,63 @@ class Pipeline:
         cal = self.calibration
         assert cal is not None
         accel, gyro = cal.to_body(frames.accel_g, frames.gyro_dps)
-        posture = self._orientation.update(frames.dt_s, accel, gyro, frames.gyro_overrange, frames.is_gap)
-        up = posture.up
-        # how fast "up" moves in the body: |ω × up| (yaw about the vertical does not tilt the trunk)
-        wx, wy, wz = gyro[:, 0], gyro[:, 1], gyro[:, 2]
-        ux, uy, uz = up[:, 0], up[:, 1], up[:, 2]
-        tilt_rate = np.sqrt((wy * uz - wz * uy) ** 2 + (wz * ux - wx * uz) ** 2 + (wx * uy - wy * ux) ** 2)
-        gait = self._gait.update(frames.t_s, posture.vertical_accel_g, up, tilt_rate, frames.accel_peak_g)
-        ref = gait.reference_up
-        cos_rel = np.clip(np.einsum("ij,ij->i", up, ref), -1.0, 1.0)
-        lean_back = posture.lean_back_deg - np.degrees(np.arctan2(ref[:, 0], ref[:, 2]))
-        lean_left = posture.lean_left_deg - np.degrees(np.arctan2(-ref[:, 1], ref[:, 2]))
-        motion = Motion(
-            t_s=frames.t_s,
-            t_peak_s=frames.t_peak_s,
-            accel_peak_g=frames.accel_peak_g,
-            accel_low_g=frames.accel_low_g,
-            tilt_deg=np.degrees(np.arccos(cos_rel)),
-            lean_back_deg=lean_back,
-            lean_left_deg=lean_left,
-            tilt_rate_dps=tilt_rate,
-            back_rate_dps=-gyro[:, 1],
-            vertical_speed_m_s=posture.vertical_speed_m_s,
-            is_walking=gait.is_walking,
-            step_rate_dps=gait.step_rate_dps,
-            step_accel_g=gait.step_accel_g,
-            is_still=(np.linalg.norm(gyro, axis=1) < self.settings.still_rate_dps) & (frames.accel_spread_g < 0.1),
-        )
-        balance = self._balance.process(motion)
-        falls = self._fall.process(motion, balance)
-        alarms = balance + falls
-        stumbles = self._stumble.process(motion, alarms, self._fall.is_pending)
-        aftermath = self._stillness.process(motion, alarms)
-        summaries = self._session.process(motion, gait.steps, gait.walk_ended, stumbles)
-        events = balance + falls + stumbles + aftermath + summaries
-        events.sort(key=lambda e: e.t_detect_s)
-        last = -1
+        orientation, gait, mo = self._orientation, self._gait, self._motion
+        balance, fall, stumble, stillness, session = (self._balance, self._fall, self._stumble,
+                                                      self._stillness, self._session)
+        still_rate = self.settings.still_rate_dps
+        events: List[Event] = []
+        acos, atan2, sqrt, deg = math.acos, math.atan2, math.sqrt, math.degrees
+        columns = zip(frames.t_s.tolist(), frames.dt_s.tolist(), accel.tolist(), gyro.tolist(),
+                      frames.gyro_overrange.tolist(), frames.is_gap.tolist(), frames.t_peak_s.tolist(),
+                      frames.accel_peak_g.tolist(), frames.accel_low_g.tolist(), frames.accel_spread_g.tolist())
+        # One pass per frame over plain floats: with ~2 frames per 0.1 s block, numpy's per-call cost
+        # would outweigh the arithmetic (see bench/pipeline.py).
+        for t, dt, (ax, ay, az), (wx, wy, wz), over, gap, t_peak, peak, low, spread in columns:
+            orientation.step(dt, ax, ay, az, wx, wy, wz, over, gap)
+            ux, uy, uz = up = orientation.up
+            # how fast "up" moves in the body: |w x up| (turning about the vertical does not tilt the trunk)
+            cx, cy, cz = wy * uz - wz * uy, wz * ux - wx * uz, wx * uy - wy * ux
+            tilt_rate = sqrt(cx * cx + cy * cy + cz * cz)
+            gait.step(t, orientation.vertical_accel_g, up, tilt_rate, peak)
+            rx, ry, rz = gait.reference_up
+            mo.t_s, mo.t_peak_s, mo.accel_peak_g, mo.accel_low_g = t, t_peak, peak, low
+            mo.tilt_deg = deg(acos(max(-1.0, min(1.0, ux * rx + uy * ry + uz * rz))))
+            mo.lean_back_deg = deg(atan2(ux, uz) - atan2(rx, rz))
+            mo.lean_left_deg = deg(atan2(-uy, uz) - atan2(-ry, rz))
+            mo.tilt_rate_dps = tilt_rate
+            mo.back_rate_dps = -wy
+            mo.vertical_speed_m_s = orientation.vertical_speed_m_s
+            mo.is_walking = gait.is_walking
+            mo.step_rate_dps, mo.step_accel_g = gait.step_rate_dps, gait.step_accel_g
+            mo.is_still = spread < 0.1 and wx * wx + wy * wy + wz * wz < still_rate * still_rate
+            warning = balance.step(mo)
+            if warning is not None:
+                events.append(warning)
+                stillness.start(warning)
+            impact = fall.step(mo, balance.last_fired_t)
+            if impact is not None:
+                events.append(impact)
+                stillness.start(impact)
+            stumbled = stumble.step(mo, max(balance.last_fired_t, fall.last_fall_t), fall.is_pending)
+            if stumbled is not None:
+                events.append(stumbled)
+                session.count_stumble()
+            aftermath = stillness.step(mo)
+            if aftermath is not None:
+                events.append(aftermath)
+            summary = session.step(mo, gait.steps, gait.walk_ended)
+            if summary is not None:
+                events.append(summary)
         self._state.update({
-            "t_s": float(frames.t_s[last]),
-            "tilt_deg": round(float(motion.tilt_deg[last]), 1),
-            "direction": direction_of(float(lean_back[last]), float(lean_left[last])),
-            "trunk_rate_dps": round(float(tilt_rate[last]), 1),
-            "vertical_speed_m_s": round(float(posture.vertical_speed_m_s[last]), 2),
-            "is_walking": bool(gait.is_walking[last]),
-            "steps": int(gait.steps[last]),
-            "cadence_spm": round(float(gait.cadence_spm[last]), 1),
-            "is_still": bool(motion.is_still[last]),
+            "t_s": mo.t_s,
+            "tilt_deg": round(mo.tilt_deg, 1),
+            "direction": mo.direction,
+            "trunk_rate_dps": round(mo.tilt_rate_dps, 1),
+            "vertical_speed_m_s": round(mo.vertical_speed_m_s, 2),
+            "is_walking": bool(mo.is_walking),
+            "steps": gait.steps,
+            "cadence_spm": round(gait.cadence_spm, 1),
+            "is_still": bool(mo.is_still),
         })
         return events
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List
+from typing import Optional
 
-from firmware_py.detectors.motion import Motion, direction_of
+from firmware_py.detectors.motion import Motion
 from firmware_py.events import LOSS_OF_BALANCE, Event
 
 
@@ -51,65 +51,50 @@ class BalanceSettings:
 
 
 class BalanceDetector:
-    """Streaming loss-of-balance detector; see the module docstring."""
+    """Streaming loss-of-balance detector; see the module docstring. :meth:`step` once per frame."""
 
     def __init__(self, settings: BalanceSettings = BalanceSettings()) -> None:
         self.settings = settings
+        self.last_fired_t = -math.inf
         self._last_upright_t = -math.inf
-        self._last_fired_t = -math.inf
         self._going_down_since = math.nan
         self._free_fall_s = 0.0
         self._prev_t = math.nan
 
-    def process(self, mo: Motion) -> List[Event]:
+    def step(self, mo: Motion) -> Optional[Event]:
         s = self.settings
-        back = ((mo.lean_back_deg > s.backward_tilt_deg) & (mo.back_rate_dps > s.backward_rate_dps)
-                & (mo.vertical_speed_m_s < -s.backward_speed_m_s))
-        other = ((mo.tilt_deg > s.forward_tilt_deg) & (mo.tilt_rate_dps > s.forward_rate_dps)
-                 & (mo.vertical_speed_m_s < -s.forward_speed_m_s))
-        falling = ((mo.tilt_deg > s.free_fall_tilt_deg) & (mo.vertical_speed_m_s < -s.free_fall_speed_m_s))
-        low = mo.accel_low_g < s.free_fall_g
-        upright = mo.tilt_deg < s.upright_deg
-        down = mo.vertical_speed_m_s < -0.3
-        events: List[Event] = []
-        # per-frame state machine over plain floats; the thresholds were applied above with numpy
-        t_list = mo.t_s.tolist()
-        up_l, down_l, low_l = upright.tolist(), down.tolist(), low.tolist()
-        back_l, other_l, falling_l = back.tolist(), other.tolist(), falling.tolist()
-        prev_t = self._prev_t
-        for i, t in enumerate(t_list):
-            dt = t - prev_t if t > prev_t else 0.0
-            prev_t = t
-            if up_l[i]:
-                self._last_upright_t = t
-            if down_l[i]:
-                if self._going_down_since != self._going_down_since:    # NaN: a new descent
-                    self._going_down_since = t
-            else:
-                self._going_down_since = math.nan
-            self._free_fall_s = self._free_fall_s + dt if low_l[i] else 0.0
-            if t - self._last_upright_t > s.upright_within_s or t - self._last_fired_t < s.refractory_s:
-                continue
-            why = ""
-            if back_l[i]:
-                why = "backward_tip"
-            elif other_l[i]:
-                why = "tip"
-            elif falling_l[i] and self._free_fall_s >= s.free_fall_s:
-                why = "free_fall"
-            if not why:
-                continue
-            self._last_fired_t = t
-            onset = self._going_down_since if self._going_down_since == self._going_down_since else t
-            lean_back, lean_left = float(mo.lean_back_deg[i]), float(mo.lean_left_deg[i])
-            events.append(Event(LOSS_OF_BALANCE, t_onset_s=onset, t_detect_s=t, features={
-                "trigger": why,
-                "direction": direction_of(lean_back, lean_left),
-                "tilt_deg": round(float(mo.tilt_deg[i]), 1),
-                "lean_back_deg": round(lean_back, 1),
-                "trunk_rate_dps": round(float(mo.tilt_rate_dps[i]), 1),
-                "vertical_speed_m_s": round(float(mo.vertical_speed_m_s[i]), 2),
-                "accel_low_g": round(float(mo.accel_low_g[i]), 2),
-            }))
-        self._prev_t = prev_t
-        return events
+        t = mo.t_s
+        dt = t - self._prev_t if t > self._prev_t else 0.0
+        self._prev_t = t
+        speed = mo.vertical_speed_m_s
+        if mo.tilt_deg < s.upright_deg:
+            self._last_upright_t = t
+        if speed < -0.3:
+            if self._going_down_since != self._going_down_since:    # NaN: a new descent
+                self._going_down_since = t
+        else:
+            self._going_down_since = math.nan
+        self._free_fall_s = self._free_fall_s + dt if mo.accel_low_g < s.free_fall_g else 0.0
+        if t - self._last_upright_t > s.upright_within_s or t - self.last_fired_t < s.refractory_s:
+            return None
+        if (mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
+                and speed < -s.backward_speed_m_s):
+            why = "backward_tip"
+        elif mo.tilt_deg > s.forward_tilt_deg and mo.tilt_rate_dps > s.forward_rate_dps and speed < -s.forward_speed_m_s:
+            why = "tip"
+        elif (self._free_fall_s >= s.free_fall_s and mo.tilt_deg > s.free_fall_tilt_deg
+              and speed < -s.free_fall_speed_m_s):
+            why = "free_fall"
+        else:
+            return None
+        self.last_fired_t = t
+        onset = self._going_down_since if self._going_down_since == self._going_down_since else t
+        return Event(LOSS_OF_BALANCE, t_onset_s=onset, t_detect_s=t, features={
+            "trigger": why,
+            "direction": mo.direction,
+            "tilt_deg": round(mo.tilt_deg, 1),
+            "lean_back_deg": round(mo.lean_back_deg, 1),
+            "trunk_rate_dps": round(mo.tilt_rate_dps, 1),
+            "vertical_speed_m_s": round(speed, 2),
+            "accel_low_g": round(mo.accel_low_g, 2),
+        })

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import Optional
 
-import numpy as np
-
-from firmware_py.detectors.motion import Motion, direction_of
-from firmware_py.events import FALL, LOSS_OF_BALANCE, Event
+from firmware_py.detectors.motion import Motion
+from firmware_py.events import FALL, Event
 
 
 @dataclass(frozen=True)
@@ -49,67 +47,50 @@ class FallSettings:
 
 
 class FallDetector:
-    """Streaming fall detector; see the module docstring."""
+    """Streaming fall detector; see the module docstring. :meth:`step` once per frame."""
 
     def __init__(self, settings: FallSettings = FallSettings()) -> None:
         self.settings = settings
-        self._balance_t = -math.inf          # last loss_of_balance detection
+        self.last_fall_t = -math.inf
         self._last_upright_t = -math.inf
         self._impact_t = math.nan            # first sample of the impact under evaluation (NaN: none)
         self._peak_g = 0.0
         self._peak_t = math.nan
-        self._last_fall_t = -math.inf
-        self.is_pending = np.zeros(0, dtype=bool)   # per frame of the last block: an impact is being judged
-
-    def process(self, mo: Motion, balance_events: Sequence[Event]) -> List[Event]:
-        s = self.settings
-        m = len(mo)
-        pending = np.zeros(m, dtype=bool)
-        events: List[Event] = []
-        lob_times = [e.t_detect_s for e in balance_events if e.type == LOSS_OF_BALANCE]
-        ts = mo.t_s.tolist()
-        peaks, tpeaks = mo.accel_peak_g.tolist(), mo.t_peak_s.tolist()
-        upright = (mo.tilt_deg < s.upright_deg).tolist()
-        low_impact = s.impact_after_balance_g
-        j = 0
-        for i in range(m):
-            t = ts[i]
-            while j < len(lob_times) and lob_times[j] <= t:
-                self._balance_t = lob_times[j]
-                j += 1
-            if upright[i]:
-                self._last_upright_t = t
-            if self._impact_t != self._impact_t:          # NaN: idle, look for an impact
-                if peaks[i] < low_impact or t - self._last_fall_t < s.refractory_s:
-                    continue
-                after_balance = tpeaks[i] - self._balance_t <= s.after_balance_s
-                if not after_balance and (peaks[i] < s.impact_g
-                                          or tpeaks[i] - self._last_upright_t > s.upright_before_s):
-                    continue
-                self._impact_t, self._peak_g, self._peak_t = tpeaks[i], peaks[i], tpeaks[i]
-            pending[i] = True
-            if t - self._impact_t <= s.peak_window_s and peaks[i] > self._peak_g:
-                self._peak_g, self._peak_t = peaks[i], tpeaks[i]
-            if t - self._impact_t < s.confirm_s:
-                continue
-            after_balance = self._impact_t - self._balance_t <= s.after_balance_s
-            lying = s.lying_after_balance_deg if after_balance else s.lying_deg
-            tilt = float(mo.tilt_deg[i])
-            if tilt >= lying:
-                features = {
-                    "peak_accel_g": round(self._peak_g, 2),
-                    "tilt_deg": round(tilt, 1),
-                    "direction": direction_of(float(mo.lean_back_deg[i]), float(mo.lean_left_deg[i])),
-                    "after_loss_of_balance": after_balance,
-                }
-                if after_balance:
-                    features["lead_s"] = round(self._peak_t - self._balance_t, 3)
-                events.append(Event(FALL, t_onset_s=self._peak_t, t_detect_s=t, features=features))
-                self._last_fall_t = t
-            self._impact_t = math.nan
-        self.is_pending = pending
-        return events
 
     @property
-    def last_fall_t(self) -> float:
-        return self._last_fall_t
+    def is_pending(self) -> bool:
+        """An impact is being judged (its posture is not known yet)."""
+        return self._impact_t == self._impact_t
+
+    def step(self, mo: Motion, balance_t: float) -> Optional[Event]:
+        """One frame; ``balance_t`` is the detection time of the last loss_of_balance (-inf: none)."""
+        s = self.settings
+        t = mo.t_s
+        if mo.tilt_deg < s.upright_deg:
+            self._last_upright_t = t
+        peak, t_peak = mo.accel_peak_g, mo.t_peak_s
+        if self._impact_t != self._impact_t:          # NaN: idle, look for an impact
+            if peak < s.impact_after_balance_g or t - self.last_fall_t < s.refractory_s:
+                return None
+            after_balance = t_peak - balance_t <= s.after_balance_s
+            if not after_balance and (peak < s.impact_g or t_peak - self._last_upright_t > s.upright_before_s):
+                return None
+            self._impact_t, self._peak_g, self._peak_t = t_peak, peak, t_peak
+        if t - self._impact_t <= s.peak_window_s and peak > self._peak_g:
+            self._peak_g, self._peak_t = peak, t_peak
+        if t - self._impact_t < s.confirm_s:
+            return None
+        after_balance = self._impact_t - balance_t <= s.after_balance_s
+        self._impact_t = math.nan
+        if mo.tilt_deg < (s.lying_after_balance_deg if after_balance else s.lying_deg):
+            return None
+        features = {
+            "peak_accel_g": round(self._peak_g, 2),
+            "tilt_deg": round(mo.tilt_deg, 1),
+            "direction": mo.direction,
+            "after_loss_of_balance": after_balance,
+        }
+        if after_balance:
+            features["lead_s"] = round(self._peak_t - balance_t, 3)
+        self.last_fall_t = t
+        return Event(FALL, t_onset_s=self._peak_t, t_detect_s=t, features=features)

@@ -1,35 +1,41 @@
-"""What the detectors see: one row per frame (~25 ms) of body-frame motion features."""
+"""What the detectors see: the motion features of one frame (~50 ms), in the body frame."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-import numpy as np
-
-
-@dataclass(frozen=True)
 class Motion:
-    """Per-frame features (m rows), built by the pipeline from frames, posture and gait.
+    """Features of the current frame; the pipeline overwrites one instance every frame.
 
     Angles are measured from the wearer's upright reference (see ``gait.py``), rates in the body frame.
+    A plain mutable record (not a dataclass) because it is refilled ~20 times a second per wearer.
     """
 
-    t_s: np.ndarray                  # (m,) time of the frame's last sample
-    t_peak_s: np.ndarray             # (m,) time of the frame's largest |a|
-    accel_peak_g: np.ndarray         # (m,) largest |a| in the frame
-    accel_low_g: np.ndarray          # (m,) smallest |a| in the frame (free fall → 0)
-    tilt_deg: np.ndarray             # (m,) trunk angle from upright
-    lean_back_deg: np.ndarray        # (m,) pitch from upright, positive backwards
-    lean_left_deg: np.ndarray        # (m,) roll from upright, positive to the left
-    tilt_rate_dps: np.ndarray        # (m,) how fast the trunk tilts (|ω × up|), any direction
-    back_rate_dps: np.ndarray        # (m,) pitch rate, positive when tipping backwards
-    vertical_speed_m_s: np.ndarray   # (m,) upward speed of the waist (negative = going down)
-    is_walking: np.ndarray           # (m,) bool
-    step_rate_dps: np.ndarray        # (m,) gait envelope: typical peak trunk rate per step
-    step_accel_g: np.ndarray         # (m,) gait envelope: typical peak |a| per step
-    is_still: np.ndarray             # (m,) no motion beyond sensor noise and breathing
+    __slots__ = ("t_s", "t_peak_s", "accel_peak_g", "accel_low_g", "tilt_deg", "lean_back_deg",
+                 "lean_left_deg", "tilt_rate_dps", "back_rate_dps", "vertical_speed_m_s", "is_walking",
+                 "step_rate_dps", "step_accel_g", "is_still")
 
-    def __len__(self) -> int:
-        return len(self.t_s)
+    def __init__(self, t_s: float = 0.0, t_peak_s: float = 0.0, accel_peak_g: float = 1.0,
+                 accel_low_g: float = 1.0, tilt_deg: float = 0.0, lean_back_deg: float = 0.0,
+                 lean_left_deg: float = 0.0, tilt_rate_dps: float = 0.0, back_rate_dps: float = 0.0,
+                 vertical_speed_m_s: float = 0.0, is_walking: bool = False, step_rate_dps: float = 60.0,
+                 step_accel_g: float = 1.7, is_still: bool = False) -> None:
+        self.t_s = t_s                                  # time of the frame's last sample
+        self.t_peak_s = t_peak_s                        # time of the frame's largest |a|
+        self.accel_peak_g = accel_peak_g                # largest |a| in the frame
+        self.accel_low_g = accel_low_g                  # smallest |a| in the frame (free fall -> 0)
+        self.tilt_deg = tilt_deg                        # trunk angle from upright
+        self.lean_back_deg = lean_back_deg              # pitch from upright, positive backwards
+        self.lean_left_deg = lean_left_deg              # roll from upright, positive to the left
+        self.tilt_rate_dps = tilt_rate_dps              # how fast the trunk tilts (|w x up|)
+        self.back_rate_dps = back_rate_dps              # pitch rate, positive when tipping backwards
+        self.vertical_speed_m_s = vertical_speed_m_s    # upward speed of the waist (negative = down)
+        self.is_walking = is_walking
+        self.step_rate_dps = step_rate_dps              # gait envelope: typical peak trunk rate per step
+        self.step_accel_g = step_accel_g                # gait envelope: typical peak |a| per step
+        self.is_still = is_still                        # no motion beyond sensor noise and breathing
+
+    @property
+    def direction(self) -> str:
+        return direction_of(self.lean_back_deg, self.lean_left_deg)
 
 
 def direction_of(lean_back_deg: float, lean_left_deg: float) -> str:

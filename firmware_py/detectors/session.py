@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
-
-import numpy as np
+from typing import Optional
 
 from firmware_py.detectors.motion import Motion
-from firmware_py.events import SESSION_SUMMARY, STUMBLE, Event
+from firmware_py.events import SESSION_SUMMARY, Event
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class SessionSettings:
 
 
 class SessionTracker:
-    """Accumulates one walk: duration, steps, cadence, stumbles, time tilted."""
+    """Accumulates one walk: duration, steps, cadence, stumbles, time tilted. :meth:`step` per frame."""
 
     def __init__(self, settings: SessionSettings = SessionSettings()) -> None:
         self.settings = settings
@@ -36,37 +34,24 @@ class SessionTracker:
         self._last_steps = 0
         self._stumbles = 0
         self._tilted_s = 0.0
-        self._walking_s = 0.0
         self._prev_t = math.nan
 
-    def process(self, mo: Motion, steps: np.ndarray, walk_ended: np.ndarray,
-                stumbles: Sequence[Event]) -> List[Event]:
-        events: List[Event] = []
-        stumble_t = sorted(e.t_detect_s for e in stumbles if e.type == STUMBLE)
-        j = 0
-        walking, ended = mo.is_walking.tolist(), walk_ended.tolist()
-        tilted = (mo.tilt_deg > self.settings.tilted_deg).tolist()
-        step_l = steps.tolist()
-        for i, t in enumerate(mo.t_s.tolist()):
-            dt = t - self._prev_t if t > self._prev_t else 0.0
-            self._prev_t = t
-            while j < len(stumble_t) and stumble_t[j] <= t:
-                if self._start_t == self._start_t:
-                    self._stumbles += 1
-                j += 1
-            if walking[i]:
-                if self._start_t != self._start_t:
-                    self._start_t, self._start_steps = t, step_l[i]
-                    self._stumbles, self._tilted_s, self._walking_s = 0, 0.0, 0.0
-                self._last_walking_t, self._last_steps = t, step_l[i]
-                self._walking_s += dt
-                if tilted[i]:
-                    self._tilted_s += dt
-            if ended[i]:
-                summary = self._close(t)
-                if summary is not None:
-                    events.append(summary)
-        return events
+    def count_stumble(self) -> None:
+        if self._start_t == self._start_t:
+            self._stumbles += 1
+
+    def step(self, mo: Motion, steps: int, walk_ended: bool) -> Optional[Event]:
+        t = mo.t_s
+        dt = t - self._prev_t if t > self._prev_t else 0.0
+        self._prev_t = t
+        if mo.is_walking:
+            if self._start_t != self._start_t:
+                self._start_t, self._start_steps = t, steps
+                self._stumbles, self._tilted_s = 0, 0.0
+            self._last_walking_t, self._last_steps = t, steps
+            if mo.tilt_deg > self.settings.tilted_deg:
+                self._tilted_s += dt
+        return self._close(t) if walk_ended else None
 
     def finish(self) -> Optional[Event]:
         return self._close(self._prev_t)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import Optional
 
 from firmware_py.detectors.motion import Motion
-from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, Event
+from firmware_py.events import FALL, HELP_NEEDED, RECOVERED, Event
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class StillnessSettings:
 
 
 class StillnessDetector:
-    """Watches the wearer after a fall; see the module docstring."""
+    """Watches the wearer after a fall; see the module docstring. :meth:`step` once per frame."""
 
     def __init__(self, settings: StillnessSettings = StillnessSettings()) -> None:
         self.settings = settings
@@ -45,43 +45,41 @@ class StillnessDetector:
     def in_episode(self) -> bool:
         return self._episode_t == self._episode_t
 
-    def process(self, mo: Motion, alarms: Sequence[Event]) -> List[Event]:
+    def start(self, alarm: Event) -> None:
+        """A fall or loss of balance was just raised: watch what follows."""
+        is_fall = alarm.type == FALL
+        if self.in_episode and not is_fall:
+            return                               # a second warning inside an episode changes nothing
+        if not (self.in_episode and self._was_fall):
+            self._help_sent = False
+        self._episode_t = alarm.t_detect_s
+        self._was_fall = self._was_fall or is_fall
+        self._still_since = self._upright_since = math.nan
+
+    def step(self, mo: Motion) -> Optional[Event]:
+        if self._episode_t != self._episode_t:
+            return None
         s = self.settings
-        starts = sorted((e.t_detect_s, e.type == FALL) for e in alarms if e.type in (FALL, LOSS_OF_BALANCE))
-        lying = (mo.tilt_deg >= s.lying_deg).tolist()
-        upright = (mo.tilt_deg < s.upright_deg).tolist()
-        still = mo.is_still.tolist()
-        events: List[Event] = []
-        j = 0
-        for i, t in enumerate(mo.t_s.tolist()):
-            while j < len(starts) and starts[j][0] <= t:
-                if not self.in_episode or starts[j][1]:
-                    if not (self.in_episode and self._was_fall):
-                        self._help_sent = False
-                    self._episode_t = starts[j][0]
-                    self._was_fall = self._was_fall or starts[j][1]
-                    self._still_since = self._upright_since = math.nan
-                j += 1
-            if not self.in_episode:
-                continue
-            if lying[i] and still[i]:
-                if self._still_since != self._still_since:
-                    self._still_since = t
-                if not self._help_sent and t - self._still_since >= s.help_after_s:
-                    self._help_sent = True
-                    events.append(Event(HELP_NEEDED, t_onset_s=self._episode_t, t_detect_s=t, features={
-                        "still_s": round(t - self._still_since, 1), "tilt_deg": round(float(mo.tilt_deg[i]), 1)}))
-            else:
-                self._still_since = math.nan
-            if upright[i] and not still[i]:
-                if self._upright_since != self._upright_since:
-                    self._upright_since = t
-                if t - self._upright_since >= s.recovered_s:
-                    events.append(Event(RECOVERED, t_onset_s=self._upright_since, t_detect_s=t, features={
-                        "tilt_deg": round(float(mo.tilt_deg[i]), 1),
-                        "down_s": round(self._upright_since - self._episode_t, 1)}))
-                    self._episode_t = math.nan
-                    self._was_fall = False
-            elif not upright[i]:
-                self._upright_since = math.nan
-        return events
+        t = mo.t_s
+        tilt = mo.tilt_deg
+        if tilt >= s.lying_deg and mo.is_still:
+            if self._still_since != self._still_since:
+                self._still_since = t
+            if not self._help_sent and t - self._still_since >= s.help_after_s:
+                self._help_sent = True
+                return Event(HELP_NEEDED, t_onset_s=self._episode_t, t_detect_s=t, features={
+                    "still_s": round(t - self._still_since, 1), "tilt_deg": round(tilt, 1)})
+        else:
+            self._still_since = math.nan
+        if tilt < s.upright_deg and not mo.is_still:
+            if self._upright_since != self._upright_since:
+                self._upright_since = t
+            if t - self._upright_since >= s.recovered_s:
+                event = Event(RECOVERED, t_onset_s=self._upright_since, t_detect_s=t, features={
+                    "tilt_deg": round(tilt, 1), "down_s": round(self._upright_since - self._episode_t, 1)})
+                self._episode_t = math.nan
+                self._was_fall = False
+                return event
+        elif tilt >= s.upright_deg:
+            self._upright_since = math.nan
+        return None

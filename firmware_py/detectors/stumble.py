@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import Optional
 
-import numpy as np
-
-from firmware_py.detectors.motion import Motion, direction_of
-from firmware_py.events import FALL, LOSS_OF_BALANCE, STUMBLE, Event
+from firmware_py.detectors.motion import Motion
+from firmware_py.events import STUMBLE, Event
 
 
 @dataclass(frozen=True)
@@ -38,56 +36,45 @@ class StumbleSettings:
 
 
 class StumbleDetector:
-    """Streaming stumble detector; see the module docstring."""
+    """Streaming stumble detector; see the module docstring. :meth:`step` once per frame."""
 
     def __init__(self, settings: StumbleSettings = StumbleSettings()) -> None:
         self.settings = settings
         self._last_walking_t = -math.inf
         self._start_t = math.nan          # perturbation under watch (NaN: none)
         self._features: dict = {}
-        self._alarm_t = -math.inf         # last loss_of_balance / fall
         self._last_stumble_t = -math.inf
 
-    def process(self, mo: Motion, alarms: Sequence[Event], fall_pending: np.ndarray) -> List[Event]:
+    def step(self, mo: Motion, alarm_t: float, fall_pending: bool) -> Optional[Event]:
+        """One frame; ``alarm_t`` is the last loss_of_balance / fall detection time, ``fall_pending`` whether
+        an impact is being judged."""
         s = self.settings
-        rate_limit = np.maximum(s.min_rate_dps, s.rate_ratio * mo.step_rate_dps)
-        accel_limit = np.maximum(s.min_accel_g, s.accel_ratio * mo.step_accel_g)
-        trigger = ((mo.tilt_rate_dps > rate_limit) | (mo.accel_peak_g > accel_limit)).tolist()
-        walking = mo.is_walking.tolist()
-        pending = fall_pending.tolist()
-        alarm_times = sorted(e.t_detect_s for e in alarms if e.type in (LOSS_OF_BALANCE, FALL))
-        events: List[Event] = []
-        j = 0
-        for i, t in enumerate(mo.t_s.tolist()):
-            while j < len(alarm_times) and alarm_times[j] <= t:
-                self._alarm_t = alarm_times[j]
-                j += 1
-            if walking[i]:
-                self._last_walking_t = t
-            if self._start_t != self._start_t:        # NaN: idle
-                if (trigger[i] and t - self._last_walking_t <= s.walking_within_s
-                        and t - self._last_stumble_t >= s.refractory_s):
-                    self._start_t = t
-                    self._features = {"peak_accel_g": round(float(mo.accel_peak_g[i]), 2),
-                                      "trunk_rate_dps": round(float(mo.tilt_rate_dps[i]), 1),
-                                      "envelope_rate_dps": round(float(mo.step_rate_dps[i]), 1),
-                                      "envelope_accel_g": round(float(mo.step_accel_g[i]), 2)}
-                continue
-            if trigger[i] and t - self._start_t < s.confirm_s:
-                self._features["peak_accel_g"] = max(self._features["peak_accel_g"],
-                                                     round(float(mo.accel_peak_g[i]), 2))
-                self._features["trunk_rate_dps"] = max(self._features["trunk_rate_dps"],
-                                                       round(float(mo.tilt_rate_dps[i]), 1))
-            if pending[i] or self._alarm_t >= self._start_t - 0.5:
-                self._start_t = math.nan              # the fall detectors own this episode
-                continue
-            if t - self._start_t < s.confirm_s:
-                continue
-            if mo.tilt_deg[i] < s.upright_deg:
-                features = dict(self._features)
-                features["tilt_deg"] = round(float(mo.tilt_deg[i]), 1)
-                features["direction"] = direction_of(float(mo.lean_back_deg[i]), float(mo.lean_left_deg[i]))
-                events.append(Event(STUMBLE, t_onset_s=self._start_t, t_detect_s=t, features=features))
-                self._last_stumble_t = t
-            self._start_t = math.nan
-        return events
+        t = mo.t_s
+        if mo.is_walking:
+            self._last_walking_t = t
+        trigger = (mo.tilt_rate_dps > max(s.min_rate_dps, s.rate_ratio * mo.step_rate_dps)
+                   or mo.accel_peak_g > max(s.min_accel_g, s.accel_ratio * mo.step_accel_g))
+        if self._start_t != self._start_t:        # NaN: idle
+            if (trigger and t - self._last_walking_t <= s.walking_within_s
+                    and t - self._last_stumble_t >= s.refractory_s):
+                self._start_t = t
+                self._features = {"peak_accel_g": round(mo.accel_peak_g, 2),
+                                  "trunk_rate_dps": round(mo.tilt_rate_dps, 1),
+                                  "envelope_rate_dps": round(mo.step_rate_dps, 1),
+                                  "envelope_accel_g": round(mo.step_accel_g, 2)}
+            return None
+        if trigger and t - self._start_t < s.confirm_s:
+            f = self._features
+            f["peak_accel_g"] = max(f["peak_accel_g"], round(mo.accel_peak_g, 2))
+            f["trunk_rate_dps"] = max(f["trunk_rate_dps"], round(mo.tilt_rate_dps, 1))
+        if fall_pending or alarm_t >= self._start_t - 0.5:
+            self._start_t = math.nan              # the fall detectors own this episode
+            return None
+        if t - self._start_t < s.confirm_s:
+            return None
+        start, self._start_t = self._start_t, math.nan
+        if mo.tilt_deg >= s.upright_deg:
+            return None
+        features = dict(self._features, tilt_deg=round(mo.tilt_deg, 1), direction=mo.direction)
+        self._last_stumble_t = t
+        return Event(STUMBLE, t_onset_s=start, t_detect_s=t, features=features)
