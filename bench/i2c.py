@@ -173,7 +173,7 @@ def main() -> int:
         print(f"{name:38s} {r['txn_per_sample']:10.3f} {r['bytes_per_sample']:12.2f} {wire:15.3f} "
               f"{r['torn']:6d} {lost!s:>6s}")
     print("wire model: STOP 1 bit per transaction, START + address 10 bits per message, 9 bits per byte; "
-          "per-register "lost" = share of chip samples never read intact; chip oscillator +0.3 %, poll jitter 0-1 ms")
+          "per-register lost = share of chip samples never read intact; chip oscillator +0.3 %, poll jitter 0-1 ms")
     print(f"emulator + driver speed: {ours_100['virtual_s_per_wall_s']:.0f} s of 200 Hz data per wall second")
     result = {
         "txn_per_sample_200hz_100ms": round(ours_100["txn_per_sample"], 4),
