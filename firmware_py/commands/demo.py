@@ -13,6 +13,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, List, Optional, TextIO
 
@@ -72,6 +73,8 @@ class TerminalView:
         self.events: List[Any] = []
         self._alarm: Optional[str] = None
         self._live = ""
+        self._drawn_at = -1.0
+        self._drawn_on = False
 
     def t(self) -> float:
         return self.clock.monotonic() - self.start_s
@@ -105,6 +108,10 @@ class TerminalView:
             self._draw_live(now, bool(self.buzzer is not None and self.buzzer.is_on))
 
     def _draw_live(self, now: float, is_on: bool) -> None:
+        real_now = time.monotonic()
+        if is_on == self._drawn_on and real_now - self._drawn_at < 0.1:
+            return  # about ten redraws a second are plenty for the eye; the loop steps far more often
+        self._drawn_at, self._drawn_on = real_now, is_on
         state = self.daemon.pipeline.state() if self.daemon is not None else {}
         doing = "walking" if state.get("is_walking") else "still"
         tilt = state.get("tilt_deg")
@@ -197,8 +204,10 @@ def run(args: argparse.Namespace) -> int:
             queued[:] = [daemon.outbox.depth()]
             published[:] = [daemon.publisher is not None and daemon.publisher.is_connected]
 
-        daemon.run(duration_s=seconds, after_step=after_step)
-        view.finish()
+        try:
+            daemon.run(duration_s=seconds, after_step=after_step)
+        finally:
+            view.finish()
         _summary(out, view.events, scenario, queued[0] if queued else 0, bool(published and published[0]),
                  with_broker, state_dir, temp_dir is not None)
     finally:

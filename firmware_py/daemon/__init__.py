@@ -1,0 +1,23 @@
+"""The program a wearer runs (``retrowalk run``): the main loop and the wiring from the config.
+
+- ``settings``: ``DaemonSettings`` / ``EmulatorSettings`` (the ``[daemon]`` config section);
+- ``sensor_link``: the sensor with its fault, backoff and recovery handling;
+- ``loop``: ``Daemon`` (``step()``, ``run()``, shutdown) and ``ScaledClock`` (the demo's faster time);
+- ``wiring``: ``build_daemon`` and the ``build_*`` functions, the one place that decides which hardware is real;
+- ``blocks`` and ``calibration_file``: reading the sensor for a while, and ``calibration.json``.
+"""
+from __future__ import annotations
+
+from .blocks import concat_blocks, read_for
+from .calibration_file import load_calibration, save_calibration
+from .loop import CALIBRATE_S, Daemon, ScaledClock, real_seconds
+from .sensor_link import RECOVERABLE_SENSOR_ERRORS, SensorLink
+from .settings import DRIVERS, SCENARIOS, DaemonSettings, EmulatorSettings
+from .wiring import (build_daemon, build_gpio_for, build_motion, build_pipeline, build_publisher, build_sensor,
+                     build_sensor_opener, daemon_settings, is_raspberry_pi, state_dir_of, with_emulated_sensor)
+
+__all__ = ["CALIBRATE_S", "DRIVERS", "RECOVERABLE_SENSOR_ERRORS", "SCENARIOS", "Daemon", "DaemonSettings",
+           "EmulatorSettings", "ScaledClock", "SensorLink", "build_daemon", "build_gpio_for", "build_motion",
+           "build_pipeline", "build_publisher", "build_sensor", "build_sensor_opener", "concat_blocks",
+           "daemon_settings", "is_raspberry_pi", "load_calibration", "read_for", "real_seconds",
+           "save_calibration", "state_dir_of", "with_emulated_sensor"]

@@ -1,0 +1,417 @@
+"""The main loop: ``Daemon.step()`` and ``Daemon.run()`` over parts built by ``wiring.build_daemon``.
+
+One loop iteration (``Daemon.step``), every ~50 ms::
+
+    sensor.read() ─▶ pipeline.process(block) ─▶ for each event: wall_time set,
+        alerts.handle(event) (the buzzer reacts here, before any I/O), outbox.put(event)
+    alerts.tick() ─▶ its events (cancelled, help_needed, sos) ─▶ outbox
+    publisher.step() (acks in, pending rows out; never blocks) ─▶ MQTT commands dispatched
+    telemetry every ``telemetry_interval_s`` ─▶ WATCHDOG=1 only if samples arrived, STATUS= when it changes
+
+``run()`` repeats ``step()`` and waits on a ``threading.Event`` between iterations; SIGTERM/SIGINT only set
+that event (gunicorn's arbiter pattern), so shutdown happens here, in the main thread. The only other thread
+is paho's network loop, owned by the ``Publisher``.
+
+``ScaledClock`` runs time faster for the demo; the chip, the alerts and the loop share it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from hal.clock import Clock
+from hal.types import SampleBlock
+
+from ..events import Event
+from .blocks import concat_blocks
+from .calibration_file import save_calibration
+from .sensor_link import SensorLink
+from .settings import DaemonSettings
+
+log = logging.getLogger(__name__)
+
+#: how long the wearer stands still for the MQTT ``calibrate`` command
+CALIBRATE_S = 5.0
+
+
+class ScaledClock:
+    """Monotonic time running ``speed`` times faster than real time (the demo's ``--speed``).
+
+    The emulated chip, the alerts and the loop all take this clock, so samples, buzzer patterns and the
+    cancel window stay consistent with each other while the whole run goes faster.
+    """
+
+    def __init__(self, speed: float = 1.0, start_s: Optional[float] = None) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed = {speed} is not allowed; use a positive number (1 = real time)")
+        self.speed = float(speed)
+        self._real0 = time.monotonic()
+        self._start_s = self._real0 if start_s is None else float(start_s)
+
+    def monotonic(self) -> float:
+        return self._start_s + (time.monotonic() - self._real0) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
+
+
+def real_seconds(clock: Clock, clock_s: float) -> float:
+    """How long ``clock_s`` seconds of ``clock`` take in real time (only ``ScaledClock`` differs)."""
+    return clock_s / getattr(clock, "speed", 1.0)
+
+
+class _Counters:
+    """What telemetry and the status line report about sampling since the last telemetry."""
+
+    def __init__(self, now_s: float) -> None:
+        self.samples_total = 0
+        self.lost_total = 0
+        self.window_start_s = now_s
+        self.window_samples = 0
+        self.temp_c = float("nan")
+
+    def add(self, block: SampleBlock) -> None:
+        n = len(block)
+        self.samples_total += n
+        self.window_samples += n
+        self.lost_total += int(block.lost_samples)
+        if n and not math.isnan(block.temp_c):
+            self.temp_c = float(block.temp_c)
+
+    def take_rate_hz(self, now_s: float) -> float:
+        elapsed_s = now_s - self.window_start_s
+        rate = self.window_samples / elapsed_s if elapsed_s > 0 else 0.0
+        self.window_start_s, self.window_samples = now_s, 0
+        return rate
+
+
+class Daemon:
+    """The main loop over already-built parts (see ``build_daemon`` for the wiring from a config).
+
+    Parameters
+    ----------
+    link : SensorLink
+        The sensor, with its fault/retry handling.
+    pipeline : firmware_py.pipeline.Pipeline
+    alerts : firmware_py.alerts.AlertManager
+    outbox : firmware_py.outbox.Outbox
+    publisher : firmware_py.mqtt.Publisher or None
+        ``None`` runs without a network (events stay in the outbox).
+    notifier : firmware_py.sdnotify.Notifier
+    clock : Clock
+        Monotonic time; sample times ``t_s`` are on the same clock (the driver anchors them to it).
+    settings : DaemonSettings
+    device_id : str
+        Written into every queued event.
+    sample_rate_hz : float
+        The configured rate, for the status line.
+    wall_clock : callable
+        Unix seconds now; turns sample times into ``Event.wall_time``.
+    on_event : callable, optional
+        Called with every event recorded (the demo prints them).
+    resources : sequence
+        Closed last at shutdown (the GPIO the wiring built).
+    make_pipeline, state_dir : optional
+        For the MQTT ``calibrate`` command: a new pipeline from a calibration, and where it is saved.
+    """
+
+    def __init__(self, link: SensorLink, pipeline: Any, alerts: Any, outbox: Any, publisher: Any,
+                 notifier: Any, clock: Clock, settings: DaemonSettings = DaemonSettings(), *,
+                 device_id: str = "", sample_rate_hz: float = 200.0,
+                 wall_clock: Callable[[], float] = time.time,
+                 on_event: Optional[Callable[[Event], None]] = None,
+                 resources: Sequence[Any] = (), make_pipeline: Optional[Callable[[Any], Any]] = None,
+                 state_dir: Optional[Path] = None) -> None:
+        self.link = link
+        self.pipeline = pipeline
+        self.alerts = alerts
+        self.outbox = outbox
+        self.publisher = publisher
+        self.notifier = notifier
+        self.clock = clock
+        self.settings = settings
+        self.device_id = device_id
+        self.sample_rate_hz = sample_rate_hz
+        self._wall_clock = wall_clock
+        self._on_event = on_event
+        self._resources = list(resources)  # closed last (the GPIO)
+        self._make_pipeline = make_pipeline
+        self._state_dir = state_dir
+        self._calibrating: Optional[Tuple[Any, float, List[SampleBlock]]] = None
+        self.stop_requested = threading.Event()
+        now = clock.monotonic()
+        self.started_s = now
+        self.counters = _Counters(now)
+        self._next_telemetry_s = now + settings.telemetry_interval_s
+        self._last_watchdog_s = -math.inf
+        self._last_status = ""
+        self._last_status_s = -math.inf
+        self._was_ok = True
+        self._closed = False
+
+    # ---- one iteration -------------------------------------------------------------------------------
+    def step(self) -> List[Event]:
+        """One loop iteration; returns the events recorded in it (for tests and the demo)."""
+        recorded: List[Event] = []
+        block, fault_events = self.link.read()
+        for event in fault_events:
+            recorded += self._record(event)
+        if self._calibrating is not None:
+            self._collect_calibration(block, self.clock.monotonic())
+        if block is not None:
+            self.counters.add(block)
+            if len(block):
+                for event in self.pipeline.process(block):
+                    recorded += self._record(event)
+        for event in self.alerts.tick():
+            recorded += self._store(event)
+        if self.publisher is not None:
+            self.publisher.step()
+            for command in self.publisher.commands():
+                recorded += self._dispatch(command)
+        now = self.clock.monotonic()
+        if self.settings.telemetry_interval_s and now >= self._next_telemetry_s:
+            self._next_telemetry_s = now + self.settings.telemetry_interval_s
+            self._publish_telemetry(now)
+        force = bool(recorded) or self.link.is_ok != self._was_ok
+        self._was_ok = self.link.is_ok
+        self._update_status(now, force)
+        if block is not None and len(block):
+            self._watchdog(now)
+        return recorded
+
+    def _record(self, event: Event) -> List[Event]:
+        """A new event: the buzzer first (no I/O before it), then the durable queue."""
+        if event.wall_time is None:
+            age_s = self.clock.monotonic() - event.t_onset_s
+            event = event.replace(wall_time=self._wall_clock() - age_s)
+        stored: List[Event] = []
+        for out in self.alerts.handle(event):
+            stored += self._store(out)
+        return stored
+
+    def _store(self, event: Event) -> List[Event]:
+        if event.wall_time is None:
+            event = event.replace(wall_time=self._wall_clock() - (self.clock.monotonic() - event.t_onset_s))
+        self.outbox.put(event, self.device_id)
+        log.info("event %s %s", event.type, event.features)
+        if self._on_event is not None:
+            self._on_event(event)
+        return [event]
+
+    # ---- commands, telemetry, systemd ------------------------------------------------------------------
+    def _dispatch(self, command: Any) -> List[Event]:
+        """An MQTT command (already validated by the publisher); every one gets a reply on ``cmd/result``."""
+        handler = getattr(self, f"_cmd_{command.name}", None)
+        if handler is None:
+            self.publisher.reply(command.result(False, f"{command.name}: this daemon does not handle it"))
+            return []
+        try:
+            events, result = handler(command)
+        except ValueError as exc:  # e.g. mute minutes beyond [alerts] mute_max_minutes
+            events, result = [], command.result(False, str(exc))
+        log.info("command %s: %s", command.name, result.message)
+        self.publisher.reply(result)
+        return events
+
+    def _cmd_cancel(self, command: Any) -> Tuple[List[Event], Any]:
+        events: List[Event] = []
+        for event in self.alerts.cancel("mqtt"):
+            events += self._store(event)
+        if events:
+            return events, command.result(True, "alarm cancelled")
+        return events, command.result(True, "nothing to cancel: no alarm was sounding")
+
+    def _cmd_mute(self, command: Any) -> Tuple[List[Event], Any]:
+        until_s = self.alerts.mute(command.minutes)
+        muted_s = round(max(0.0, until_s - self.clock.monotonic()))
+        text = f"alarms muted for {command.minutes} min" if command.minutes else "unmuted"
+        return [], command.result(True, text, muted_for_s=muted_s)
+
+    def _cmd_test_alarm(self, command: Any) -> Tuple[List[Event], Any]:
+        if self.alerts.test_alarm():
+            return [], command.result(True, "test alarm playing")
+        return [], command.result(False, "not now: an alarm is sounding")
+
+    def _cmd_ping(self, command: Any) -> Tuple[List[Event], Any]:
+        return [], command.result(True, "pong", status=self.status_text(),
+                                  uptime_s=round(self.clock.monotonic() - self.started_s, 1))
+
+    def _cmd_calibrate(self, command: Any) -> Tuple[List[Event], Any]:
+        if self._make_pipeline is None or self._state_dir is None:
+            return [], command.result(False, "calibration over MQTT is not available in this run")
+        if self._calibrating is not None:
+            return [], command.result(False, "a calibration is already running")
+        self._calibrating = (command, self.clock.monotonic() + CALIBRATE_S, [])
+        return [], command.result(True, f"calibrating: the wearer should stand still and upright for "
+                                        f"{CALIBRATE_S:g} s")
+
+    def _collect_calibration(self, block: Optional[SampleBlock], now_s: float) -> None:
+        command, end_s, blocks = self._calibrating
+        if block is not None and len(block):
+            blocks.append(block)
+        if now_s < end_s:
+            return
+        self._calibrating = None
+        from ..calibration import calibrate_at_rest
+        try:
+            calibration = calibrate_at_rest(concat_blocks(blocks))
+        except ValueError as exc:  # NotStillError: the wearer moved; nothing changes
+            result = command.result(False, str(exc))
+        else:
+            path = save_calibration(self._state_dir, calibration)
+            self.pipeline = self._make_pipeline(calibration)  # fresh state: the body frame changed
+            result = command.result(True, f"calibrated and saved to {path}")
+        log.info("command calibrate: %s", result.message)
+        if self.publisher is not None:
+            self.publisher.reply(result)
+
+    def telemetry(self, now_s: float) -> Dict[str, Any]:
+        """The periodic health and gait figures (also what ``bench/daemon.py`` reads)."""
+        state = self.pipeline.state() if hasattr(self.pipeline, "state") else {}
+        payload: Dict[str, Any] = {
+            "uptime_s": round(now_s - self.started_s, 1),
+            "sample_rate_hz": round(self.counters.take_rate_hz(now_s), 1),
+            "samples": self.counters.samples_total,
+            "lost_samples": self.counters.lost_total,
+            "outbox_depth": self.outbox.depth(),
+            "sensor": "ok" if self.link.is_ok else "fault",
+            "status": self.status_text(),
+        }
+        if not math.isnan(self.counters.temp_c):
+            payload["temp_c"] = round(self.counters.temp_c, 1)
+        for key in ("tilt_deg", "trunk_rate_dps", "is_walking", "steps", "cadence_spm"):
+            value = state.get(key)
+            if isinstance(value, float):
+                value = round(value, 2) if math.isfinite(value) else None
+            if key in state:
+                payload[key] = value
+        return payload
+
+    def _publish_telemetry(self, now_s: float) -> None:
+        payload = self.telemetry(now_s)
+        log.info("telemetry %s", payload)
+        if self.publisher is not None:
+            self.publisher.publish_telemetry(payload)
+
+    def _watchdog(self, now_s: float) -> None:
+        # Pinged from the sampling path, after samples arrived: a hung read or a frozen FIFO stops it.
+        interval_s = getattr(self.notifier, "watchdog_interval_s", None)
+        if interval_s is None:
+            return
+        if now_s - self._last_watchdog_s >= min(interval_s / 2, 1.0):
+            self._last_watchdog_s = now_s
+            self.notifier.watchdog()
+
+    def status_text(self) -> str:
+        """One line a person can read in ``systemctl status``."""
+        if self.link.is_ok:
+            parts = [f"sampling {self.sample_rate_hz:g} Hz"]
+        else:
+            retry_s = self.link.retry_in_s()
+            parts = [f"sensor fault: {self.link.error}; retrying in {retry_s:.{0 if retry_s >= 2 else 1}f} s"]
+        alert_state = self.alerts.state() if hasattr(self.alerts, "state") else {}
+        alarm = alert_state.get("alarm") if isinstance(alert_state, dict) else None
+        if alarm:
+            parts.append(f"alarm: {alarm}")
+        if self.publisher is None:
+            parts.append("no broker configured")
+        else:
+            parts.append("broker online" if self.publisher.is_connected else "broker offline")
+        depth = self.outbox.depth()
+        parts.append(f"{depth} event{'s' if depth != 1 else ''} queued")
+        return ", ".join(parts)
+
+    def _update_status(self, now_s: float, force: bool) -> None:
+        # At most once a second (it costs an outbox count), at once when something happened.
+        if not force and now_s - self._last_status_s < 1.0:
+            return
+        self._last_status_s = now_s
+        text = self.status_text()
+        if text != self._last_status:
+            self._last_status = text
+            log.info("status: %s", text)
+            self.notifier.status(text)
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the sensor, start connecting (in paho's thread, never blocking), announce READY=1.
+
+        A sensor that does not answer at start is a ``sensor_fault`` retried with backoff, like one lost
+        later: a crash loop would hide the fault from the carer, the fault event reaches them.
+        """
+        for event in self.link.open():
+            self._record(event)
+        if self.publisher is not None:
+            self.publisher.start()
+        self.notifier.ready()
+        self._update_status(self.clock.monotonic(), force=True)
+
+    def request_stop(self, signum: Optional[int] = None, frame: Any = None) -> None:
+        """Signal handler: only sets the event the loop waits on (the loop does the work)."""
+        self.stop_requested.set()
+
+    def run(self, *, duration_s: Optional[float] = None,
+            after_step: Optional[Callable[[], None]] = None) -> int:
+        """Start, loop until SIGTERM/SIGINT (or ``duration_s`` of clock time), shut down; returns 0.
+
+        Raises whatever a restart cannot fix (``SensorIdentityError``) after shutting down cleanly.
+        """
+        previous = self._install_signal_handlers()
+        try:
+            self.start()
+            period_s = self.settings.poll_interval_s
+            next_s = self.clock.monotonic()
+            end_s = None if duration_s is None else next_s + duration_s
+            while not self.stop_requested.is_set():
+                self.step()
+                if after_step is not None:
+                    after_step()
+                now = self.clock.monotonic()
+                if end_s is not None and now >= end_s:
+                    break
+                next_s += period_s
+                if next_s < now:  # fell behind (a slow step): do not burst, the FIFO kept the samples
+                    next_s = now
+                self.stop_requested.wait(real_seconds(self.clock, next_s - now))
+        finally:
+            self.close()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return 0
+
+    def _install_signal_handlers(self) -> Dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # only the main thread may set handlers; the caller then stops us via request_stop
+        previous = {}
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, self.request_stop)
+        return previous
+
+    def close(self) -> None:
+        """Buzzer off, STOPPING=1, last events queued, ``offline`` published, outbox closed. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.alerts.close()
+        self.notifier.stopping()
+        self.notifier.status("stopping")
+        try:
+            for event in self.pipeline.finish():
+                self._store(event)
+        except Exception:  # a summary is not worth losing the rest of the shutdown over
+            log.exception("could not summarise the session")
+        if self.publisher is not None:
+            self.publisher.step()  # one last attempt at what is queued; the outbox keeps the rest
+            self.publisher.close()
+        self.outbox.close()
+        self.link.close()
+        for resource in self._resources:
+            resource.close()
+        log.info("stopped after %d samples (%d lost)", self.counters.samples_total, self.counters.lost_total)

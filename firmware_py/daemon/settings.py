@@ -1,0 +1,101 @@
+"""``[daemon]`` and ``[daemon.emulator]``: how the main loop runs, and the emulated chip for off-Pi runs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence, Tuple
+
+DRIVERS = ("mpu6050", "emulated")
+SCENARIOS = ("still", "backward_walk", "demo_walk")
+
+Window = Tuple[float, float]
+
+
+def _windows(name: str, value: Sequence[Sequence[float]]) -> Tuple[Window, ...]:
+    """TOML gives lists of lists; settings keep tuples of (start_s, end_s) pairs."""
+    out = []
+    for item in value:
+        pair = tuple(float(x) for x in item)
+        if len(pair) != 2 or not 0 <= pair[0] < pair[1]:
+            raise ValueError(f"{name} = {list(value)!r} is not allowed; use [[start_s, end_s], ...] "
+                             f"with 0 <= start_s < end_s")
+        out.append(pair)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """The emulated MPU-6050 used when ``[daemon] driver = "emulated"`` (off-Pi trials, tests, the bench).
+
+    Attributes
+    ----------
+    scenario : str
+        The chip's motion: ``still`` (standing upright), ``backward_walk`` (a seeded synthetic backward walk)
+        or ``demo_walk`` (the demo's synthetic walk with a stumble and a fall). All synthetic.
+    loop : bool
+        Replay the scenario forever (otherwise the chip holds its last value).
+    seed : int
+        Seed of the synthetic walk.
+    vanish_windows_s, freeze_windows_s, nack_windows_s : list of [start_s, end_s]
+        Faults, in seconds since the chip was created: the chip stops answering, stops producing samples,
+        or NACKs transfers (see ``hal.emulated.FaultPlan``).
+    """
+
+    scenario: str = "backward_walk"
+    loop: bool = True
+    seed: int = 0
+    vanish_windows_s: Tuple[Window, ...] = ()
+    freeze_windows_s: Tuple[Window, ...] = ()
+    nack_windows_s: Tuple[Window, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario = {self.scenario!r} is not allowed; use one of {', '.join(SCENARIOS)}")
+        for name in ("vanish_windows_s", "freeze_windows_s", "nack_windows_s"):
+            object.__setattr__(self, name, _windows(name, getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """``[daemon]``: how the main loop runs.
+
+    Attributes
+    ----------
+    driver : str
+        ``mpu6050`` (the real chip on ``[sensor] bus``) or ``emulated`` (see ``[daemon.emulator]``).
+    poll_interval_s : float
+        How often the FIFO is drained. The MPU-6050's FIFO holds 85 samples (425 ms at 200 Hz), so this
+        must stay well below that; the FIFO, not this loop, carries the sample timing.
+    telemetry_interval_s : float
+        How often tilt, cadence, sample rate, lost samples and queue depth are published (0: never).
+    sensor_retry_initial_s, sensor_retry_max_s : float
+        Backoff while the sensor does not answer: the first retry, doubling up to the maximum.
+    sensor_stall_s : float
+        No samples for this long counts as a sensor fault (the driver is re-initialised); meanwhile the
+        watchdog is not pinged, so a chip that never comes back ends in a systemd restart.
+    """
+
+    driver: str = "mpu6050"
+    poll_interval_s: float = 0.05
+    telemetry_interval_s: float = 10.0
+    sensor_retry_initial_s: float = 0.5
+    sensor_retry_max_s: float = 30.0
+    sensor_stall_s: float = 1.0
+    emulator: EmulatorSettings = field(default_factory=EmulatorSettings)
+
+    def __post_init__(self) -> None:
+        if self.driver not in DRIVERS:
+            raise ValueError(f"driver = {self.driver!r} is not allowed; use one of {', '.join(DRIVERS)}")
+        if not 0.005 <= self.poll_interval_s <= 0.2:
+            raise ValueError(f"poll_interval_s = {self.poll_interval_s} is not allowed; use 0.005 to 0.2 "
+                             f"(the FIFO overflows after 0.425 s at 200 Hz)")
+        if self.telemetry_interval_s < 0 or 0 < self.telemetry_interval_s < 1:
+            raise ValueError(f"telemetry_interval_s = {self.telemetry_interval_s} is not allowed; use 0 "
+                             f"(off) or at least 1")
+        if not 0 < self.sensor_retry_initial_s <= self.sensor_retry_max_s:
+            raise ValueError(f"sensor_retry_initial_s = {self.sensor_retry_initial_s} is not allowed; use a "
+                             f"positive value no larger than sensor_retry_max_s ({self.sensor_retry_max_s})")
+        if not 4 * self.poll_interval_s <= self.sensor_stall_s <= 10:
+            raise ValueError(f"sensor_stall_s = {self.sensor_stall_s} is not allowed; use 4 x poll_interval_s "
+                             f"({4 * self.poll_interval_s:g}) to 10")
+        if isinstance(self.emulator, dict):  # a loader handing over the raw subtable
+            object.__setattr__(self, "emulator", EmulatorSettings(**self.emulator))

@@ -1,0 +1,156 @@
+"""Wiring: the one place that decides which hardware is real, and builds the daemon from a config.
+
+``build_sensor_opener`` opens the MPU-6050 through smbus2 or builds the emulated chip; ``build_gpio_for`` picks
+the Pi's pin factory or gpiozero's MockFactory (through ``hal.gpio``); ``build_daemon`` assembles the rest.
+The commands ``calibrate`` and ``record`` use ``read_for`` to drain the sensor for a while.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+
+from hal.clock import Clock, MonotonicClock
+from hal.types import SampleBlock
+
+from ..errors import ConfigError
+from ..events import Event
+from .calibration_file import load_calibration
+from .loop import Daemon
+from .sensor_link import SensorLink
+from .settings import DaemonSettings, EmulatorSettings
+
+log = logging.getLogger(__name__)
+
+
+def daemon_settings(config: Any) -> DaemonSettings:
+    """``config.daemon`` when the config has that section, else the defaults."""
+    return getattr(config, "daemon", None) or DaemonSettings()
+
+
+def state_dir_of(config: Any) -> Path:
+    return Path(config.paths.state_dir).expanduser()
+
+
+def is_raspberry_pi(model_path: str = "/proc/device-tree/model") -> bool:
+    try:
+        with open(model_path, "rb") as f:
+            return b"Raspberry Pi" in f.read()
+    except OSError:
+        return False
+
+
+def build_motion(settings: EmulatorSettings) -> Any:
+    """The emulated chip's motion: a synthetic scenario (body frame = chip frame, i.e. no mounting tilt)."""
+    import numpy as np
+    from hal.emulated import ArrayMotion
+    from .. import scenarios
+
+    if settings.scenario == "still":
+        t_s = np.array([0.0, 1.0])
+        accel_g = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+        return ArrayMotion(t_s, accel_g, np.zeros((2, 3)), loop=False)
+    if settings.scenario == "demo_walk":
+        scenario = scenarios.demo_walk(seed=settings.seed)
+    else:
+        scenario = scenarios.backward_walk(60.0, seed=settings.seed)
+    return ArrayMotion(scenario.t_s, scenario.accel_g, scenario.gyro_dps, loop=settings.loop)
+
+
+def build_sensor_opener(config: Any, clock: Clock, motion: Any = None) -> Callable[[], Any]:
+    """A function that opens (or re-opens, after a fault) the configured MPU-6050.
+
+    ``[daemon] driver = "mpu6050"`` opens ``/dev/i2c-<bus>`` through smbus2; ``"emulated"`` builds one
+    emulated chip (with ``motion``, or the configured scenario, and the configured fault plan) that every
+    re-open talks to again, as a real re-open talks to the same chip.
+    """
+    from hal.mpu6050 import Mpu6050
+
+    settings = daemon_settings(config)
+    if settings.driver == "mpu6050":
+        return lambda: Mpu6050.open(config.sensor, clock)
+    from hal.emulated import EmulatedI2CBus, EmulatedMpu6050, FaultPlan, SensorNoise
+
+    emu = settings.emulator
+    faults = FaultPlan(vanish_windows_s=emu.vanish_windows_s, freeze_windows_s=emu.freeze_windows_s,
+                       nack_windows_s=emu.nack_windows_s, seed=emu.seed)
+    # with the datasheet's noise, as a real chip: a noiseless one would flatter the detectors
+    chip = EmulatedMpu6050(clock, motion=motion if motion is not None else build_motion(emu), faults=faults,
+                           noise=SensorNoise(seed=emu.seed))
+    bus = EmulatedI2CBus({config.sensor.address: chip})
+    return lambda: Mpu6050(bus, config.sensor, clock)
+
+
+def build_sensor(config: Any, clock: Clock, motion: Any = None) -> Any:
+    """The configured MPU-6050, opened and configured (``Mpu6050``)."""
+    return build_sensor_opener(config, clock, motion)()
+
+
+def build_gpio_for(config: Any, clock: Clock, pin_factory: Any = None) -> Any:
+    """Buzzer, LED and button: on a Raspberry Pi gpiozero's own pin factory, elsewhere mock pins
+    (so ``retrowalk run`` with the emulated chip works on a laptop; the demo shows the buzzer in the
+    terminal from those mock pins)."""
+    from hal import gpio
+
+    if pin_factory is None and not is_raspberry_pi():
+        pin_factory = gpio.mock_pin_factory()
+    return gpio.build_gpio(config.alerts, pin_factory=pin_factory, clock=clock)
+
+
+def build_pipeline(config: Any, calibration: Any = None) -> Any:
+    from ..pipeline import Pipeline
+
+    return Pipeline(config.detection, calibration=calibration)
+
+
+def build_publisher(config: Any, outbox: Any, clock: Clock) -> Any:
+    from ..mqtt import Publisher
+
+    return Publisher(config.mqtt, outbox, clock)
+
+
+def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any = None, gpio: Any = None,
+                 environ: Optional[Dict[str, str]] = None, motion: Any = None, with_broker: bool = True,
+                 on_event: Optional[Callable[[Event], None]] = None) -> Daemon:
+    """Everything ``retrowalk run`` needs, built from the config; nothing is opened twice."""
+    from ..alerts import AlertManager
+    from ..outbox import Outbox
+    from ..sdnotify import Notifier
+
+    clock = clock or MonotonicClock()
+    settings = daemon_settings(config)
+    state_dir = state_dir_of(config)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"[paths] state_dir = {str(state_dir)!r} cannot be created ({exc.strerror}); create "
+                          f"it writable for the service user, or choose another") from exc
+    pipeline = build_pipeline(config, load_calibration(state_dir))
+    link = SensorLink(build_sensor_opener(config, clock, motion), clock, settings)
+    resources = []
+    if gpio is None:  # built here, so closed here; a caller's own gpio stays the caller's
+        gpio = build_gpio_for(config, clock, pin_factory)
+        resources.append(gpio)
+    alerts = AlertManager(gpio, clock, config.alerts)
+    try:
+        outbox = Outbox(state_dir / "outbox.sqlite3", clock)
+    except OSError as exc:  # an unwritable state dir is fixed by the admin, not by a restart
+        raise ConfigError(f"[paths] state_dir = {str(state_dir)!r}: {exc}") from exc
+    publisher = build_publisher(config, outbox, clock) if with_broker else None
+    notifier = Notifier(os.environ if environ is None else environ)
+    return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,
+                  device_id=config.mqtt.device_id, sample_rate_hz=config.sensor.sample_rate_hz,
+                  on_event=on_event, resources=resources, state_dir=state_dir,
+                  make_pipeline=lambda calibration: build_pipeline(config, calibration))
+
+
+def with_emulated_sensor(config: Any, scenario: str = "still") -> Any:
+    """The config with ``[daemon] driver = "emulated"`` (the commands' ``--emulated``)."""
+
+    settings = dataclasses.replace(daemon_settings(config), driver="emulated",
+                                   emulator=EmulatorSettings(scenario=scenario, loop=True))
+    return dataclasses.replace(config, daemon=settings)
+
