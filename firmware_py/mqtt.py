@@ -187,8 +187,11 @@ def _connect_failure_words() -> str:
     exc = sys.exc_info()[1]
     if exc is None:
         return "no connection"
+    verify = getattr(exc, "verify_message", "")
+    if verify:
+        return f"TLS failed: the broker's certificate was not accepted ({verify}); check [mqtt.tls] ca_file"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {getattr(exc, 'verify_message', '') or exc.reason or exc}"
+        return f"TLS failed: {exc.reason or exc}"
     return exc.strerror or str(exc) or type(exc).__name__
 
 
