@@ -117,8 +117,11 @@ class Outbox:
                           f"and is writable") from exc
 
     # ---- writing -----------------------------------------------------------------------------------------
-    def put(self, event: Event, device: str) -> int:
-        """Store ``event`` durably; returns its row id (negative if held in memory after a full disk)."""
+    def put(self, event: Event, device: str) -> Optional[int]:
+        """Store ``event`` durably; returns its row id (negative if held in memory after a full disk).
+
+        ``None`` only for a non-fall event arriving when the outbox is full of fall-class events (it is the
+        oldest non-fall event then, and the bound says it goes)."""
         row = OutboxRow(0, EVENT, event.to_json(device), event.id, event.type)
         return self._store(row)
 
