@@ -140,7 +140,10 @@ def run(args: argparse.Namespace) -> int:
 
     from hal import gpio as hal_gpio
     from ..config import Config
-    from ..daemon import DaemonSettings, EmulatorSettings, ScaledClock, build_daemon
+    import numpy as np
+
+    from ..calibration import Calibration
+    from ..daemon import DaemonSettings, EmulatorSettings, ScaledClock, build_daemon, save_calibration
     from ..scenarios import demo_walk
 
     out = sys.stdout
@@ -188,6 +191,9 @@ def run(args: argparse.Namespace) -> int:
     out.write("\n")
     out.flush()
 
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    # The emulated sensor sits upright with its axes the body's, as after 'retrowalk calibrate'.
+    save_calibration(state_dir, Calibration(gyro_bias_dps=(0.0, 0.0, 0.0), body_from_sensor=np.eye(3)))
     clock = ScaledClock(args.speed)
     view = TerminalView(clock, clock.monotonic(), out)
     pins = hal_gpio.mock_pin_factory()

@@ -9,8 +9,10 @@ import threading
 import numpy as np
 import pytest
 
+from firmware_py.calibration import Calibration
 from firmware_py.config import Config, PathsSettings
-from firmware_py.daemon import (DaemonSettings, EmulatorSettings, SensorLink, build_daemon, build_sensor_opener)
+from firmware_py.daemon import (DaemonSettings, EmulatorSettings, SensorLink, build_daemon, build_sensor_opener,
+                                save_calibration)
 from firmware_py.events import SENSOR_FAULT
 from firmware_py.mqtt import Follower, MqttSettings
 from hal.emulated import ArrayMotion
@@ -80,6 +82,8 @@ def test_buzzer_sounds_in_the_same_step_and_the_fall_is_queued_when_a_fall_is_de
 
     scenario = backward_fall(seed=3)
     motion = ArrayMotion(scenario.t_s, scenario.accel_g, scenario.gyro_dps)
+    # as 'retrowalk calibrate' leaves it: the emulated chip sits upright, its axes the body's
+    save_calibration(state_dir, Calibration(gyro_bias_dps=(0.0, 0.0, 0.0), body_from_sensor=np.eye(3)))
     config = make_config(state_dir)
     daemon = start(daemons, config, fake_clock, mock_factory, motion=motion)
     buzzer_pin = mock_factory.pin(config.alerts.buzzer_pin)
