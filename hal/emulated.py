@@ -24,145 +24,19 @@ import ctypes
 import errno
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import mpu6050_registers as R
 from .clock import Clock
+from .emulated_faults import FaultPlan, in_windows
+from .emulated_motion import ArrayMotion, MotionSource, SensorNoise, still
 
 __all__ = ["MotionSource", "ArrayMotion", "SensorNoise", "FaultPlan", "EmulatedMpu6050", "EmulatedI2CBus"]
 
-Window = Tuple[float, float]
 I2C_M_RD = 0x0001
 SMBUS_BLOCK_MAX = 32
-
-
-class MotionSource(Protocol):
-    """What the chip feels: accel (g, gravity included) and gyro (°/s) in the chip's axes."""
-
-    def sample(self, t_s: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """(accel_g (n, 3), gyro_dps (n, 3)) at ``t_s`` (n,), seconds since the chip was created."""
-        ...
-
-
-class ArrayMotion:
-    """Motion from arrays at any rate (a recording, a synthetic scenario), linearly interpolated.
-
-    Parameters
-    ----------
-    t_s : array (m,)
-        Strictly increasing times; the first one plays at chip time 0.
-    accel_g, gyro_dps : arrays (m, 3)
-        Chip-frame acceleration in g and angular rate in °/s.
-    loop : bool
-        After the end, start again (period = span + one median step, so the seam is one ordinary step);
-        otherwise hold the last value.
-    """
-
-    def __init__(self, t_s: Any, accel_g: Any, gyro_dps: Any, loop: bool = False) -> None:
-        t = np.asarray(t_s, dtype=float).reshape(-1)
-        a = np.asarray(accel_g, dtype=float)
-        g = np.asarray(gyro_dps, dtype=float)
-        if len(t) == 0 or a.shape != (len(t), 3) or g.shape != (len(t), 3):
-            raise ValueError(f"ArrayMotion needs t_s (m,) with m >= 1 and accel_g, gyro_dps (m, 3); got t_s "
-                             f"{t.shape}, accel_g {a.shape}, gyro_dps {g.shape}")
-        if len(t) > 1 and not np.all(np.diff(t) > 0):
-            raise ValueError("ArrayMotion t_s must be strictly increasing")
-        self._t_s = t - t[0]
-        self._data = np.hstack([a, g])
-        self.loop = bool(loop)
-        step_s = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-        self.period_s = float(self._t_s[-1] + step_s)
-
-    def sample(self, t_s: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        tq = np.asarray(t_s, dtype=float)
-        if len(self._t_s) == 1:
-            out = np.repeat(self._data, len(tq), axis=0)
-            return out[:, :3], out[:, 3:]
-        if self.loop:
-            tq = np.mod(tq, self.period_s)
-            # Between the last sample and the period's end, interpolate towards the first one.
-            t = np.append(self._t_s, self.period_s)
-            data = np.vstack([self._data, self._data[:1]])
-        else:
-            t, data = self._t_s, self._data
-        i = np.clip(np.searchsorted(t, tq, side="right") - 1, 0, len(t) - 2)
-        w = np.clip((tq - t[i]) / (t[i + 1] - t[i]), 0.0, 1.0)[:, None]
-        out = data[i] + w * (data[i + 1] - data[i])
-        return out[:, :3], out[:, 3:]
-
-
-def _still() -> ArrayMotion:
-    return ArrayMotion([0.0], [[0.0, 0.0, 1.0]], [[0.0, 0.0, 0.0]])
-
-
-@dataclass(frozen=True)
-class SensorNoise:
-    """White noise added before quantisation; defaults from the product spec (PS §6.1/6.2: 400 µg/√Hz and
-    0.005 °/s/√Hz over the ~44 Hz DLPF bandwidth, rounded), seeded so runs repeat."""
-
-    accel_g_rms: float = 0.004
-    gyro_dps_rms: float = 0.05
-    seed: int = 0
-
-
-def _windows(name: str, value: Iterable[Sequence[float]]) -> Tuple[Window, ...]:
-    out = []
-    for pair in value:
-        if len(pair) != 2 or not (0 <= float(pair[0]) < float(pair[1])):
-            raise ValueError(f"{name} entry {list(pair)!r} is not allowed; use [start_s, end_s] with "
-                             f"0 <= start_s < end_s (seconds since the chip was created)")
-        out.append((float(pair[0]), float(pair[1])))
-    return tuple(out)
-
-
-def _in_windows(t_s: np.ndarray, windows: Tuple[Window, ...]) -> np.ndarray:
-    mask = np.zeros(len(t_s), dtype=bool)
-    for start, end in windows:
-        mask |= (t_s >= start) & (t_s < end)
-    return mask
-
-
-@dataclass(frozen=True)
-class FaultPlan:
-    """Faults to inject, as plain data (times: seconds of chip clock since the chip was created).
-
-    nack_windows_s : transfers inside a window fail with ``OSError(EREMOTEIO)``, as the kernel reports a NACK.
-    nack_rate : probability that any one transfer is NACKed (seeded by ``seed``).
-    vanish_windows_s : the chip stops answering altogether (a loose wire), then comes back with its registers.
-    freeze_windows_s : the chip stops producing samples: data registers keep the last sample, nothing new
-        reaches the FIFO.
-    overflow_at_s : at each time the FIFO overflows as after a host stall: its oldest half frame is lost and
-        INT_STATUS FIFO_OFLOW is set, so every later frame is misaligned until the FIFO is reset.
-    """
-
-    nack_windows_s: Tuple[Window, ...] = ()
-    nack_rate: float = 0.0
-    vanish_windows_s: Tuple[Window, ...] = ()
-    freeze_windows_s: Tuple[Window, ...] = ()
-    overflow_at_s: Tuple[float, ...] = ()
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("nack_windows_s", "vanish_windows_s", "freeze_windows_s"):
-            object.__setattr__(self, name, _windows(name, getattr(self, name)))
-        if not 0.0 <= float(self.nack_rate) <= 1.0:
-            raise ValueError(f"nack_rate = {self.nack_rate} is not allowed; use a probability from 0.0 to 1.0")
-        times = tuple(sorted(float(t) for t in self.overflow_at_s))
-        if any(t < 0 for t in times):
-            raise ValueError(f"overflow_at_s = {list(times)} is not allowed; times are seconds >= 0")
-        object.__setattr__(self, "overflow_at_s", times)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "FaultPlan":
-        """Build from a plain mapping (TOML, JSON); an unknown key is an error that names it."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown fault plan key(s) {unknown}; use {sorted(known)}")
-        return cls(**dict(data))
 
 
 def _nack() -> OSError:
@@ -210,7 +84,7 @@ class EmulatedMpu6050:
                  ) -> None:
         self._clock = clock
         self._t0_s = clock.monotonic()
-        self._motion = motion if motion is not None else _still()
+        self._motion = motion if motion is not None else still()
         self._who_am_i = who_am_i & 0xFF
         self._faults = faults if faults is not None else FaultPlan()
         self._fault_rng = np.random.default_rng(self._faults.seed)
@@ -368,7 +242,7 @@ class EmulatedMpu6050:
         t_s = self._anchor_s + np.arange(last_k - keep + 1, last_k + 1) * period_s
         self._next_k = last_k + 1
         skipped = n_due - keep
-        frozen = _in_windows(t_s, self._faults.freeze_windows_s)
+        frozen = in_windows(t_s, self._faults.freeze_windows_s)
         if frozen.any():
             t_s = t_s[~frozen]  # a frozen chip produces nothing: those samples never exist
         if len(t_s) == 0:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -26,6 +25,8 @@ from . import mpu6050_registers as R
 from .bus import I2CBus, i2c_msg, open_i2c_bus
 from .clock import Clock, MonotonicClock
 from .errors import RetrowalkError, SensorBusError, SensorIdentityError, SensorNotFound, SensorTimeout
+from .mpu6050_selftest import AxisSelfTest, SelfTestResult, axis_result
+from .mpu6050_settings import SensorSettings, parse_axes_map
 from .types import SampleBlock
 
 __all__ = ["SensorSettings", "Mpu6050", "SelfTestResult", "AxisSelfTest", "parse_axes_map"]
@@ -33,115 +34,6 @@ __all__ = ["SensorSettings", "Mpu6050", "SelfTestResult", "AxisSelfTest", "parse
 WIRING_HINT = ("check the wiring (SDA to pin 3, SCL to pin 5, VCC to 3.3 V on pin 1, GND to pin 6), that I2C is "
                "enabled ('sudo raspi-config nonint do_i2c 0', then reboot) and the address: AD0 low is 0x68, "
                "AD0 high is 0x69 ('i2cdetect -y 1' lists what answers)")
-
-
-def _allowed(values: Any) -> str:
-    items = [str(v) for v in values]
-    return ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def parse_axes_map(text: str) -> Tuple[Tuple[int, int, int], Tuple[float, float, float]]:
-    """Klipper-style ``axes_map`` ("x,y,z", "-z,y,x"): output axis i = sign_i * chip axis index_i."""
-    parts = [p.strip().lower() for p in str(text).split(",")]
-    names = [p.lstrip("-") for p in parts]
-    if len(parts) != 3 or sorted(names) != ["x", "y", "z"] or any(p.count("-") > 1 for p in parts):
-        raise ValueError(f"axes_map = {text!r} is not allowed; name each chip axis x, y, z once, optionally "
-                         f"with a minus sign, e.g. \"x,y,z\" or \"-z,y,x\"")
-    index = tuple("xyz".index(n) for n in names)
-    sign = tuple(-1.0 if p.startswith("-") else 1.0 for p in parts)
-    return index, sign  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class SensorSettings:
-    """How the MPU-6050 is wired and configured ([sensor] in retrowalk.toml).
-
-    Attributes
-    ----------
-    bus : int
-        I2C bus number (``/dev/i2c-<bus>``; 1 on a Raspberry Pi's pins 3 and 5).
-    address : int
-        0x68 with AD0 low (most GY-521 boards), 0x69 with AD0 high.
-    sample_rate_hz : int
-        Output data rate. The chip divides 1 kHz (8 kHz with the DLPF off, ``dlpf_hz = 260``) by an integer
-        1..256, and the accelerometer updates at 1 kHz at most.
-    accel_range_g, gyro_range_dps : int
-        Full-scale ranges. Falls peak well above 2 g, so ±16 g keeps impacts from saturating.
-    dlpf_hz : int
-        Digital low-pass filter bandwidth (accelerometer figure of RM §4.3); 260 means off.
-    axes_map : str
-        How the chip's axes map to the sensor axes reported, Klipper-style, e.g. ``"-z,y,x"``.
-    bus_retries : int
-        How many times a failed transfer is retried before ``SensorBusError``.
-    """
-
-    bus: int = 1
-    address: int = 0x68
-    sample_rate_hz: int = 200
-    accel_range_g: int = 16
-    gyro_range_dps: int = 2000
-    dlpf_hz: int = 44
-    axes_map: str = "x,y,z"
-    bus_retries: int = 3
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.bus, int) or self.bus < 0:
-            raise ValueError(f"bus = {self.bus!r} is not allowed; use the I2C bus number, 1 on a Raspberry Pi")
-        if self.address not in R.ADDRESSES:
-            raise ValueError(f"address = {self.address!r} is not allowed; use 0x68 (104, AD0 low) or "
-                             f"0x69 (105, AD0 high)")
-        if self.accel_range_g not in R.ACCEL_RANGES_G:
-            raise ValueError(f"accel_range_g = {self.accel_range_g!r} is not allowed; use {_allowed(R.ACCEL_RANGES_G)}")
-        if self.gyro_range_dps not in R.GYRO_RANGES_DPS:
-            raise ValueError(f"gyro_range_dps = {self.gyro_range_dps!r} is not allowed; use "
-                             f"{_allowed(R.GYRO_RANGES_DPS)}")
-        if self.dlpf_hz not in R.DLPF_BANDWIDTHS_HZ:
-            raise ValueError(f"dlpf_hz = {self.dlpf_hz!r} is not allowed; use {_allowed(R.DLPF_BANDWIDTHS_HZ)} "
-                             f"(260 turns the filter off)")
-        base_hz = R.gyro_output_rate_hz(self.dlpf_code)
-        divider = base_hz / self.sample_rate_hz if self.sample_rate_hz > 0 else 0.0
-        if not (0 < self.sample_rate_hz <= R.ACCEL_MAX_OUTPUT_RATE_HZ and abs(divider - round(divider)) < 1e-9
-                and 1 <= round(divider) <= 256):
-            examples = [r for r in (1000, 500, 250, 200, 125, 100, 50, 40, 25) if (base_hz / r) % 1 == 0]
-            raise ValueError(f"sample_rate_hz = {self.sample_rate_hz!r} is not allowed with dlpf_hz = "
-                             f"{self.dlpf_hz}: the chip divides {base_hz} Hz by a whole number from 1 to 256 and "
-                             f"reads the accelerometer at 1000 Hz at most; use e.g. {_allowed(examples)}")
-        parse_axes_map(self.axes_map)
-        if not isinstance(self.bus_retries, int) or not 0 <= self.bus_retries <= 20:
-            raise ValueError(f"bus_retries = {self.bus_retries!r} is not allowed; use 0 to 20")
-
-    @property
-    def dlpf_code(self) -> int:
-        return R.DLPF_BANDWIDTHS_HZ[self.dlpf_hz]
-
-    @property
-    def smplrt_div(self) -> int:
-        return int(round(R.gyro_output_rate_hz(self.dlpf_code) / self.sample_rate_hz)) - 1
-
-
-@dataclass(frozen=True)
-class AxisSelfTest:
-    """One axis of the factory self-test (RM §4.1): response, factory trim, and the change between them."""
-
-    axis: str
-    response_lsb: float
-    factory_trim_lsb: float
-    change_pct: float
-    passed: bool
-
-
-@dataclass(frozen=True)
-class SelfTestResult:
-    axes: Tuple[AxisSelfTest, ...]
-
-    @property
-    def passed(self) -> bool:
-        return all(a.passed for a in self.axes)
-
-    def __str__(self) -> str:
-        parts = [f"{a.axis} {a.change_pct:+.1f} %" + ("" if a.passed else " FAIL") for a in self.axes]
-        verdict = "passed" if self.passed else f"failed (limit ±{R.SELF_TEST_LIMIT_PCT:g} % of factory trim)"
-        return f"self-test {verdict}: " + ", ".join(parts)
 
 
 class _FifoDisturbed(Exception):
@@ -370,6 +262,7 @@ class Mpu6050:
             return self._empty()
         n = count // frame
         if n == 0:
+            self._seen_at_s = before_s  # whatever comes next was made after this look at the FIFO
             return self._empty()
         try:
             data = self._read_fifo(n * frame)
@@ -482,9 +375,9 @@ class Mpu6050:
         accel_codes, gyro_codes = codes
         axes = []
         for i, name in enumerate("xyz"):
-            axes.append(_axis_result(f"accel_{name}", on[i] - off[i], R.accel_factory_trim_lsb(accel_codes[i])))
+            axes.append(axis_result(f"accel_{name}", on[i] - off[i], R.accel_factory_trim_lsb(accel_codes[i])))
         for i, name in enumerate("xyz"):
-            axes.append(_axis_result(f"gyro_{name}", on[4 + i] - off[4 + i],
+            axes.append(axis_result(f"gyro_{name}", on[4 + i] - off[4 + i],
                                      R.gyro_factory_trim_lsb(gyro_codes[i], i)))
         return SelfTestResult(tuple(axes))
 
@@ -507,11 +400,3 @@ class Mpu6050:
         s = self.settings
         return (f"Mpu6050(bus={s.bus}, address=0x{s.address:02x}, {self._rate_hz:g} Hz, ±{s.accel_range_g} g, "
                 f"±{s.gyro_range_dps} °/s, retries={self.retries}, overflows={self.overflows})")
-
-
-def _axis_result(axis: str, response_lsb: float, trim_lsb: float) -> AxisSelfTest:
-    if trim_lsb == 0:
-        return AxisSelfTest(axis, float(response_lsb), 0.0, float("nan"), False)
-    change_pct = (response_lsb - trim_lsb) / trim_lsb * 100.0
-    return AxisSelfTest(axis, float(response_lsb), float(trim_lsb), float(change_pct),
-                        abs(change_pct) <= R.SELF_TEST_LIMIT_PCT)
