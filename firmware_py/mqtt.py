@@ -153,9 +153,9 @@ def _read_password(path: str) -> str:
                           f"create it with the broker password on its first line, readable by this user") from None
 
 
-def _new_client(settings: MqttSettings, client_id: str) -> paho.Client:
+def _new_client(settings: MqttSettings, client_id: str, clean_session: bool = True) -> paho.Client:
     """A paho client with TLS, login and TCP_NODELAY applied. Raises ConfigError for unreadable files."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
     if settings.tls.enabled:
         for key in ("ca_file", "certfile", "keyfile"):
             value = getattr(settings.tls, key)
@@ -449,14 +449,22 @@ class Publisher:
 class Follower:
     """Subscribe to some topics and hand every message to the caller's thread (``retrowalk alerts``, tests,
     benches). Messages go to ``messages`` as ``(topic, payload, retained, received_monotonic_s)``.
+
+    With a ``client_id`` and ``persistent=True`` the broker keeps a session for it: QoS 1 messages published
+    while it is away (its own outage, or the broker's restart if the broker persists sessions) are delivered
+    when it is back.
     """
 
-    def __init__(self, settings: MqttSettings, subscriptions: List[str], client_id: str = "") -> None:
+    def __init__(self, settings: MqttSettings, subscriptions: List[str], client_id: str = "",
+                 persistent: bool = False) -> None:
+        if persistent and not client_id:
+            raise ValueError("a persistent session needs a client_id that stays the same between runs")
         self.settings = settings
         self.subscriptions = list(subscriptions)
         self.messages: "queue.SimpleQueue[Tuple[str, bytes, bool, float]]" = queue.SimpleQueue()
         self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
-        self._client = _new_client(settings, client_id or f"retrowalk-alerts-{random.getrandbits(32):08x}")
+        self._client = _new_client(settings, client_id or f"retrowalk-alerts-{random.getrandbits(32):08x}",
+                                   clean_session=not persistent)
         self._client.on_connect = self._on_connect
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_subscribe = self._on_subscribe

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import queue
+import re
 import sys
 import time
 from collections import OrderedDict
@@ -47,11 +48,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-file", default="", help="CA certificate (PEM) that signed the broker's certificate")
     parser.add_argument("--username", default="", help="broker user name")
     parser.add_argument("--password-file", default="", help="file whose first line is the broker password")
+    parser.add_argument("--session", default="", metavar="NAME", type=_session_name,
+                        help="keep a broker session under this name: events published while this terminal is "
+                             "away are shown when it is back")
     parser.add_argument("--count", type=int, default=0, metavar="N", help="exit after N events (default: never)")
     parser.add_argument("--timeout", type=float, default=0.0, metavar="S",
                         help="exit after S seconds (default: never)")
     parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
                         help="give up if the broker has not answered within S seconds (default 10)")
+
+
+def _session_name(text: str) -> str:
+    if text and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", text):  # argparse also passes the default ""
+        raise argparse.ArgumentTypeError(f"session name {text!r} is not allowed; use 1 to 40 letters, digits, "
+                                         f"'-' or '_'")
+    return text
 
 
 def describe(event: Dict[str, Any]) -> str:
@@ -89,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
     seen: "OrderedDict[str, None]" = OrderedDict()
     shown = 0
     deadline = time.monotonic() + args.timeout if args.timeout > 0 else None
-    with Follower(settings, [event_topic, status_topic]).start(args.connect_timeout) as follower:
+    follower = Follower(settings, [event_topic, status_topic],
+                        client_id=f"retrowalk-alerts-{args.session}" if args.session else "",
+                        persistent=bool(args.session))
+    with follower.start(args.connect_timeout):
         print(f"following {event_topic} and {status_topic} on {settings.broker}", file=sys.stderr, flush=True)
         while not (args.count and shown >= args.count):
             wait_s = None if deadline is None else deadline - time.monotonic()

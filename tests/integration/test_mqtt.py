@@ -3,6 +3,7 @@ are validated. Waits are on queues and paho's activity event with timeouts, neve
 from __future__ import annotations
 
 import json
+import os
 import queue
 import time
 from pathlib import Path
@@ -249,3 +250,33 @@ def test_start_returns_at_once_and_reports_the_refusal_in_words_when_no_broker_l
         assert state["offline_for_s"] == 12.0 and state["last_error"] == pub.last_error
     finally:
         pub.close()
+
+
+def test_rows_handed_to_paho_when_the_broker_dies_are_delivered_after_it_returns(tmp_path, outbox):
+    from tests.broker import Mosquitto
+
+    # a broker that keeps sessions across its restart, and a carer with a persistent session: what reaches the
+    # broker is kept for the carer, so the only way to lose an event is for the publisher to lose it
+    stay = ["user root"] if os.geteuid() == 0 else []  # as root, mosquitto would drop to a user that cannot
+    broker = Mosquitto(tmp_path / "persistent",          # write its database into pytest's private tmp_path
+                       extra_conf=stay + ["persistence true", f"persistence_location {tmp_path}/"]).start()
+    carer = Follower(settings_for(broker), ["retrowalk/+/event"], client_id="carer-1", persistent=True).start()
+    pub = Publisher(settings_for(broker), outbox, MonotonicClock())
+    pub.start()
+    try:
+        assert pump(pub, lambda: pub.is_connected)
+        raised = [make_event(STUMBLE, seq) for seq in range(60)]
+        for event in raised:
+            outbox.put(event, DEVICE)
+        pub.step()  # hands the first max_inflight rows to paho...
+        broker.stop()  # ...and the broker goes away with some of them unacknowledged
+        pump(pub, lambda: not pub.is_connected)
+        broker.start()
+        assert pump(pub, lambda: outbox.depth() == 0, timeout_s=15), pub.last_error
+        ids = {e.id for e in raised}
+        got = events_in(receive(carer, lambda g: ids <= {b["id"] for b in events_in(g)}, timeout_s=15))
+    finally:
+        pub.close()
+        carer.close()
+        broker.stop()
+    assert list(dict.fromkeys(b["id"] for b in got)) == [e.id for e in raised]

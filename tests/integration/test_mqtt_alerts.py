@@ -86,3 +86,29 @@ def test_describe_says_what_happened_in_words_for_help_needed():
     line = describe({"id": "x", "device": "w", "type": "help_needed", "severity": "critical", "time": None,
                      "features": {"lead_s": None}})
     assert "NEEDS HELP" in line and "(time unknown)" in line and "critical" in line
+
+
+@pytest.mark.broker
+def test_alerts_with_a_session_shows_events_raised_while_it_was_away(mosquitto):
+    first, ready = start_alerts(mosquitto.port, "--session", "carer-1", "--count", "1", "--timeout", "30")
+    wait_following(first, ready)
+    seen = make_event(FALL, 1)
+    missed = make_event(FALL, 2)
+    with follow(mosquitto) as sender:
+        sender.publish("retrowalk/walker-1/event", seen.to_json("walker-1"))
+        first.communicate(timeout=30)  # it printed the first and left
+        sender.publish("retrowalk/walker-1/event", missed.to_json("walker-1"))  # nobody is listening now
+    second, ready = start_alerts(mosquitto.port, "--session", "carer-1", "--json", "--count", "1",
+                                 "--timeout", "30")
+    try:
+        out, _ = second.communicate(timeout=30)
+    finally:
+        second.kill()
+    events = [json.loads(line) for line in out.splitlines() if '"id"' in line]
+    assert [e["id"] for e in events] == [missed.id]
+
+
+def test_alerts_refuses_a_session_name_that_is_not_a_plain_word(capsys):
+    with pytest.raises(SystemExit):
+        retrowalk(["alerts", "--session", "carer/1"])
+    assert "session name 'carer/1' is not allowed" in capsys.readouterr().err
