@@ -315,7 +315,8 @@ class Daemon:
             parts = [f"sampling {self.sample_rate_hz:g} Hz"]
         else:
             retry_s = self.link.retry_in_s()
-            parts = [f"sensor fault: {self.link.error}; retrying in {retry_s:.{0 if retry_s >= 2 else 1}f} s"]
+            what = (self.link.error or "").split(";")[0]  # the fault, without the wiring advice
+            parts = [f"sensor fault: {what}; retrying in {retry_s:.{0 if retry_s >= 2 else 1}f} s"]
         alert_state = self.alerts.state() if hasattr(self.alerts, "state") else {}
         alarm = alert_state.get("alarm") if isinstance(alert_state, dict) else None
         if alarm:
@@ -325,7 +326,7 @@ class Daemon:
         else:
             parts.append("broker online" if self.publisher.is_connected else "broker offline")
         depth = self.outbox.depth()
-        parts.append(f"{depth} event{'s' if depth != 1 else ''} queued")
+        parts.append(f"{depth} message{'s' if depth != 1 else ''} queued")  # events (and telemetry offline)
         return ", ".join(parts)
 
     def _update_status(self, now_s: float, force: bool) -> None:
