@@ -95,6 +95,7 @@ class Mpu6050:
         self._period_s = 1.0 / self._rate_hz
         self._t_last_s = 0.0
         self._seen_at_s = 0.0
+        self._recovery: Optional[str] = None
         self._pending_lost = 0
         self._temp_c = float("nan")
         self._temp_read_at_s = -math.inf
@@ -209,8 +210,9 @@ class Mpu6050:
         self._update((R.PWR_MGMT_1_SLEEP, 0), (R.PWR_MGMT_1_CLKSEL, R.CLKSEL_PLL_X_GYRO))
         self._update((R.CONFIG_DLPF_CFG, s.dlpf_code))
         self._write(R.SMPLRT_DIV, s.smplrt_div)
-        self._update((R.GYRO_CONFIG_FS_SEL, R.GYRO_RANGES_DPS[s.gyro_range_dps]))
-        self._update((R.ACCEL_CONFIG_AFS_SEL, R.ACCEL_RANGES_G[s.accel_range_g]))
+        # Whole registers: the self-test bits in them must be off whatever state the chip was left in.
+        self._write(R.GYRO_CONFIG, R.GYRO_CONFIG_FS_SEL.put(0, R.GYRO_RANGES_DPS[s.gyro_range_dps]))
+        self._write(R.ACCEL_CONFIG, R.ACCEL_CONFIG_AFS_SEL.put(0, R.ACCEL_RANGES_G[s.accel_range_g]))
         # Read back: a chip that does not keep its configuration would decode with the wrong scale.
         got = self._read(R.SMPLRT_DIV, 4)
         if (got[0] != s.smplrt_div or R.CONFIG_DLPF_CFG.get(got[1]) != s.dlpf_code
@@ -227,16 +229,26 @@ class Mpu6050:
         self._update((R.USER_CTRL_FIFO_RESET, 1))
         self._write(R.FIFO_EN, R.FIFO_EN_ACCEL_GYRO)
         self._update((R.USER_CTRL_FIFO_EN, 1))
+        enabled_at_s = self._clock.monotonic()
         self._read(R.INT_STATUS)  # clears a stale overflow flag
-        # The first frame lands within one period of now: expect it half a period ahead.
-        self._seen_at_s = self._clock.monotonic()
-        self._t_last_s = self._seen_at_s - self._period_s / 2
+        # The first frame lands within one period of enabling: expect it half a period after.
+        self._seen_at_s = enabled_at_s
+        self._t_last_s = enabled_at_s - self._period_s / 2
 
     def _restart_fifo_after_gap(self, is_overflow: bool = True) -> None:
         """Reset the FIFO and count the samples made since the last one delivered as lost."""
         self.overflows += int(is_overflow)
+        self._recovery = self._recovery or "fifo"
+        self._recover()
+
+    def _recover(self) -> None:
+        """Finish a FIFO restart (and a reconfiguration, after the self-test). Until this has gone through
+        completely the FIFO cannot be trusted; if a bus error cuts it short, the next read starts here."""
         before_s = self._t_last_s
+        if self._recovery == "configure":
+            self._configure()
         self._start_fifo()
+        self._recovery = None
         self._pending_lost += max(0, int(round((self._t_last_s - before_s) * self._rate_hz)))
 
     # ---- reading -----------------------------------------------------------------------------------------------
@@ -249,6 +261,12 @@ class Mpu6050:
             ``accel_g`` and ``gyro_dps`` (n, 3) after ``axes_map``; ``t_s`` continuing the previous block at
             the output data rate; ``lost_samples`` > 0 when an overflow or a stall cost samples before it.
         """
+        if self._recovery:
+            self._recover()
+            return self._empty()
+        # Temperature first: once frames have left the FIFO, no other transfer may stand between them and
+        # the caller.
+        temp_c = self._temperature(self._clock.monotonic())
         frame = R.FIFO_FRAME_BYTES
         before_s = self._clock.monotonic()
         count = int.from_bytes(self._read(R.FIFO_COUNTH, 2), "big")
@@ -269,7 +287,7 @@ class Mpu6050:
         except _FifoDisturbed:
             self._restart_fifo_after_gap()
             return self._empty()
-        if suspect and self._overflowed():
+        if suspect and self._overflowed_after_drain():
             self._restart_fifo_after_gap()
             return self._empty()
         raw = np.frombuffer(data, dtype=">i2").reshape(-1, 6)
@@ -278,10 +296,20 @@ class Mpu6050:
         t_s, gap = self._timestamps(n, now_s)
         self._seen_at_s = before_s
         lost, self._pending_lost = self._pending_lost + gap, 0
-        return SampleBlock(t_s, accel_g, gyro_dps, self._temperature(now_s), lost)
+        return SampleBlock(t_s, accel_g, gyro_dps, temp_c, lost)
 
     def _empty(self) -> SampleBlock:
         return SampleBlock.empty(temp_c=self._temp_c)
+
+    def _overflowed_after_drain(self) -> bool:
+        """The overflow check after frames were drained: if it fails, whether they were whole is unknown,
+        so they are dropped and the next read restarts the FIFO and counts them as lost."""
+        try:
+            return self._overflowed()
+        except SensorBusError:
+            self.overflows += 1
+            self._recovery = self._recovery or "fifo"
+            raise
 
     def _overflowed(self) -> bool:
         return bool(R.INT_STATUS_FIFO_OFLOW_INT.get(self._read(R.INT_STATUS)[0]))
@@ -358,7 +386,7 @@ class Mpu6050:
         """The datasheet's self-test (RM §4.1): response with the self-test bits set, minus without, against
         the factory trim; each axis passes within ±14 %. Keep the sensor still meanwhile. The FIFO restarts
         afterwards and the samples made during the test are reported as lost."""
-        saved = self._read(R.SMPLRT_DIV, 4)
+        self._recovery = "configure"  # whatever happens below, the configuration is written again after
         try:
             self._write(R.GYRO_CONFIG, R.GYRO_CONFIG_FS_SEL.put(0, R.GYRO_RANGES_DPS[R.SELF_TEST_GYRO_RANGE_DPS]))
             self._write(R.ACCEL_CONFIG,
@@ -369,9 +397,7 @@ class Mpu6050:
             on = self._mean_raw()
             codes = R.unpack_self_test_codes(tuple(self._read(R.SELF_TEST_X, 4)))  # type: ignore[arg-type]
         finally:
-            self._write(R.GYRO_CONFIG, saved[2])
-            self._write(R.ACCEL_CONFIG, saved[3])
-            self._restart_fifo_after_gap(is_overflow=False)
+            self._recover()
         accel_codes, gyro_codes = codes
         axes = []
         for i, name in enumerate("xyz"):
