@@ -49,10 +49,18 @@ def default_device_id() -> str:
 
 @dataclass(frozen=True)
 class MqttTlsSettings:
-    """TLS to the broker. ``enabled`` with an empty ``ca_file`` trusts the system's CAs.
+    """TLS to the broker (use port 8883 on most brokers).
 
-    ``certfile``/``keyfile``: an optional client certificate (``keyfile`` may be empty if the key is in the
-    certificate file).
+    Attributes
+    ----------
+    enabled : bool
+        Connect with TLS. With an empty ``ca_file`` the system's CAs are trusted.
+    ca_file : str
+        PEM file of the CA that signed the broker's certificate (empty: the system's CAs).
+    certfile : str
+        Optional client certificate (PEM), for brokers that require one.
+    keyfile : str
+        The client certificate's private key (may be empty if the key is inside ``certfile``).
     """
 
     enabled: bool = False
@@ -75,14 +83,34 @@ class MqttSettings:
 
     Attributes
     ----------
-    host, port : the broker.  prefix : topic prefix (``<prefix>/<device_id>/...``).
-    device_id : topic-safe id; defaults to the host name.
-    keepalive_s : MQTT keepalive; the broker publishes our last will after 1.5 x this without traffic.
-    reconnect_min_s, reconnect_max_s : exponential backoff bounds (with jitter) between connection attempts.
-    tls : MqttTlsSettings.  username, password_file : broker login (file holds the password on its first line).
-    discovery, discovery_prefix : Home Assistant MQTT discovery (off by default).
-    max_inflight : QoS 1 events handed to paho at once (the rest wait in the outbox).
-    max_mute_minutes : upper bound accepted by the ``mute`` command.
+    host : str
+        The broker's host name or IP address.
+    port : int
+        The broker's port (1883; 8883 for TLS on most brokers).
+    prefix : str
+        Topic prefix: topics are ``<prefix>/<device_id>/status``, ``.../event``, ``.../telemetry``, ``.../cmd/...``.
+    device_id : str
+        This wearer's id in topics: 1 to 64 letters, digits, '-' or '_'; defaults to the host name.
+    keepalive_s : int
+        MQTT keepalive; the broker publishes the last will ``offline`` after 1.5 x this without traffic.
+    reconnect_min_s : float
+        First wait before reconnecting; doubles on each failure (each wait jittered between half and all of it).
+    reconnect_max_s : float
+        Longest wait between reconnect attempts.
+    tls : MqttTlsSettings
+        TLS to the broker.
+    username : str
+        Broker login name (empty: no login).
+    password_file : str
+        File whose first line is the broker password (chmod 600); the password is never logged.
+    discovery : bool
+        Publish Home Assistant MQTT discovery configs (retained) on every connect.
+    discovery_prefix : str
+        Home Assistant's discovery prefix.
+    max_inflight : int
+        Events handed to the network at once at QoS 1; the rest wait in the outbox.
+    max_mute_minutes : int
+        Longest mute the ``mute`` command accepts.
     """
 
     host: str = "127.0.0.1"
