@@ -121,6 +121,11 @@ class EmulatedMpu6050:
         self._reset_until_s = -1.0
         self._pointer = 0
 
+    @property
+    def created_at_s(self) -> float:
+        """The clock's reading when the chip was created: chip time 0 (fault windows count from here)."""
+        return self._t0_s
+
     def now_s(self) -> float:
         """Chip time: seconds since the chip was created."""
         return self._clock.monotonic() - self._t0_s
@@ -134,7 +139,7 @@ class EmulatedMpu6050:
     def fifo_bytes(self) -> int:
         return len(self._fifo)
 
-    def _is_sampling(self, now_s: float) -> bool:
+    def _is_sampling(self) -> bool:
         return not (self._regs[R.PWR_MGMT_1] & (R.PWR_MGMT_1_SLEEP.mask | R.PWR_MGMT_1_DEVICE_RESET.mask))
 
     # ---- the bus side (called by EmulatedI2CBus) -------------------------------------------------------------------
@@ -199,7 +204,7 @@ class EmulatedMpu6050:
             self._regs[R.PWR_MGMT_1] = R.PWR_MGMT_1_RESET_VALUE | R.PWR_MGMT_1_DEVICE_RESET.mask
             self._reset_until_s = now_s + self.RESET_DURATION_S
             return
-        was_sampling = self._is_sampling(now_s)
+        was_sampling = self._is_sampling()
         old_rate = self.output_rate_hz
         if reg == R.SIGNAL_PATH_RESET:
             value = 0  # self-clearing; RM §4.26: it does not clear the sensor registers
@@ -213,7 +218,7 @@ class EmulatedMpu6050:
             value &= ~(R.USER_CTRL_FIFO_RESET.mask | R.USER_CTRL_I2C_MST_RESET.mask |
                        R.USER_CTRL_SIG_COND_RESET.mask)  # self-clearing bits
         self._regs[reg] = value & 0xFF
-        if not self._is_sampling(now_s):
+        if not self._is_sampling():
             self._anchor_s = None
         elif not was_sampling or self.output_rate_hz != old_rate:
             self._start_run(now_s)
@@ -227,7 +232,7 @@ class EmulatedMpu6050:
         if self._regs[R.PWR_MGMT_1] & R.PWR_MGMT_1_DEVICE_RESET.mask and now_s >= self._reset_until_s:
             self._regs[R.PWR_MGMT_1] &= ~R.PWR_MGMT_1_DEVICE_RESET.mask
         self._apply_forced_overflows(now_s)
-        if not self._is_sampling(now_s):
+        if not self._is_sampling():
             return
         if self._anchor_s is None:
             self._start_run(now_s)

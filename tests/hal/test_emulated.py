@@ -54,7 +54,7 @@ def test_read_only_registers_ignore_writes_when_a_driver_writes_them(fake_clock)
     bus.write_byte_data(ADDR, 0x3B, 0x55)
     assert bus.read_byte_data(ADDR, 0x75) == 0x68
     assert bus.read_byte_data(ADDR, 0x3B) == 0
-    assert (fake_clock.monotonic() - chip._t0_s, 0x75, 0x12) in [(t, r, v) for t, r, v in chip.write_log]
+    assert (fake_clock.monotonic() - chip.created_at_s, 0x75, 0x12) in [(t, r, v) for t, r, v in chip.write_log]
 
 
 def test_sleeping_chip_produces_no_data_when_time_passes(fake_clock):

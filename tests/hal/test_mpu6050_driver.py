@@ -64,7 +64,7 @@ def test_no_sample_is_lost_or_reordered_when_polled_for_ten_minutes(fake_clock, 
     assert aligned.all()   # accel and gyro of one frame
     # Timestamps follow the chip's own sample times within a period, and never step back.
     assert np.all(np.diff(t_s) > 0)
-    assert np.max(np.abs(t_s - (t_chip + chip._t0_s))) <= period_s
+    assert np.max(np.abs(t_s - (t_chip + chip.created_at_s))) <= period_s
 
 
 def test_timestamps_track_a_fast_chip_oscillator_when_it_runs_one_percent_fast(fake_clock):
@@ -73,7 +73,7 @@ def test_timestamps_track_a_fast_chip_oscillator_when_it_runs_one_percent_fast(f
     t_s = np.concatenate([b.t_s for b in blocks])
     t_chip = np.concatenate([decode_time(b)[0] for b in blocks])
     assert sum(b.lost_samples for b in blocks) == 0
-    assert np.max(np.abs(t_s - (t_chip + chip._t0_s))) <= 0.005
+    assert np.max(np.abs(t_s - (t_chip + chip.created_at_s))) <= 0.005
     assert np.all(np.diff(t_s) > 0)
 
 
@@ -198,7 +198,7 @@ def test_frozen_chip_yields_no_samples_then_reports_the_gap_when_it_resumes(fake
     assert len(gap) == 1 and 395 <= gap[0] <= 405             # 2 s at 200 Hz, reported once, as a gap
     t_s = np.concatenate([b.t_s for b in blocks])
     t_chip = np.concatenate([decode_time(b)[0] for b in blocks])
-    assert np.max(np.abs(t_s - (t_chip + chip._t0_s))) < 0.005
+    assert np.max(np.abs(t_s - (t_chip + chip.created_at_s))) < 0.005
 
 
 def test_wrong_chip_is_named_with_bus_address_value_and_fixes_when_who_am_i_differs(fake_clock):
