@@ -90,12 +90,17 @@ def _local_time(iso: Optional[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..mqtt import Follower, MqttSettings, MqttTlsSettings
 
-    tls = MqttTlsSettings(enabled=bool(args.tls or args.ca_file), ca_file=args.ca_file)
-    settings = MqttSettings(host=args.host, port=args.port or (8883 if tls.enabled else 1883), prefix=args.prefix,
-                            tls=tls, username=args.username, password_file=args.password_file,
-                            device_id="alerts", reconnect_min_s=1.0, reconnect_max_s=30.0)
+    try:
+        tls = MqttTlsSettings(enabled=bool(args.tls or args.ca_file), ca_file=args.ca_file)
+        settings = MqttSettings(host=args.host, port=args.port or (8883 if tls.enabled else 1883),
+                                prefix=args.prefix, tls=tls, username=args.username,
+                                password_file=args.password_file, device_id="alerts", reconnect_min_s=1.0,
+                                reconnect_max_s=30.0)
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (command-line option)") from None
     event_topic, status_topic = f"{args.prefix}/+/event", f"{args.prefix}/+/status"
     seen: "OrderedDict[str, None]" = OrderedDict()
     shown = 0

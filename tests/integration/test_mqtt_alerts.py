@@ -112,3 +112,8 @@ def test_alerts_refuses_a_session_name_that_is_not_a_plain_word(capsys):
     with pytest.raises(SystemExit):
         retrowalk(["alerts", "--session", "carer/1"])
     assert "session name 'carer/1' is not allowed" in capsys.readouterr().err
+
+
+def test_alerts_refuses_a_wildcard_prefix_naming_it(capsys):
+    assert retrowalk(["alerts", "--prefix", "retrowalk/#"]) == 78
+    assert "prefix = 'retrowalk/#' is not allowed" in capsys.readouterr().err
