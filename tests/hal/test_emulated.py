@@ -314,3 +314,20 @@ def test_third_party_style_reader_gets_back_the_motion_when_handed_the_emulated_
     assert accel == pytest.approx([0.5, -0.25, 0.75], abs=1 / 16384)
     assert gyro == pytest.approx([10.0, -20.0, 30.0], abs=1 / 131)
     assert temp == pytest.approx(25.0, abs=0.01)
+
+
+def test_hour_long_silence_keeps_only_the_newest_frames_when_nobody_reads(fake_clock):
+    t_s = np.array([0.0, 4000.0])
+    ramp = np.array([[0.0, 0.0, 1.0], [4.0, 0.0, 1.0]])   # 1 mg per second: the newest frame is recognisable
+    chip, bus = make(fake_clock, motion=ArrayMotion(t_s, ramp, np.zeros((2, 3))))
+    wake_200hz_fifo(bus)
+    bus.write_byte_data(ADDR, 0x19, 0)        # 1 kHz
+    bus.write_byte_data(ADDR, 0x1C, 0x18)     # ±16 g
+    bus.write_byte_data(ADDR, 0x6A, 0x44)
+    fake_clock.advance(3600.0)
+    assert fifo_count(bus) == 1024 and bus.read_byte_data(ADDR, 0x3A) & 0x10
+    assert chip.samples_generated == pytest.approx(3_600_000, abs=2)
+    write, read = i2c_msg.write(ADDR, [0x74]), i2c_msg.read(ADDR, 1024)
+    bus.i2c_rdwr(write, read)
+    newest_ax = int.from_bytes(bytes(read)[-12:-10], "big", signed=True)
+    assert newest_ax == word(bus, 0x3B) == pytest.approx(3.6 * 2048, abs=2)
