@@ -37,12 +37,17 @@ class SensorSettings:
     address : int
         0x68 with AD0 low (most GY-521 boards), 0x69 with AD0 high.
     sample_rate_hz : int
-        Output data rate. The chip divides 1 kHz (8 kHz with the DLPF off, ``dlpf_hz = 260``) by an integer
-        1..256, and the accelerometer updates at 1 kHz at most.
-    accel_range_g, gyro_range_dps : int
-        Full-scale ranges. Falls peak well above 2 g, so ±16 g keeps impacts from saturating.
+        Output data rate. The chip divides 1 kHz (8 kHz with the DLPF off, ``dlpf_hz = 260``) by a whole
+        number from 1 to 256, and the accelerometer updates at 1 kHz at most; 200 Hz suits walking and falls.
+    accel_range_g : int
+        Accelerometer full scale: ±2, 4, 8 or 16 g. Falls peak well above 2 g; ±16 g keeps impacts from
+        saturating.
+    gyro_range_dps : int
+        Gyro full scale: ±250, 500, 1000 or 2000 °/s. A stumble swings the trunk at ~160 °/s and a fall faster;
+        ±2000 °/s keeps both from saturating.
     dlpf_hz : int
-        Digital low-pass filter bandwidth (accelerometer figure of RM §4.3); 260 means off.
+        Digital low-pass filter bandwidth in Hz: 260 (off), 184, 94, 44, 21, 10 or 5 (RM §4.3). Keep it below
+        half the sample rate.
     axes_map : str
         How the chip's axes map to the sensor axes reported, Klipper-style, e.g. ``"-z,y,x"``.
     bus_retries : int
