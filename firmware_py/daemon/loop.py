@@ -415,4 +415,5 @@ class Daemon:
         self.link.close()
         for resource in self._resources:
             resource.close()
-        log.info("stopped after %d samples (%d lost)", self.counters.samples_total, self.counters.lost_total)
+        log.info("stopped after %d samples in %.1f s (%d lost)", self.counters.samples_total,
+                 self.clock.monotonic() - self.started_s, self.counters.lost_total)
