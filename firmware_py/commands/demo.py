@@ -63,7 +63,7 @@ def broker_answers(host: str = BROKER_HOST, port: int = BROKER_PORT, timeout_s: 
 class TerminalView:
     """Events as lines, the buzzer as it sounds, and (on a terminal) one live line of what the wearer does."""
 
-    def __init__(self, daemon_clock: Any, start_s: float, out: TextIO = sys.stdout) -> None:
+    def __init__(self, daemon_clock: Any, start_s: float, out: TextIO) -> None:
         self.clock = daemon_clock
         self.start_s = start_s
         self.out = out

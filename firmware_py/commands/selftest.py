@@ -31,8 +31,8 @@ class Check:
 class Checklist:
     """Runs checks in order; a check whose prerequisite failed is reported as skipped, not as a second ✗."""
 
-    def __init__(self, out=sys.stdout) -> None:
-        self.out = out
+    def __init__(self, out=None) -> None:
+        self.out = out if out is not None else sys.stdout
         self.results: List[Check] = []
 
     def run(self, name: str, check: Callable[[], Check], needs: Optional[str] = None) -> Check:

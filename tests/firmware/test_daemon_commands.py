@@ -1,0 +1,67 @@
+"""The commands around the daemon, run through the real CLI on the emulated chip: what a user sees and keeps."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware_py.cli import main
+from firmware_py.daemon import load_calibration
+
+
+@pytest.fixture
+def config_file(tmp_path, state_dir):
+    def write(mqtt_port: int = 1) -> str:  # port 1: nothing listens there
+        path = tmp_path / "retrowalk.toml"
+        path.write_text(f'[paths]\nstate_dir = "{state_dir}"\n\n[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n')
+        return str(path)
+    return write
+
+
+def test_selftest_ticks_the_hardware_and_names_the_fix_when_the_broker_is_down(config_file, capsys):
+    code = main(["selftest", "--emulated", "--config", config_file()])
+    out = capsys.readouterr().out
+    assert code == 1
+    for check in ("I2C bus present", "device at the configured address", "WHO_AM_I says MPU-6050",
+                  "chip self-test", "buzzer beep"):
+        assert f"✓  {check}" in out
+    assert "✗  MQTT broker reachable: 127.0.0.1:1 does not answer" in out
+    assert "fix: start a broker" in out
+
+
+@pytest.mark.broker
+def test_selftest_passes_when_every_check_passes(config_file, capsys, mosquitto):
+    code = main(["selftest", "--emulated", "--config", config_file(mosquitto.port)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "✗" not in out and "all checks passed" in out
+
+
+def test_calibrate_saves_what_the_daemon_loads_when_the_wearer_stands_still(config_file, state_dir, capsys):
+    assert main(["calibrate", "--emulated", "--config", config_file()]) == 0
+    assert "saved to" in capsys.readouterr().out
+    calibration = load_calibration(state_dir)
+    assert calibration is not None
+    # the emulated chip stands upright: its z axis is the body's up, and its gyro has no bias
+    assert np.asarray(calibration.body_from_sensor)[2] == pytest.approx([0, 0, 1], abs=0.02)
+    assert np.abs(calibration.gyro_bias_dps) == pytest.approx([0, 0, 0], abs=0.05)
+
+
+def test_record_writes_a_file_replay_reads_when_recording_the_emulated_walk(config_file, tmp_path, capsys):
+    from firmware_py.datasets import load_csv
+
+    out_csv = tmp_path / "walk.csv"
+    assert main(["record", str(out_csv), "--seconds", "5", "--emulated", "--config", config_file()]) == 0
+    recording = load_csv(out_csv)
+    assert len(recording.t_s) == pytest.approx(1000, abs=15)  # 5 s at 200 Hz
+    assert np.median(np.diff(recording.t_s)) == pytest.approx(0.005, rel=0.01)
+    assert "retrowalk replay" in capsys.readouterr().out
+
+
+def test_demo_says_it_is_synthetic_and_shows_the_stumble_and_the_fall_alarm_when_run_fast(capsys):
+    # 25 s of demo time at 10x: the stumble (~11 s) and the fall (~19 s) are in it
+    assert main(["demo", "--speed", "10", "--seconds", "25", "--no-broker"]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" in out and "EMULATED" in out
+    assert "EVENT stumble" in out and "BUZZER ▮▮▮ stumble chirp" in out
+    assert "EVENT FALL" in out and "BUZZER ▮▮▮ fall alarm" in out
+    assert "stayed queued" in out  # and it says where the events went
