@@ -348,6 +348,9 @@ class Mpu6050:
             t_s = (now_s - period_s / 2) - period_s * (n - steps)
             if early_s > limit_s:
                 gap = max(0, int(round((t_s[0] - self._t_last_s) * self._rate_hz)) - 1)
+        elif early_s > 0 and late_s > 0:
+            # More samples than the window holds at the nominal rate (a fast oscillator): fill the window.
+            t_s = np.linspace(self._seen_at_s, now_s, n + 1)[1:]
         elif early_s > 0 or late_s > 0:
             t_s = t_s + (early_s if early_s > 0 else -late_s) * steps / n
         self._t_last_s = float(t_s[-1])
