@@ -38,6 +38,8 @@ class EmulatorSettings:
     vanish_windows_s, freeze_windows_s, nack_windows_s : list of [start_s, end_s]
         Faults, in seconds since the chip was created: the chip stops answering, stops producing samples,
         or NACKs transfers (see ``hal.emulated.FaultPlan``).
+    who_am_i : int
+        What the chip's WHO_AM_I reads: 0x68 is an MPU-6050; e.g. 0x70 plays an MPU-6500 on the same address.
     """
 
     scenario: str = "backward_walk"
@@ -46,8 +48,11 @@ class EmulatorSettings:
     vanish_windows_s: Tuple[Window, ...] = ()
     freeze_windows_s: Tuple[Window, ...] = ()
     nack_windows_s: Tuple[Window, ...] = ()
+    who_am_i: int = 0x68
 
     def __post_init__(self) -> None:
+        if not 0 <= self.who_am_i <= 0xFF:
+            raise ValueError(f"who_am_i = {self.who_am_i} is not allowed; use a register value from 0 to 255")
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario = {self.scenario!r} is not allowed; use one of {', '.join(SCENARIOS)}")
         for name in ("vanish_windows_s", "freeze_windows_s", "nack_windows_s"):

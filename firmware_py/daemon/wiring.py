@@ -79,7 +79,7 @@ def build_sensor_opener(config: Any, clock: Clock, motion: Any = None) -> Callab
                        nack_windows_s=emu.nack_windows_s, seed=emu.seed)
     # with the datasheet's noise, as a real chip: a noiseless one would flatter the detectors
     chip = EmulatedMpu6050(clock, motion=motion if motion is not None else build_motion(emu), faults=faults,
-                           noise=SensorNoise(seed=emu.seed))
+                           noise=SensorNoise(seed=emu.seed), who_am_i=emu.who_am_i)
     bus = EmulatedI2CBus({config.sensor.address: chip})
     return lambda: Mpu6050(bus, config.sensor, clock)
 

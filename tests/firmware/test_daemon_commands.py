@@ -65,3 +65,12 @@ def test_demo_says_it_is_synthetic_and_shows_the_stumble_and_the_fall_alarm_when
     assert "EVENT stumble" in out and "BUZZER ▮▮▮ stumble chirp" in out
     assert "EVENT FALL" in out and "BUZZER ▮▮▮ fall alarm" in out
     assert "stayed queued" in out  # and it says where the events went
+
+
+def test_run_exits_78_naming_the_chip_when_a_different_chip_answers(tmp_path, state_dir, capsys):
+    config = tmp_path / "mpu6500.toml"
+    config.write_text(f'[paths]\nstate_dir = "{state_dir}"\n\n[mqtt]\nport = 1\n\n'
+                      f'[daemon]\ndriver = "emulated"\n\n[daemon.emulator]\nwho_am_i = 0x70\n')
+    assert main(["run", "--config", str(config)]) == 78  # a restart cannot fix it: systemd does not retry
+    err = capsys.readouterr().err
+    assert "0x70" in err and "0x68" in err
