@@ -1,6 +1,6 @@
 """Benchmark: from the detector emitting an event to the buzzer pin going high, and to a subscriber receiving it.
 
-    python bench/mqtt.py [--events 1000] [--warmup 20]
+    python bench/mqtt.py [--events 1000] [--warmup 20] [--dir DIR]
 
 Each event takes the daemon's path, one at a time (events are rare; this is latency, not throughput):
 
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import queue
+import shutil
 import sys
 import tempfile
 import time
@@ -48,9 +49,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=20, help="events before timing starts (not counted)")
+    parser.add_argument("--dir", default=None,
+                        help="where the outbox and broker files go (default: the system temp dir); on a Pi, "
+                             "point it at the SD card's state dir to time the fsync that matters")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="retrowalk-bench-mqtt-"))
+    workdir = Path(tempfile.mkdtemp(prefix="retrowalk-bench-mqtt-", dir=args.dir))
     broker = Mosquitto(workdir / "broker").start()
     factory = mock_pin_factory()
     alert_settings = AlertSettings()
@@ -110,6 +114,7 @@ def main() -> int:
         alerts.close()
         gpio.close()
         broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     figures = {
         "events": len(mqtt_s),
