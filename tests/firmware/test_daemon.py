@@ -12,7 +12,7 @@ import pytest
 from firmware_py.calibration import Calibration
 from firmware_py.config import Config, PathsSettings
 from firmware_py.daemon import (DaemonSettings, EmulatorSettings, SensorLink, build_daemon, build_sensor_opener,
-                                save_calibration)
+                                load_calibration, save_calibration)
 from firmware_py.events import SENSOR_FAULT
 from firmware_py.mqtt import Follower, MqttSettings
 from hal.emulated import ArrayMotion
@@ -269,3 +269,16 @@ def test_ping_command_answers_with_the_status_line_when_the_daemon_runs(broker_d
     reply = json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))
     assert reply["ok"] is True and reply["id"] == "p1"
     assert reply["details"]["status"].startswith("sampling 200 Hz, broker online")
+
+
+def test_calibrate_command_saves_a_calibration_and_says_so_when_the_wearer_stands_still(
+        broker_daemon, fake_clock, state_dir):
+    daemon, follower, _ = broker_daemon
+    wait_connected(daemon, fake_clock)
+    follower.publish("retrowalk/cmdtest/cmd/calibrate", json.dumps({"id": "k1"}))
+    first = json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))
+    assert first["ok"] is True and "stand still" in first["message"]
+    assert not (state_dir / "calibration.json").exists()
+    done = json.loads(step_until(daemon, fake_clock, follower, "cmd/result", timeout_s=20))
+    assert done["ok"] is True and done["id"] == "k1" and "saved" in done["message"]
+    assert load_calibration(state_dir) is not None
