@@ -248,6 +248,9 @@ def _parse_csv_comment(path: Path, number: int, text: str) -> Tuple[str, object]
         if matrix is None or matrix.shape != (3, 3):
             raise DataFormatError(f"{path}, line {number}: body_from_sensor must be a 3x3 matrix like "
                                   f"[[0,0,1],[-1,0,0],[0,-1,0]], got {value.strip()[:80]!r}")
+        if not np.allclose(matrix @ matrix.T, np.eye(3), atol=1e-3) or abs(np.linalg.det(matrix) - 1) > 1e-3:
+            raise DataFormatError(f"{path}, line {number}: body_from_sensor {matrix.tolist()} is not a rotation; "
+                                  "use an orthonormal matrix with determinant +1")
         return key, matrix
     if key == "impact_t_s":
         try:

@@ -268,7 +268,9 @@ def format_table(metrics: Dict[str, Any]) -> str:
     """A plain-text table: one row per activity code, then the overall figures."""
     header = (f"{'activity':<9}{'kind':<9}{'trials':>7}{'alarm':>9}{'stumble':>9}{'warned':>9}"
               f"{'lead_med_s':>12}{'lead_p10_s':>12}{'fall_lat_s':>12}")
-    lines = [header, "-" * len(header)]
+    lines = ["alarm: trials with a fall or loss_of_balance event; stumble: trials with a stumble event; warned: "
+             "falls with loss_of_balance before the impact; lead and latency in seconds (lead > 0: before impact)",
+             "", header, "-" * len(header)]
     for activity, row in metrics["per_activity"].items():
         lines.append(
             f"{activity:<9}{row['kind']:<9}{row['trials']:>7}{_cell(row['alarm_rate'], 'pct'):>9}"

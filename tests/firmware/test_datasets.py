@@ -123,6 +123,14 @@ def test_csv_bad_line_is_named_when_a_column_is_missing(tmp_path):
         load_csv(path)
 
 
+def test_csv_mounting_that_is_not_a_rotation_is_refused_when_loaded(tmp_path):
+    path = tmp_path / "walk.csv"
+    path.write_text("# body_from_sensor=[[1,0,0],[0,1,0],[0,0,-1]]\nt_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n"
+                    "0.0,0,0,1,0,0,0\n")
+    with pytest.raises(DataFormatError, match=r"walk\.csv, line 1: body_from_sensor .* is not a rotation"):
+        load_csv(path)
+
+
 def test_csv_without_header_is_refused_when_loaded(tmp_path):
     path = tmp_path / "walk.csv"
     path.write_text("0.0,0,0,1,0,0,0\n")
