@@ -37,6 +37,9 @@ class Mosquitto:
         self.conf = self.workdir / "mosquitto.conf"
         lines = [f"listener {self.port} 127.0.0.1", "persistence false",
                  f"log_dest file {self.workdir / 'mosquitto.log'}", "log_type error", "log_type warning"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and not any(l.startswith("user ") for l in extra_conf):
+            # as root, mosquitto drops to the 'mosquitto' user, which cannot read pytest's private tmp dir
+            lines.append("user root")
         if not any(l.startswith(("allow_anonymous", "password_file")) for l in extra_conf):
             lines.append("allow_anonymous true")
         lines += list(extra_conf)
