@@ -265,7 +265,7 @@ def load_csv(path: Union[str, Path]) -> Recording:
     """Read the project's CSV (what ``retrowalk record`` writes).
 
     Format: optional ``# key=value`` comment lines (``body_from_sensor=[[..],[..],[..]]`` for the mounting,
-    ``impact_t_s=`` to mark the impact of a fall), then the header
+    ``impact_t_s=`` to mark the impact of a fall, ``synthetic=true`` for generated data), then the header
     ``t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps`` and one line per sample, at any rate; timestamps may
     jitter but must not go backwards. The class comes from the file name (``fall…``, ``stumble…``,
     ``walk…``, else other).
@@ -336,20 +336,25 @@ def load_csv(path: Union[str, Path]) -> Recording:
         name=path.stem, t_s=t_s, accel_g=accel_g, gyro_dps=values[:, 4:7],
         body_from_sensor=meta.get("body_from_sensor"),  # type: ignore[arg-type]
         kind=kind, activity=word.group(0) if word else kind, impact_index=impact,
-        source_path=str(path), synthetic="synthetic" in path.stem.lower(),
+        source_path=str(path),
+        synthetic="synthetic" in path.stem.lower() or str(meta.get("synthetic", "")).lower() == "true",
     )
 
 
 def write_csv(path: Union[str, Path], blocks: Iterable[SampleBlock],
-              body_from_sensor: Optional[np.ndarray] = None, impact_t_s: Optional[float] = None) -> int:
+              body_from_sensor: Optional[np.ndarray] = None, impact_t_s: Optional[float] = None,
+              synthetic: bool = False) -> int:
     """Write blocks of samples as the project's CSV, streaming (a recording may run for hours).
 
-    Returns the number of samples written. The file is flushed after every block, so a recording cut
+    ``synthetic=True`` (data from the emulated chip or a scenario) writes a ``# synthetic=true`` line, so
+    the file is never mistaken for a recording of a person. Returns the number of samples written. The file is flushed after every block, so a recording cut
     short by a power loss keeps what was read up to then.
     """
     path = Path(path)
     written = 0
     with path.open("w", newline="\n") as out:
+        if synthetic:
+            out.write("# synthetic=true\n")
         if body_from_sensor is not None:
             matrix = np.asarray(body_from_sensor, dtype=float).round(6).tolist()
             out.write(f"# body_from_sensor={json.dumps(matrix)}\n")

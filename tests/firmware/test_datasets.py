@@ -108,6 +108,16 @@ def test_csv_round_trip_keeps_samples_when_timestamps_jitter(tmp_path):
     assert sum(len(b) for b in rec.blocks(0.1)) == 500
 
 
+def test_synthetic_csv_stays_labelled_synthetic_when_read_back(tmp_path):
+    from firmware_py import scenarios
+
+    path = tmp_path / "walk_emulated.csv"
+    write_csv(path, scenarios.standing(1.0, seed=0).blocks(0.1), synthetic=True)
+    assert load_csv(path).synthetic is True
+    write_csv(tmp_path / "walk_me.csv", scenarios.standing(1.0, seed=0).blocks(0.1))
+    assert load_csv(tmp_path / "walk_me.csv").synthetic is False
+
+
 def test_csv_without_mounting_leaves_it_unknown_when_loaded(tmp_path):
     path = tmp_path / "stumble_1.csv"
     path.write_text("t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n0.0,0,0,1,0,0,0\n0.005,0,0,1,0,0,0\n")
