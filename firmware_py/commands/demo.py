@@ -89,10 +89,11 @@ class TerminalView:
 
     def on_event(self, event: Any) -> None:
         self.events.append(event)
-        features = ", ".join(f"{k}={_short(v)}" for k, v in list(event.features.items())[:4])
+        features = ", ".join(f"{k}={_short(v)}" for k, v in list(event.features.items())[:3])
         mark = {"critical": "!!", "warning": "! ", "info": "  "}.get(event.severity, "  ")
-        self.line(f"{self.t():6.1f} s  {mark} EVENT {HEADLINES.get(event.type, event.type):<16} "
-                  f"{event.severity:<8} {features}")
+        began = event.t_onset_s - self.start_s
+        since = f"(began {began:.1f} s) " if self.t() - began >= 0.5 and event.type != "session_summary" else ""
+        self.line(f"{self.t():6.1f} s  {mark} EVENT {HEADLINES.get(event.type, event.type):<16} {since}{features}")
 
     def after_step(self) -> None:
         now = self.t()
