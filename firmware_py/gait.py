@@ -21,6 +21,10 @@ from dataclasses import dataclass
 
 
 
+#: the upright reference stays within 35° of the body's z axis (the calibration's upright)
+_MIN_REFERENCE_COS = math.cos(math.radians(35.0))
+
+
 @dataclass(frozen=True)
 class GaitSettings:
     """Step detection and envelope settings.
@@ -44,7 +48,7 @@ class GaitSettings:
     envelope_steps: float = 10.0
     prior_step_rate_dps: float = 60.0
     prior_step_accel_g: float = 1.7
-    reference_s: float = 4.0
+    reference_s: float = 3.0
 
     def __post_init__(self) -> None:
         for name in ("step_accel_g", "min_step_interval_s", "max_step_interval_s", "walk_end_s",
@@ -69,7 +73,8 @@ class GaitTracker:
         self.cadence_spm = 0.0
         self.step_rate_dps = settings.prior_step_rate_dps     # envelope: typical peak trunk rate per step
         self.step_accel_g = settings.prior_step_accel_g       # envelope: typical peak |a| per step
-        self.reference_up = None          # upright reference ("up" while walking), body axes
+        # upright reference ("up" while walking), body axes; starts at the calibration's upright (body z)
+        self.reference_up = (0.0, 0.0, 1.0)
         self.walk_ended = False           # a walk ended at this frame (session summary due)
         self._armed = False
         self._last_step_t = -math.inf
@@ -79,12 +84,24 @@ class GaitTracker:
         self._peak_accel = 0.0
         self._in_walk = False
         self._prev_t = math.nan
+        self._settled = False
+
+    @property
+    def bout_steps(self) -> int:
+        """Steps in the current run of steps at walking intervals."""
+        return self._bout_steps
+
+    def settle(self, up: tuple) -> None:
+        """Take the first settled posture as the upright reference (until walking refines it), if it is
+        within 35° of the body's z axis; the wearer is assumed to start upright."""
+        if not self._settled:
+            self._settled = True
+            if up[2] > _MIN_REFERENCE_COS:
+                self.reference_up = up
 
     def step(self, t: float, vertical_accel_g: float, up: tuple, trunk_rate_dps: float,
              accel_peak_g: float) -> None:
         s = self.settings
-        if self.reference_up is None:
-            self.reference_up = up
         if trunk_rate_dps > self._peak_rate:
             self._peak_rate = trunk_rate_dps
         if accel_peak_g > self._peak_accel:
@@ -110,7 +127,8 @@ class GaitTracker:
             rx, ry, rz = self.reference_up
             rx, ry, rz = rx + k * (up[0] - rx), ry + k * (up[1] - ry), rz + k * (up[2] - rz)
             n = math.sqrt(rx * rx + ry * ry + rz * rz)
-            self.reference_up = (rx / n, ry / n, rz / n)
+            if rz / n > _MIN_REFERENCE_COS:       # a walk leaning more than that is not "upright"
+                self.reference_up = (rx / n, ry / n, rz / n)
 
     def _on_step(self, t: float) -> None:
         s = self.settings
@@ -121,13 +139,12 @@ class GaitTracker:
             self._bout_steps += 1
             self._interval_s = interval if self._bout_steps <= 2 else 0.7 * self._interval_s + 0.3 * interval
             if self._bout_steps >= s.min_steps:
-                # learn the envelope from steps while walking, but not from an outlier step
-                # (a stumble must not teach the envelope that stumbling is normal)
-                alpha = 1.0 / s.envelope_steps
-                if self._peak_rate < 3.0 * self.step_rate_dps:
-                    self.step_rate_dps += alpha * (self._peak_rate - self.step_rate_dps)
-                if self._peak_accel < 2.0 * self.step_accel_g:
-                    self.step_accel_g += alpha * (self._peak_accel - self.step_accel_g)
+                # learn the envelope from steps while walking; one step moves it by at most half its own
+                # size, so a single stumble barely teaches it, while a switch to jogging is learned
+                # within a dozen steps
+                alpha = max(1.0 / s.envelope_steps, 1.0 / (self._bout_steps - s.min_steps + 1))
+                self.step_rate_dps += alpha * (min(self._peak_rate, 1.5 * self.step_rate_dps) - self.step_rate_dps)
+                self.step_accel_g += alpha * (min(self._peak_accel, 1.5 * self.step_accel_g) - self.step_accel_g)
                 self._in_walk = True
         else:
             self._bout_steps = 1

@@ -41,6 +41,9 @@ class OrientationSettings:
     recovery_s : after this long of disagreement (|a| ≈ 1 g), trust the accelerometer again, fast
     recovery_gain_per_s : correction gain while recovering
     velocity_leak_s : time constant that forgets vertical velocity (integration drift)
+    gravity_s : time constant of the running mean of |a| along "up" that stands for 1 g
+    bias_gain_per_s2 : Mahony's integral gain (learns the gyro bias), max_bias_dps its limit
+    accel_smoothing_s : low-pass of the accelerometer before it corrects the tilt
     gyro_range_dps : the gyroscope's full scale (samples at it are overrange)
     """
 
@@ -54,11 +57,12 @@ class OrientationSettings:
     bias_gain_per_s2: float = 0.05
     max_bias_dps: float = 20.0
     accel_smoothing_s: float = 0.3
+    gravity_s: float = 3.0
 
     def __post_init__(self) -> None:
         for name in ("gain_per_s", "accel_rejection_g", "accel_rejection_deg", "recovery_s",
                      "recovery_gain_per_s", "velocity_leak_s", "gyro_range_dps", "bias_gain_per_s2",
-                     "max_bias_dps", "accel_smoothing_s"):
+                     "max_bias_dps", "accel_smoothing_s", "gravity_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name} = {value!r} is not allowed; use a positive number")
@@ -176,8 +180,9 @@ class OrientationFilter:
         self.is_recovering = recovering
         along = ax * vx + ay * vy + az * vz
         vert = along - base
-        if abs(vert) < 0.25:
-            self._gravity_g = base + (along - base) * min(1.0, dt / 4.0)
+        # the accelerometer's reading of 1 g (scale error of a few %), as the long-run mean along "up":
+        # without it the integrated vertical speed drifts by metres per second
+        self._gravity_g = min(1.15, max(0.85, base + (along - base) * min(1.0, dt / s.gravity_s)))
         self.vertical_accel_g = vert
         v = self.vertical_speed_m_s
         self.vertical_speed_m_s = v + vert * STANDARD_GRAVITY_M_S2 * dt - v * min(1.0, dt / s.velocity_leak_s)

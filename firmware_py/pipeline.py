@@ -137,6 +137,8 @@ class Pipeline:
         for t, dt, (ax, ay, az), (wx, wy, wz), over, gap, t_peak, peak, low, spread in columns:
             orientation.step(dt, ax, ay, az, wx, wy, wz, over, gap)
             ux, uy, uz = up = orientation.up
+            if not orientation.is_recovering:
+                gait.settle(up)
             # how fast "up" moves in the body: |w x up| (turning about the vertical does not tilt the trunk)
             cx, cy, cz = wy * uz - wz * uy, wz * ux - wx * uz, wx * uy - wy * ux
             tilt_rate = sqrt(cx * cx + cy * cy + cz * cz)
@@ -150,6 +152,7 @@ class Pipeline:
             mo.back_rate_dps = -wy
             mo.vertical_speed_m_s = orientation.vertical_speed_m_s
             mo.is_walking = gait.is_walking
+            mo.walk_steps = gait.bout_steps
             mo.step_rate_dps, mo.step_accel_g = gait.step_rate_dps, gait.step_accel_g
             mo.is_still = spread < 0.1 and wx * wx + wy * wy + wz * wz < still_rate * still_rate
             warning = balance.step(mo)

@@ -28,20 +28,24 @@ from firmware_py.events import LOSS_OF_BALANCE, Event
 
 @dataclass(frozen=True)
 class BalanceSettings:
-    """Thresholds of the loss-of-balance detector (see the module docstring)."""
+    """Thresholds of the loss-of-balance detector (see the module docstring). Angles are from the wearer's
+    upright reference, speeds are of the waist going down."""
 
-    backward_tilt_deg: float = 12.0
-    backward_rate_dps: float = 40.0
+    backward_tilt_deg: float = 16.0
+    backward_rate_dps: float = 60.0
     backward_speed_m_s: float = 0.6
-    forward_tilt_deg: float = 30.0
-    forward_rate_dps: float = 60.0
+    forward_tilt_deg: float = 40.0
+    forward_rate_dps: float = 90.0
     forward_speed_m_s: float = 0.9
+    sinking_tilt_deg: float = 30.0
+    sinking_speed_m_s: float = 1.2
     free_fall_g: float = 0.5
     free_fall_s: float = 0.1
-    free_fall_tilt_deg: float = 20.0
-    free_fall_speed_m_s: float = 0.7
+    free_fall_tilt_deg: float = 30.0
+    free_fall_speed_m_s: float = 1.2
     upright_deg: float = 25.0
     upright_within_s: float = 1.5
+    running_accel_g: float = 2.3
     refractory_s: float = 3.0
 
     def __post_init__(self) -> None:
@@ -75,12 +79,15 @@ class BalanceDetector:
         else:
             self._going_down_since = math.nan
         self._free_fall_s = self._free_fall_s + dt if mo.accel_low_g < s.free_fall_g else 0.0
-        if t - self._last_upright_t > s.upright_within_s or t - self.last_fired_t < s.refractory_s:
+        if (t - self._last_upright_t > s.upright_within_s or t - self.last_fired_t < s.refractory_s
+                or mo.step_accel_g > s.running_accel_g):
             return None
         if (mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
                 and speed < -s.backward_speed_m_s):
             why = "backward_tip"
-        elif mo.tilt_deg > s.forward_tilt_deg and mo.tilt_rate_dps > s.forward_rate_dps and speed < -s.forward_speed_m_s:
+        elif mo.tilt_rate_dps > s.forward_rate_dps and (
+                (mo.tilt_deg > s.forward_tilt_deg and speed < -s.forward_speed_m_s)
+                or (mo.tilt_deg > s.sinking_tilt_deg and speed < -s.sinking_speed_m_s)):
             why = "tip"
         elif (self._free_fall_s >= s.free_fall_s and mo.tilt_deg > s.free_fall_tilt_deg
               and speed < -s.free_fall_speed_m_s):

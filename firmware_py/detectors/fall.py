@@ -1,20 +1,26 @@
 """``fall``: an impact, confirmed by the posture after it.
 
-Two ways in:
-
-* after a ``loss_of_balance`` (within ``after_balance_s``), an impact of ``impact_after_balance_g`` is
-  enough, and the trunk must then be off upright by ``lying_after_balance_deg``;
-* without one, the impact must be harder (``impact_g``), the wearer must have been upright within
-  ``upright_before_s`` of it, and the trunk must end up lying (``lying_deg``).
-
 The posture is judged ``confirm_s`` after the first impact sample (the strongest impact within
-``peak_window_s`` is reported), so the ``fall`` event comes well within a second of the impact.
+``peak_window_s`` is reported), so the ``fall`` event comes within a second of the impact. Which impact
+and which posture are enough depends on what came before -- a softer landing needs stronger evidence:
+
+* after a ``loss_of_balance`` (within ``after_balance_s``): ``impact_after_balance_g`` and the trunk off
+  upright by ``lying_after_balance_deg``;
+* from upright (tilt < ``upright_deg`` within ``upright_before_s``): ``impact_g`` then ``lying_deg``; or a
+  soft landing (``soft_impact_g``, e.g. onto grass or a mattress) after the waist went down faster than
+  ``soft_descent_m_s`` then ``soft_lying_deg``; or a hard one (``hard_impact_g``) then ``hard_lying_deg``;
+* from any posture (sitting, kneeling, getting up): a severe impact (``severe_impact_g``) then
+  ``severe_lying_deg``; or any impact above ``soft_impact_g`` that leaves the wearer face-down (leaning
+  forward by ``prone_deg``, and ``posture_change_deg`` more tilted than in the 2 s before): nobody lies
+  down prone with a jolt on purpose.
+
 When a loss of balance preceded the impact, the event carries ``lead_s``: how long before the impact
 the warning was raised.
 """
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Optional
 
@@ -27,10 +33,19 @@ class FallSettings:
     """Thresholds of the fall detector (see the module docstring)."""
 
     impact_g: float = 3.0
-    impact_after_balance_g: float = 2.0
-    after_balance_s: float = 2.0
     lying_deg: float = 50.0
+    impact_after_balance_g: float = 2.0
     lying_after_balance_deg: float = 35.0
+    after_balance_s: float = 2.0
+    soft_impact_g: float = 1.8
+    soft_lying_deg: float = 55.0
+    soft_descent_m_s: float = 0.6
+    hard_impact_g: float = 5.0
+    hard_lying_deg: float = 40.0
+    severe_impact_g: float = 6.0
+    severe_lying_deg: float = 55.0
+    prone_deg: float = 55.0
+    posture_change_deg: float = 30.0
     upright_deg: float = 35.0
     upright_before_s: float = 2.0
     confirm_s: float = 0.8
@@ -53,9 +68,14 @@ class FallDetector:
         self.settings = settings
         self.last_fall_t = -math.inf
         self._last_upright_t = -math.inf
+        self._descent_t = -math.inf          # last time the waist went down faster than soft_descent_m_s
+        self._recent_tilt: deque = deque()   # (t, tilt) over the last upright_before_s
         self._impact_t = math.nan            # first sample of the impact under evaluation (NaN: none)
         self._peak_g = 0.0
         self._peak_t = math.nan
+        self._tilt_before = 0.0
+        self._was_upright = False
+        self._descended = False
 
     @property
     def is_pending(self) -> bool:
@@ -68,29 +88,57 @@ class FallDetector:
         t = mo.t_s
         if mo.tilt_deg < s.upright_deg:
             self._last_upright_t = t
+        if mo.vertical_speed_m_s < -s.soft_descent_m_s:
+            self._descent_t = t
+        recent = self._recent_tilt
+        recent.append((t, mo.tilt_deg))
+        while recent[0][0] < t - s.upright_before_s:
+            recent.popleft()
         peak, t_peak = mo.accel_peak_g, mo.t_peak_s
         if self._impact_t != self._impact_t:          # NaN: idle, look for an impact
-            if peak < s.impact_after_balance_g or t - self.last_fall_t < s.refractory_s:
-                return None
-            after_balance = t_peak - balance_t <= s.after_balance_s
-            if not after_balance and (peak < s.impact_g or t_peak - self._last_upright_t > s.upright_before_s):
+            if peak < min(s.soft_impact_g, s.impact_after_balance_g) or t - self.last_fall_t < s.refractory_s:
                 return None
             self._impact_t, self._peak_g, self._peak_t = t_peak, peak, t_peak
+            self._tilt_before = min(tilt for _, tilt in recent)
+            self._was_upright = t_peak - self._last_upright_t <= s.upright_before_s
+            self._descended = t_peak - self._descent_t <= 1.0
         if t - self._impact_t <= s.peak_window_s and peak > self._peak_g:
             self._peak_g, self._peak_t = peak, t_peak
         if t - self._impact_t < s.confirm_s:
             return None
         after_balance = self._impact_t - balance_t <= s.after_balance_s
         self._impact_t = math.nan
-        if mo.tilt_deg < (s.lying_after_balance_deg if after_balance else s.lying_deg):
+        why = self._judge(mo, after_balance)
+        if not why:
             return None
         features = {
             "peak_accel_g": round(self._peak_g, 2),
             "tilt_deg": round(mo.tilt_deg, 1),
             "direction": mo.direction,
             "after_loss_of_balance": after_balance,
+            "rule": why,
         }
         if after_balance:
             features["lead_s"] = round(self._peak_t - balance_t, 3)
         self.last_fall_t = t
         return Event(FALL, t_onset_s=self._peak_t, t_detect_s=t, features=features)
+
+    def _judge(self, mo: Motion, after_balance: bool) -> str:
+        """Which rule (if any) makes this impact a fall, given the posture now."""
+        s = self.settings
+        g, tilt = self._peak_g, mo.tilt_deg
+        if after_balance and g >= s.impact_after_balance_g and tilt >= s.lying_after_balance_deg:
+            return "after_loss_of_balance"
+        if self._was_upright:
+            if g >= s.impact_g and tilt >= s.lying_deg:
+                return "impact"
+            if g >= s.hard_impact_g and tilt >= s.hard_lying_deg:
+                return "hard_impact"
+            if g >= s.soft_impact_g and tilt >= s.soft_lying_deg and self._descended:
+                return "soft_landing"
+        if g >= s.severe_impact_g and tilt >= s.severe_lying_deg:
+            return "severe_impact"
+        if (g >= s.soft_impact_g and -mo.lean_back_deg >= s.prone_deg
+                and tilt - self._tilt_before >= s.posture_change_deg):
+            return "face_down"
+        return ""

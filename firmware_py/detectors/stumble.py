@@ -2,9 +2,11 @@
 
 A perturbation is a trunk rate or an |a| peak far beyond the wearer's own gait envelope (``ratio`` ×
 their typical per-step peak, and at least an absolute floor), while walking or within
-``walking_within_s`` of it. It becomes a ``stumble`` when, ``confirm_s`` later, the trunk is upright
-again and no loss of balance or fall was raised and no impact is being judged; otherwise the fall
-detectors own the episode and no stumble is reported.
+``walking_within_s`` of it. Running (a typical step peak above ``running_accel_g``) is not walking: its
+bounces are as big as a stumble's, so no stumble is judged then; nor before ``min_walk_steps`` steps,
+while the envelope is still mostly the population prior. It becomes a ``stumble`` when, ``confirm_s`` later, the trunk is upright
+again and no loss of balance or fall was raised (an impact still being judged delays the verdict);
+otherwise the fall detectors own the episode and no stumble is reported.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class StumbleSettings:
     confirm_s: float = 1.5
     upright_deg: float = 30.0
     refractory_s: float = 3.0
+    running_accel_g: float = 2.3
+    min_walk_steps: int = 6
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -44,6 +48,7 @@ class StumbleDetector:
         self._start_t = math.nan          # perturbation under watch (NaN: none)
         self._features: dict = {}
         self._last_stumble_t = -math.inf
+        self._walk_steps = 0              # steps of the last walk (the envelope has learned from them)
 
     def step(self, mo: Motion, alarm_t: float, fall_pending: bool) -> Optional[Event]:
         """One frame; ``alarm_t`` is the last loss_of_balance / fall detection time, ``fall_pending`` whether
@@ -52,11 +57,13 @@ class StumbleDetector:
         t = mo.t_s
         if mo.is_walking:
             self._last_walking_t = t
+            self._walk_steps = mo.walk_steps
         trigger = (mo.tilt_rate_dps > max(s.min_rate_dps, s.rate_ratio * mo.step_rate_dps)
                    or mo.accel_peak_g > max(s.min_accel_g, s.accel_ratio * mo.step_accel_g))
         if self._start_t != self._start_t:        # NaN: idle
             if (trigger and t - self._last_walking_t <= s.walking_within_s
-                    and t - self._last_stumble_t >= s.refractory_s):
+                    and t - self._last_stumble_t >= s.refractory_s and mo.step_accel_g <= s.running_accel_g
+                    and self._walk_steps >= s.min_walk_steps):
                 self._start_t = t
                 self._features = {"peak_accel_g": round(mo.accel_peak_g, 2),
                                   "trunk_rate_dps": round(mo.tilt_rate_dps, 1),
@@ -67,11 +74,11 @@ class StumbleDetector:
             f = self._features
             f["peak_accel_g"] = max(f["peak_accel_g"], round(mo.accel_peak_g, 2))
             f["trunk_rate_dps"] = max(f["trunk_rate_dps"], round(mo.tilt_rate_dps, 1))
-        if fall_pending or alarm_t >= self._start_t - 0.5:
+        if alarm_t >= self._start_t - 0.5:
             self._start_t = math.nan              # the fall detectors own this episode
             return None
-        if t - self._start_t < s.confirm_s:
-            return None
+        if t - self._start_t < s.confirm_s or fall_pending:
+            return None                           # wait for the fall detector's verdict on an impact
         start, self._start_t = self._start_t, math.nan
         if mo.tilt_deg >= s.upright_deg:
             return None
