@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Recording", "load_sisfall_file", "load_csv", "load_recording", "find_recordings", "iter_recordings",
-    "write_csv", "kind_from_name", "sisfall_kind", "sisfall_fall_runs", "SISFALL_BODY_FROM_SENSOR",
+    "write_csv", "kind_from_name", "activity_from_name", "sisfall_kind", "sisfall_fall_runs", "SISFALL_BODY_FROM_SENSOR",
     "CSV_COLUMNS", "KINDS", "FORMATS",
 ]
 
@@ -331,11 +331,10 @@ def load_csv(path: Union[str, Path]) -> Recording:
             impact = int(np.argmin(np.abs(t_s - float(meta["impact_t_s"]))))  # type: ignore[arg-type]
         else:
             impact = _peak_index(accel_g)
-    word = re.match(r"[a-z]+", path.stem.lower())
     return Recording(
         name=path.stem, t_s=t_s, accel_g=accel_g, gyro_dps=values[:, 4:7],
         body_from_sensor=meta.get("body_from_sensor"),  # type: ignore[arg-type]
-        kind=kind, activity=word.group(0) if word else kind, impact_index=impact,
+        kind=kind, activity=activity_from_name(path, "csv"), impact_index=impact,
         source_path=str(path),
         synthetic="synthetic" in path.stem.lower() or str(meta.get("synthetic", "")).lower() == "true",
     )
@@ -371,6 +370,15 @@ def write_csv(path: Union[str, Path], blocks: Iterable[SampleBlock],
             out.flush()
             written += len(block)
     return written
+
+
+def activity_from_name(path: Union[str, Path], fmt: str) -> str:
+    """The activity a file name gives: the SisFall code (``F02``) or the CSV name's first word (``fall``)."""
+    stem = Path(path).stem
+    if fmt == "sisfall":
+        return stem.split("_")[0]
+    word = re.match(r"[a-z]+", stem.lower())
+    return word.group(0) if word else kind_from_name(stem)
 
 
 def _detect_format(path: Path) -> str:

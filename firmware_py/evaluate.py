@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .datasets import Recording, find_recordings, load_recording
+from .datasets import Recording, activity_from_name, find_recordings, load_recording
 from .errors import DataFormatError
 from .events import FALL, LOSS_OF_BALANCE, STUMBLE
 
@@ -155,14 +155,20 @@ def _run_file(job: Tuple[str, str, Optional[Tuple[int, int]], Any, Optional[Pipe
 def evaluate_files(path: Path, fmt: Optional[str] = None, settings: Any = None, jobs: Optional[int] = None,
                    fall_runs: Optional[Dict[str, Tuple[int, int]]] = None,
                    progress: Optional[Callable[[int, int], None]] = None,
-                   make_pipeline: Optional[PipelineFactory] = None) -> List[TrialResult]:
+                   make_pipeline: Optional[PipelineFactory] = None,
+                   activities: Optional[Sequence[str]] = None) -> List[TrialResult]:
     """Run every recording under ``path`` through the pipeline, ``jobs`` processes at once (default: one
     per core), and return the results sorted by file. ``progress(done, total)`` is called as trials finish.
-    Files that cannot be read come back with ``error`` set; the others still run.
+    Files that cannot be read come back with ``error`` set; the others still run. ``activities`` keeps only
+    those activity codes (SisFall ``F02``) or CSV name words (``fall``).
     """
     files = find_recordings(path, fmt)
+    if activities:
+        wanted = {a.lower() for a in activities}
+        files = [(p, f) for p, f in files if activity_from_name(p, f).lower() in wanted]
     if not files:
-        raise DataFormatError(f"{path}: no recordings found (looked for {fmt or 'SisFall .txt or .csv'} files)")
+        raise DataFormatError(f"{path}: no recordings found (looked for {fmt or 'SisFall .txt or .csv'} files"
+                              f"{' of ' + ', '.join(activities) if activities else ''})")
     runs = fall_runs or {}
     work = [(str(p), f, runs.get(p.stem), settings, make_pipeline) for p, f in files]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(work)))

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "else the peak |a| of each fall trial)")
     parser.add_argument("--no-labels", action="store_true",
                         help="ignore the SisFall_enhanced labels even when present")
+    parser.add_argument("--activity", nargs="+", metavar="CODE",
+                        help="only these activities: SisFall codes (F02 D18 ...) or CSV name words (fall walk ...)")
     parser.add_argument("--trials", type=Path, metavar="FILE",
                         help="also write every trial's events and timings as JSON lines to FILE")
 
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     labels = _find_labels(args)
     fall_runs = sisfall_fall_runs(labels) if labels is not None else {}
     results = evaluate_files(args.path, args.format, settings=settings, jobs=args.jobs, fall_runs=fall_runs,
-                             progress=_Progress())
+                             progress=_Progress(), activities=args.activity)
     metrics = compute_metrics(results)
     metrics["impact_reference"] = (f"peak |a| inside the SisFall_enhanced FALL label run ({labels})" if fall_runs
                                    else "peak |a| of each fall trial (or impact_t_s in a CSV header)")

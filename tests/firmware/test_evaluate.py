@@ -130,6 +130,12 @@ def test_evaluation_runs_every_file_in_blocks_when_given_a_folder(tmp_path):
     assert m["fall_sensitivity"] == 1.0 and m["specificity"] == 1.0
 
 
+def test_only_the_asked_activities_run_when_filtered(tmp_path):
+    folder = _scenario_folder(tmp_path)
+    results = evaluate_files(folder, "csv", jobs=1, make_pipeline=_ThresholdStandIn, activities=["fall", "walk"])
+    assert [r.activity for r in results] == ["fall", "walk"]
+
+
 def test_one_recording_is_fed_in_tenth_second_blocks_when_run():
     sizes = []
 
