@@ -30,7 +30,8 @@ import numpy as np
 from hal.types import SampleBlock
 
 __all__ = [
-    "Scenario", "standing", "backward_walk", "stumble", "backward_fall", "forward_fall", "sitting",
+    "Scenario", "standing", "backward_walk", "stumble", "backward_fall", "slow_backward_fall", "forward_fall",
+    "sitting",
     "demo_walk", "DEFAULT_RATE_HZ",
 ]
 
@@ -258,12 +259,15 @@ def _stumble(m: _Motion, peak_tilt_deg: float, direction: str, cadence_spm: floa
     m.add(pitch, roll, m.last_yaw_deg, lin)
 
 
-def _fall(m: _Motion, direction: str, impact_peak_g: float, duration_hint_s: float = 0.0) -> float:
-    """Loss of balance, fall, impact and settling on the back (or front). Returns the impact time (s)."""
+def _fall(m: _Motion, direction: str, impact_peak_g: float, length_m: float = 0.9, dip_g: float = 0.65) -> float:
+    """Loss of balance, fall, impact and settling on the back (or front). Returns the impact time (s).
+
+    ``length_m`` is the trunk pendulum's effective length: 0.9 m gives a fall of ~0.8 s whose trunk rate
+    passes 200 °/s; ~3 m a slow slip (~1.5 s) that stays under ~130 °/s, below classic rate thresholds.
+    """
     sign = -1.0 if direction == "backward" else 1.0
     dt = 1.0 / m.rate_hz
     # inverted pendulum of the trunk: theta'' = (g / L) sin(theta), from a small lean and rate
-    length_m = 0.9
     theta = np.radians(3.0)
     rate = np.radians(25.0)
     angles = [theta]
@@ -275,14 +279,14 @@ def _fall(m: _Motion, direction: str, impact_peak_g: float, duration_hint_s: flo
     n_fall = len(fall_deg)
     t_onset = m.t_now_s
     t_impact = t_onset + n_fall * dt
-    # the waist drops as the knees give: a free-fall dip deepening to ~0.65 g below gravity
+    # the waist drops as the knees give: a free-fall dip deepening to dip_g below gravity
     tf = np.arange(n_fall) * dt
-    dip_g = -0.65 * _smoothstep(tf / (0.6 * tf[-1]))
-    descent_mps = float(np.sum(-dip_g) * _G_MPS2 * dt)
+    drop_g = -dip_g * _smoothstep(tf / (0.6 * tf[-1]))
+    descent_mps = float(np.sum(-drop_g) * _G_MPS2 * dt)
     p0 = m.last_pitch_deg
     pitch = p0 * (1 - _smoothstep(tf / 0.15)) + fall_deg
     lin = np.zeros((n_fall, 3))
-    lin[:, 2] = dip_g
+    lin[:, 2] = drop_g
     lin[:, 0] = sign * 0.15 * _smoothstep(tf / tf[-1])
     m.mark("loss_of_balance", t_onset)
     m.add(pitch, m.last_roll_deg * (1 - _smoothstep(tf / 0.3)), m.last_yaw_deg, lin)
@@ -374,16 +378,28 @@ def forward_fall(seed: int = 0, walk_s: float = 6.0, lie_s: float = 10.0, impact
     return _fall_scenario("forward", seed, walk_s, lie_s, impact_peak_g, cadence_spm, rate_hz)
 
 
+def slow_backward_fall(seed: int = 0, walk_s: float = 6.0, lie_s: float = 10.0, impact_peak_g: float = 3.0,
+                       cadence_spm: float = 90.0, rate_hz: float = DEFAULT_RATE_HZ) -> Scenario:
+    """Backward walk, then a slow backward slip (~1.5 s, trunk rate under ~130 °/s, shallow dip) onto the back.
+
+    Slow backward falls can stay under the ~140 °/s trunk-extension thresholds used for forward falls
+    (synthetic).
+    """
+    return _fall_scenario("backward", seed, walk_s, lie_s, impact_peak_g, cadence_spm, rate_hz,
+                          length_m=3.0, dip_g=0.4, label="slow_backward")
+
+
 def _fall_scenario(direction: str, seed: int, walk_s: float, lie_s: float, impact_peak_g: float,
-                   cadence_spm: float, rate_hz: float) -> Scenario:
+                   cadence_spm: float, rate_hz: float, length_m: float = 0.9, dip_g: float = 0.65,
+                   label: str = "") -> Scenario:
     if not 1.5 <= impact_peak_g <= 16.0:
         raise ValueError(f"impact_peak_g = {impact_peak_g} is not allowed; use 1.5 to 16 g")
     m = _start(seed, rate_hz)
     _stand(m, 2.0)
     _walk(m, walk_s, cadence_spm, 0.3, 3.0)
-    _fall(m, direction, impact_peak_g)
+    _fall(m, direction, impact_peak_g, length_m, dip_g)
     _lie_still(m, lie_s)
-    return m.build(f"synthetic_{direction}_fall_seed{seed}")
+    return m.build(f"synthetic_{label or direction}_fall_seed{seed}")
 
 
 def sitting(seed: int = 0, stand_s: float = 3.0, seated_s: float = 8.0,

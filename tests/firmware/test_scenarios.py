@@ -16,7 +16,8 @@ def test_same_seed_gives_the_same_trace_when_generated_twice():
 
 
 @pytest.mark.parametrize("make", [scenarios.standing, scenarios.backward_walk, scenarios.stumble,
-                                  scenarios.backward_fall, scenarios.forward_fall, scenarios.sitting,
+                                  scenarios.backward_fall, scenarios.slow_backward_fall, scenarios.forward_fall,
+                                  scenarios.sitting,
                                   scenarios.demo_walk])
 def test_every_trace_says_it_is_synthetic_when_made(make):
     scenario = make(seed=1)
@@ -66,6 +67,15 @@ def test_fall_has_free_fall_dip_then_impact_when_falling():
     peak_t = s.t_s[np.argmax(magnitude)]
     assert impact <= peak_t <= impact + 0.2
     assert np.min(s.gyro_dps[falling, 1]) < -150.0   # the backward rate grows past 150 °/s
+
+
+def test_slow_backward_slip_stays_under_classic_rate_thresholds_when_falling():
+    s = scenarios.slow_backward_fall(seed=0, lie_s=3.0)
+    onset, impact = s.truth_times("loss_of_balance")[0], s.truth_times("fall")[0]
+    assert impact - onset > 1.0
+    before_impact = s.t_s < impact
+    assert np.max(np.abs(s.gyro_dps[before_impact])) < 140.0
+    assert s.accel_g[-100:].mean(axis=0) == pytest.approx([1.0, 0.0, 0.0], abs=0.02)
 
 
 def test_walk_bounces_at_the_step_frequency_when_walking_backwards():
