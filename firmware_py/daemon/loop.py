@@ -188,17 +188,19 @@ class Daemon:
 
     def _record(self, event: Event) -> List[Event]:
         """A new event: the buzzer first (no I/O before it), then the durable queue."""
-        if event.wall_time is None:
-            age_s = self.clock.monotonic() - event.t_onset_s
-            event = event.replace(wall_time=self._wall_clock() - age_s)
         stored: List[Event] = []
-        for out in self.alerts.handle(event):
+        for out in self.alerts.handle(self._with_wall_time(event)):
             stored += self._store(out)
         return stored
 
+    def _with_wall_time(self, event: Event) -> Event:
+        # The pipeline reads no clock: its onset is in sample time, which the driver anchors to our clock.
+        if event.wall_time is not None:
+            return event
+        return event.replace(wall_time=self._wall_clock() - (self.clock.monotonic() - event.t_onset_s))
+
     def _store(self, event: Event) -> List[Event]:
-        if event.wall_time is None:
-            event = event.replace(wall_time=self._wall_clock() - (self.clock.monotonic() - event.t_onset_s))
+        event = self._with_wall_time(event)
         self.outbox.put(event, self.device_id)
         log.info("event %s %s", event.type, event.features)
         if self._on_event is not None:

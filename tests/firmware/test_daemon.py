@@ -3,8 +3,9 @@ gpiozero mock pins, an outbox in tmp, sd_notify on a socket the test binds, and 
 from __future__ import annotations
 
 import json
+import queue
 import socket
-import threading
+import time
 
 import numpy as np
 import pytest
@@ -99,7 +100,8 @@ def test_buzzer_sounds_in_the_same_step_and_the_fall_is_queued_when_a_fall_is_de
     fall = next(e for e in fall_step if e.type == "fall")
     queued = [json.loads(row.payload) for row in daemon.outbox.pending(100)]
     assert fall.id in [q["id"] for q in queued]
-    assert fall.wall_time is not None
+    # wall time of the onset: now, minus how long ago (in sample time) the fall began
+    assert fall.wall_time == pytest.approx(time.time() - (fake_clock.monotonic() - fall.t_onset_s), abs=1.0)
 
 
 def test_watchdog_pings_stop_while_the_sensor_gives_no_samples_when_its_data_freezes(
@@ -206,9 +208,6 @@ def broker_daemon(daemons, fake_clock, mock_factory, state_dir, mosquitto):
 
 def step_until(daemon, clock, follower, topic_suffix, timeout_s=10.0, accept=lambda payload: True):
     """Step the daemon (paho delivers in its own thread) until a message on ``topic_suffix`` arrives."""
-    import queue
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         clock.advance(PERIOD_S)
@@ -225,8 +224,6 @@ def step_until(daemon, clock, follower, topic_suffix, timeout_s=10.0, accept=lam
 
 
 def wait_connected(daemon, clock, timeout_s=10.0):
-    import time
-
     deadline = time.monotonic() + timeout_s
     while not daemon.publisher.is_connected and time.monotonic() < deadline:
         daemon.publisher.wait(0.1)
