@@ -183,6 +183,8 @@ class Pipeline:
             "steps": gait.steps,
             "cadence_spm": round(gait.cadence_spm, 1),
             "is_still": bool(mo.is_still),
+            "envelope_rate_dps": round(gait.step_rate_dps, 1),
+            "envelope_accel_g": round(gait.step_accel_g, 2),
         })
         return events
 

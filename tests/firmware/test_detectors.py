@@ -1,0 +1,145 @@
+"""Detectors on synthetic traces: what a wearer or carer would notice."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from firmware_py import scenarios
+from firmware_py.calibration import Calibration
+from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallSettings, Motion, StillnessDetector,
+                                   StillnessSettings, StumbleSettings)
+from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SESSION_SUMMARY, STUMBLE, Event
+from firmware_py.pipeline import DetectionSettings, Pipeline
+
+ALARMS = {FALL, LOSS_OF_BALANCE}
+
+
+def _events(scenario, settings: DetectionSettings = DetectionSettings()):
+    pipeline = Pipeline(settings, calibration=Calibration())    # scenarios are in the body frame
+    events = []
+    for block in scenario.blocks(0.1):
+        events += pipeline.process(block)
+    return events + pipeline.finish()
+
+
+def _types(events):
+    return [e.type for e in events]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ten_minute_backward_walk_raises_nothing_when_nothing_happens(seed):
+    events = _events(scenarios.backward_walk(600.0, seed=seed))
+    assert _types(events) == [SESSION_SUMMARY]
+    assert events[0].features["duration_s"] > 590
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_backward_fall_gives_loss_of_balance_before_the_impact_and_fall_after(seed):
+    fall = scenarios.backward_fall(seed=seed)
+    t_impact = fall.truth_times(FALL)[0]
+    events = _events(fall)
+    warnings = [e for e in events if e.type == LOSS_OF_BALANCE]
+    falls = [e for e in events if e.type == FALL]
+    assert len(warnings) == 1 and len(falls) == 1
+    assert warnings[0].t_detect_s < t_impact
+    assert warnings[0].features["direction"] == "backward"
+    assert t_impact <= falls[0].t_detect_s <= t_impact + 1.0
+    assert falls[0].features["lead_s"] == pytest.approx(falls[0].t_onset_s - warnings[0].t_detect_s, abs=1e-3)
+    assert falls[0].features["lead_s"] > 0
+
+
+def test_forward_fall_is_reported_as_forward():
+    events = _events(scenarios.forward_fall(seed=5))
+    falls = [e for e in events if e.type == FALL]
+    assert len(falls) == 1 and falls[0].features["direction"] == "forward"
+
+
+@pytest.mark.parametrize("seed,direction", [(0, "backward"), (1, "forward"), (2, "backward")])
+def test_stumble_gives_stumble_and_not_fall(seed, direction):
+    trace = scenarios.stumble(seed=seed, direction=direction)
+    events = _events(trace)
+    stumbles = [e for e in events if e.type == STUMBLE]
+    assert not ALARMS & set(_types(events))
+    assert len(stumbles) == 1
+    assert abs(stumbles[0].t_onset_s - trace.truth_times(STUMBLE)[0]) < 1.0
+
+
+def test_sitting_down_on_a_chair_raises_no_alarm():
+    assert not ALARMS & set(_types(_events(scenarios.sitting(seed=2))))
+
+
+def test_lying_still_after_a_fall_gives_help_needed_once():
+    settings = DetectionSettings(stillness=StillnessSettings(help_after_s=10.0))
+    events = _events(scenarios.backward_fall(seed=3, lie_s=40.0), settings)
+    helps = [e for e in events if e.type == HELP_NEEDED]
+    fall_t = next(e.t_detect_s for e in events if e.type == FALL)
+    assert len(helps) == 1
+    assert 10.0 <= helps[0].t_detect_s - fall_t <= 12.0
+
+
+def test_no_help_needed_before_the_configured_time():
+    settings = DetectionSettings(stillness=StillnessSettings(help_after_s=60.0))
+    events = _events(scenarios.backward_fall(seed=3, lie_s=40.0), settings)
+    assert HELP_NEEDED not in _types(events)
+
+
+def test_session_summary_counts_the_stumble_when_the_walk_ends():
+    events = _events(scenarios.stumble(seed=0))
+    summaries = [e for e in events if e.type == SESSION_SUMMARY]
+    assert len(summaries) == 1
+    assert summaries[0].features["stumbles"] == 1
+    assert summaries[0].features["steps"] > 20
+
+
+# --- single detectors on hand-made frames ---------------------------------------------------------
+
+def _frame(t, **kw) -> Motion:
+    return Motion(t_s=t, t_peak_s=t, **kw)
+
+
+def _tip(detector: BalanceDetector, lean_back_deg: float, rate_dps: float, speed_m_s: float):
+    """0.5 s upright, then one frame tipping as given; returns the detector's verdict on it."""
+    for i in range(10):
+        detector.step(_frame(i * 0.05))
+    tilt = abs(lean_back_deg)
+    return detector.step(_frame(0.5, tilt_deg=tilt, lean_back_deg=lean_back_deg, tilt_rate_dps=rate_dps,
+                                back_rate_dps=math.copysign(rate_dps, lean_back_deg),
+                                vertical_speed_m_s=speed_m_s))
+
+
+def test_loss_of_balance_fires_at_a_smaller_angle_backwards_than_forwards():
+    # a slow backward slip: 20° back, 70 °/s, sinking at 0.7 m/s -- under the classic 140 °/s
+    assert _tip(BalanceDetector(), 20.0, 70.0, -0.7) is not None
+    # the same movement forwards is a bow, not a fall
+    assert _tip(BalanceDetector(), -20.0, 70.0, -0.7) is None
+
+
+def test_loss_of_balance_needs_the_waist_going_down():
+    assert _tip(BalanceDetector(), 20.0, 70.0, 0.0) is None
+
+
+def test_recovered_when_the_wearer_is_up_and_moving_again():
+    detector = StillnessDetector(StillnessSettings(recovered_s=2.0))
+    detector.start(Event(FALL, 1.0, 1.8))
+    out = [detector.step(_frame(2.0 + i * 0.05, tilt_deg=80.0, is_still=True)) for i in range(40)]
+    out += [detector.step(_frame(4.0 + i * 0.05, tilt_deg=5.0, is_still=False)) for i in range(60)]
+    recovered = [e for e in out if e is not None and e.type == RECOVERED]
+    assert len(recovered) == 1
+    assert recovered[0].t_detect_s == pytest.approx(6.0, abs=0.06)
+
+
+@pytest.mark.parametrize("factory,field,value", [
+    (BalanceSettings, "backward_tilt_deg", 0),
+    (FallSettings, "impact_g", -2),
+    (StumbleSettings, "rate_ratio", 0),
+    (StillnessSettings, "help_after_s", -1),
+])
+def test_detector_settings_name_the_bad_field(factory, field, value):
+    with pytest.raises(ValueError, match=rf"{field} = {value} is not allowed"):
+        factory(**{field: value})
+
+
+def test_fall_settings_refuse_a_confirmation_later_than_a_second():
+    with pytest.raises(ValueError, match="confirm_s = 1.5 is not allowed"):
+        FallSettings(confirm_s=1.5)

@@ -1,0 +1,134 @@
+"""The pipeline as the daemon, replay and evaluate use it: blocks in, events out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_py import scenarios
+from firmware_py.calibration import Calibration, CalibrationSettings
+from firmware_py.events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY
+from firmware_py.pipeline import DetectionSettings, Pipeline
+from hal.types import SampleBlock
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+SISFALL_BODY_FROM_SENSOR = ((0, 0, 1), (-1, 0, 0), (0, -1, 0))
+
+
+def _feed(pipeline: Pipeline, samples: SampleBlock, block_n: int):
+    events = []
+    for i in range(0, len(samples), block_n):
+        events += pipeline.process(samples.slice(i, i + block_n))
+    return events + pipeline.finish()
+
+
+def _as_block(scenario) -> SampleBlock:
+    return SampleBlock(scenario.t_s, scenario.accel_g, scenario.gyro_dps)
+
+
+def _summary(events):
+    return [(e.type, e.t_onset_s, e.t_detect_s, e.features) for e in events]
+
+
+def test_events_are_the_same_whatever_the_block_size():
+    demo = _as_block(scenarios.demo_walk(seed=7))
+    reference = _summary(_feed(Pipeline(calibration=Calibration()), demo, 20))
+    assert {FALL, LOSS_OF_BALANCE} <= {e[0] for e in reference}
+    for block_n in (1, 3, 13, 256, len(demo)):
+        assert _summary(_feed(Pipeline(calibration=Calibration()), demo, block_n)) == reference, block_n
+
+
+def test_events_are_the_same_whatever_the_block_size_when_the_mounting_is_learned():
+    demo = _as_block(scenarios.demo_walk(seed=8))
+    reference = _summary(_feed(Pipeline(), demo, 20))
+    assert FALL in {e[0] for e in reference}
+    for block_n in (1, 7, 500):
+        assert _summary(_feed(Pipeline(), demo, block_n)) == reference, block_n
+
+
+@pytest.mark.parametrize("rate_hz", [20.0, 50.0, 100.0, 1000.0])
+def test_a_backward_fall_is_detected_at_any_sample_rate(rate_hz):
+    fall = scenarios.backward_fall(seed=2, rate_hz=rate_hz)
+    t_impact = fall.truth_times(FALL)[0]
+    events = _feed(Pipeline(calibration=Calibration()), _as_block(fall), max(1, int(rate_hz / 10)))
+    falls = [e for e in events if e.type == FALL]
+    assert len(falls) == 1
+    assert t_impact <= falls[0].t_detect_s <= t_impact + 1.0
+
+
+def test_a_gap_of_lost_samples_is_survived_without_a_false_alarm():
+    demo = scenarios.demo_walk(seed=9)
+    pipeline = Pipeline(calibration=Calibration())
+    events, lost = [], 0
+    t_fall = demo.truth_times(FALL)[0]
+    for i, block in enumerate(demo.blocks(0.1)):
+        if 60 <= i < 65:                 # 0.5 s lost from the FIFO while walking
+            lost += len(block)
+            continue
+        events += pipeline.process(SampleBlock(block.t_s, block.accel_g, block.gyro_dps, lost_samples=lost))
+        lost = 0
+    alarms = [e for e in events if e.type in (FALL, LOSS_OF_BALANCE)]
+    assert alarms and all(e.t_detect_s > t_fall - 2.0 for e in alarms)
+
+
+def test_the_mounting_is_learned_when_the_wearer_stands_still_first():
+    # the device worn like SisFall's (+z forward, +y down), tipped 10° on the belt; no calibration given
+    c, s = np.cos(np.radians(10)), np.sin(np.radians(10))
+    body_from_sensor = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]) @ np.array(SISFALL_BODY_FROM_SENSOR, float)
+    fall = scenarios.backward_fall(seed=4)
+    sensor = SampleBlock(fall.t_s, fall.accel_g @ body_from_sensor, fall.gyro_dps @ body_from_sensor)
+    pipeline = Pipeline(DetectionSettings(calibration=CalibrationSettings(forward_axis="+z")))
+
+    events = _feed(pipeline, sensor, 20)
+
+    assert pipeline.state()["calibrated"]
+    learned = np.asarray(pipeline.calibration.body_from_sensor)
+    angle_error_deg = np.degrees(np.arccos(np.clip((np.trace(learned.T @ body_from_sensor) - 1) / 2, -1, 1)))
+    assert angle_error_deg < 3.0
+    falls = [e for e in events if e.type == FALL]
+    assert len(falls) == 1 and falls[0].features["direction"] == "backward"
+
+
+def test_nothing_is_raised_before_the_mounting_is_known():
+    pipeline = Pipeline()
+    walk = scenarios.backward_walk(10.0, seed=1)
+    moving = SampleBlock(walk.t_s[400:], walk.accel_g[400:], walk.gyro_dps[400:])   # starts mid-walk
+    assert _feed(pipeline, moving, 20) == []
+    assert not pipeline.state()["calibrated"]
+
+
+def test_state_reports_tilt_walking_steps_and_cadence():
+    pipeline = Pipeline(calibration=Calibration())
+    _feed(pipeline, _as_block(scenarios.backward_walk(30.0, seed=5, cadence_spm=100.0)), 20)
+    state = pipeline.state()
+    assert state["is_walking"] and state["steps"] > 40
+    assert state["cadence_spm"] == pytest.approx(100.0, rel=0.05)
+    assert state["tilt_deg"] < 10.0
+    assert {"trunk_rate_dps", "direction", "vertical_speed_m_s"} <= set(state)
+
+
+def test_finish_sends_the_summary_of_a_walk_in_progress():
+    pipeline = Pipeline(calibration=Calibration())
+    events = _feed(pipeline, _as_block(scenarios.backward_walk(40.0, seed=6)), 20)
+    assert [e.type for e in events] == [SESSION_SUMMARY]
+    assert pipeline.finish() == []                   # only once
+
+
+def test_detection_settings_name_a_bad_frame_length():
+    with pytest.raises(ValueError, match="frame_s = 0.5 is not allowed"):
+        DetectionSettings(frame_s=0.5)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "load.py").exists(), reason="../shared/data (SisFall) is not here")
+@pytest.mark.parametrize("trial,expect_alarm", [("F02_SA01_R01", True), ("F14_SA03_R02", True),
+                                                ("D01_SA01_R01", False), ("D18_SA01_R01", False)])
+def test_sisfall_trials_give_the_expected_verdict(trial, expect_alarm):
+    import sys
+    sys.path.insert(0, str(SHARED_DATA))
+    import load                                      # shared/data/load.py, numpy only
+
+    tr = load.load_trial("sisfall", trial)
+    samples = SampleBlock(tr.t, tr.accel_g.astype(float), tr.gyro_dps.astype(float))
+    events = _feed(Pipeline(calibration=Calibration(body_from_sensor=SISFALL_BODY_FROM_SENSOR)), samples, 20)
+    assert bool({FALL, LOSS_OF_BALANCE} & {e.type for e in events}) == expect_alarm
