@@ -1,7 +1,7 @@
 """``fall``: an impact, confirmed by the posture after it.
 
-The posture is judged ``confirm_s`` after the first impact sample (the strongest impact within
-``peak_window_s`` is reported), so the ``fall`` event comes within a second of the impact. Which impact
+The posture is judged ``confirm_s`` after the strongest impact (a stronger one while judging restarts
+the wait, e.g. the landing after the jolt of a slip), so the ``fall`` event comes within a second of it. Which impact
 and which posture are enough depends on what came before -- a softer landing needs stronger evidence:
 
 * after a ``loss_of_balance`` (within ``after_balance_s``): ``impact_after_balance_g`` and the trunk off
@@ -12,7 +12,8 @@ and which posture are enough depends on what came before -- a softer landing nee
 * from any posture (sitting, kneeling, getting up): a severe impact (``severe_impact_g``) then
   ``severe_lying_deg``; or any impact above ``soft_impact_g`` that leaves the wearer face-down (leaning
   forward by ``prone_deg``, and ``posture_change_deg`` more tilted than in the 2 s before): nobody lies
-  down prone with a jolt on purpose.
+  down prone with a jolt on purpose; or a landing on the back (lean back ``back_lying_deg``) with an
+  impact of ``back_impact_g`` -- lying down on a bed, even quickly, stays well under 3 g.
 
 When a loss of balance preceded the impact, the event carries ``lead_s``: how long before the impact
 the warning was raised.
@@ -44,12 +45,13 @@ class FallSettings:
     hard_lying_deg: float = 40.0
     severe_impact_g: float = 6.0
     severe_lying_deg: float = 55.0
-    prone_deg: float = 55.0
+    prone_deg: float = 45.0
+    back_impact_g: float = 3.5
+    back_lying_deg: float = 50.0
     posture_change_deg: float = 30.0
     upright_deg: float = 35.0
     upright_before_s: float = 2.0
     confirm_s: float = 0.8
-    peak_window_s: float = 0.4
     refractory_s: float = 5.0
 
     def __post_init__(self) -> None:
@@ -102,9 +104,12 @@ class FallDetector:
             self._tilt_before = min(tilt for _, tilt in recent)
             self._was_upright = t_peak - self._last_upright_t <= s.upright_before_s
             self._descended = t_peak - self._descent_t <= 1.0
-        if t - self._impact_t <= s.peak_window_s and peak > self._peak_g:
+        if peak > self._peak_g:
+            # a stronger impact while judging (the slip came first, the landing after): judge that one,
+            # keeping what the wearer was doing before the first
             self._peak_g, self._peak_t = peak, t_peak
-        if t - self._impact_t < s.confirm_s:
+            self._descended = self._descended or t_peak - self._descent_t <= 1.0
+        if t - self._peak_t < s.confirm_s:      # judge the posture confirm_s after the strongest impact
             return None
         after_balance = self._impact_t - balance_t <= s.after_balance_s
         self._impact_t = math.nan
@@ -141,4 +146,6 @@ class FallDetector:
         if (g >= s.soft_impact_g and -mo.lean_back_deg >= s.prone_deg
                 and tilt - self._tilt_before >= s.posture_change_deg):
             return "face_down"
+        if g >= s.back_impact_g and mo.lean_back_deg >= s.back_lying_deg:
+            return "back_landing"
         return ""
