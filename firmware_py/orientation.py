@@ -123,7 +123,9 @@ class OrientationFilter:
         since the motion during the gap is unknown."""
         s = self.settings
         if not self._started:
-            amag0 = math.sqrt(ax * ax + ay * ay + az * az) or 1.0
+            amag0 = math.sqrt(ax * ax + ay * ay + az * az)
+            if not 0.5 < amag0 < 2.0:
+                return                   # no plausible gravity reading yet (a dropped or zeroed sample)
             self.up = (ax / amag0, ay / amag0, az / amag0)
             self._gravity_g = min(1.2, max(0.8, amag0))
             self._smooth = (ax, ay, az)
@@ -175,6 +177,9 @@ class OrientationFilter:
             if k > 0.0:
                 vx, vy, vz = vx + k * (ux - vx), vy + k * (uy - vy), vz + k * (uz - vz)
         n = math.sqrt(vx * vx + vy * vy + vz * vz)
+        if not n > 1e-6:                 # NaN or collapsed (garbage input): start again from the accelerometer
+            self._started = False
+            return
         vx, vy, vz = vx / n, vy / n, vz / n
         self.up = (vx, vy, vz)
         self.is_recovering = recovering

@@ -8,8 +8,10 @@ classic 140 °/s trunk-rate thresholds:
 
 * backwards: lean back > ``backward_tilt_deg``, tipping back faster than ``backward_rate_dps`` and going
   down faster than ``backward_speed_m_s``;
-* forwards / sideways: tilt > ``forward_tilt_deg``, tilting faster than ``forward_rate_dps`` and going
-  down faster than ``forward_speed_m_s``;
+* forwards / sideways: tilt > ``forward_tilt_deg``, tilting faster than ``forward_rate_dps`` (and away
+  from upright faster than ``tilting_away_dps``, so sitting up from lying is not it) and going down
+  faster than ``forward_speed_m_s`` (or > ``sinking_tilt_deg`` and sinking faster than
+  ``sinking_speed_m_s``);
 * any direction: free fall (|a| < ``free_fall_g`` for ``free_fall_s``) while already tilted by
   ``free_fall_tilt_deg`` and going down (a jump is a free fall while upright, so it needs the tilt).
 
@@ -37,6 +39,7 @@ class BalanceSettings:
     forward_tilt_deg: float = 40.0
     forward_rate_dps: float = 90.0
     forward_speed_m_s: float = 0.9
+    tilting_away_dps: float = 20.0
     sinking_tilt_deg: float = 30.0
     sinking_speed_m_s: float = 1.2
     free_fall_g: float = 0.5
@@ -64,12 +67,15 @@ class BalanceDetector:
         self._going_down_since = math.nan
         self._free_fall_s = 0.0
         self._prev_t = math.nan
+        self._prev_tilt = 0.0
 
     def step(self, mo: Motion) -> Optional[Event]:
         s = self.settings
         t = mo.t_s
         dt = t - self._prev_t if t > self._prev_t else 0.0
-        self._prev_t = t
+        # how fast the trunk goes away from upright (negative: coming back up, e.g. sitting up from lying)
+        away_dps = (mo.tilt_deg - self._prev_tilt) / dt if dt > 0 else 0.0
+        self._prev_t, self._prev_tilt = t, mo.tilt_deg
         speed = mo.vertical_speed_m_s
         if mo.tilt_deg < s.upright_deg:
             self._last_upright_t = t
@@ -85,7 +91,7 @@ class BalanceDetector:
         if (mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
                 and speed < -s.backward_speed_m_s):
             why = "backward_tip"
-        elif mo.tilt_rate_dps > s.forward_rate_dps and (
+        elif mo.tilt_rate_dps > s.forward_rate_dps and away_dps > s.tilting_away_dps and (
                 (mo.tilt_deg > s.forward_tilt_deg and speed < -s.forward_speed_m_s)
                 or (mo.tilt_deg > s.sinking_tilt_deg and speed < -s.sinking_speed_m_s)):
             why = "tip"

@@ -11,6 +11,7 @@ from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallSetting
                                    StillnessSettings, StumbleSettings)
 from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SESSION_SUMMARY, STUMBLE, Event
 from firmware_py.pipeline import DetectionSettings, Pipeline
+from hal.types import SampleBlock
 
 ALARMS = {FALL, LOSS_OF_BALANCE}
 
@@ -143,3 +144,25 @@ def test_detector_settings_name_the_bad_field(factory, field, value):
 def test_fall_settings_refuse_a_confirmation_later_than_a_second():
     with pytest.raises(ValueError, match="confirm_s = 1.5 is not allowed"):
         FallSettings(confirm_s=1.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_slow_backward_slip_under_classic_rate_thresholds_is_warned_before_the_impact(seed):
+    # ~1.5 s slip, trunk rate under ~130 °/s: forward-fall thresholds (~140 °/s) would miss it
+    slip = scenarios.slow_backward_fall(seed=seed)
+    t_impact = slip.truth_times(FALL)[0]
+    events = _events(slip)
+    warnings = [e for e in events if e.type == LOSS_OF_BALANCE]
+    assert warnings and warnings[0].t_detect_s < t_impact - 0.2
+    assert warnings[0].features["trunk_rate_dps"] < 140.0
+    assert FALL in _types(events)
+
+
+def test_orientation_survives_a_zeroed_sample_when_the_stream_starts():
+    pipeline = Pipeline(calibration=Calibration())
+    walk = scenarios.backward_walk(10.0, seed=2)
+    accel = walk.accel_g.copy()
+    accel[:5] = 0.0                                  # a sensor that starts with a few empty readings
+    events = pipeline.process(SampleBlock(walk.t_s, accel, walk.gyro_dps))
+    assert not ALARMS & set(_types(events))
+    assert pipeline.state()["tilt_deg"] < 10.0
