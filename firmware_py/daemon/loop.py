@@ -319,10 +319,14 @@ class Daemon:
             retry_s = self.link.retry_in_s()
             what = (self.link.error or "").split(";")[0]  # the fault, without the wiring advice
             parts = [f"sensor fault: {what}; retrying in {retry_s:.{0 if retry_s >= 2 else 1}f} s"]
-        alert_state = self.alerts.state() if hasattr(self.alerts, "state") else {}
-        alarm = alert_state.get("alarm") if isinstance(alert_state, dict) else None
-        if alarm:
-            parts.append(f"alarm: {alarm}")
+        alert = self.alerts.state()
+        if alert.get("alarm"):
+            muted = " (muted)" if alert.get("alarm_silent") else ""
+            parts.append(f"{alert['alarm'].replace('_', ' ')} alarm{muted}")
+        if alert.get("cancel_in_s") is not None:
+            parts.append(f"fall not cancelled, help called in {alert['cancel_in_s']:.0f} s")
+        elif alert.get("help_raised"):
+            parts.append("help called")
         if self.publisher is None:
             parts.append("no broker configured")
         else:
