@@ -176,6 +176,7 @@ def test_evaluate_command_scores_synthetic_csv_trials_when_run_end_to_end(tmp_pa
     proc = _retrowalk(str(folder), "--format", "csv", "--json", "--output", str(out), "--jobs", "2")
     assert proc.returncode == 0, proc.stderr
     assert "fall sensitivity" in proc.stdout and "walk" in proc.stdout
+    assert "trials" not in proc.stderr          # no progress bar when stderr is not a terminal (CI logs)
     m = json.loads(out.read_text())
     for key in ("fall_sensitivity", "specificity", "stumble_recall", "stumble_as_fall_rate",
                 "walking_false_alarms_per_hour", "pre_impact_share", "lead_time_median_s", "lead_time_p10_s",
