@@ -188,6 +188,16 @@ def test_evaluate_command_scores_synthetic_csv_trials_when_run_end_to_end(tmp_pa
     assert m["per_activity"]["sitting"]["specificity"] == 1.0
 
 
+def test_evaluate_json_alone_on_stdout_when_no_output_file_is_given(tmp_path):
+    pytest.importorskip("firmware_py.pipeline")
+    folder = _scenario_folder(tmp_path)
+    proc = _retrowalk(str(folder), "--json", "--jobs", "1", "--activity", "fall")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)                 # nothing but the JSON object: pipe it to jq
+    assert m["trials"] == 1 and m["trials_by_kind"]["fall"] == 1
+    assert "fall sensitivity" in proc.stderr     # the table went to stderr
+
+
 def test_evaluate_command_names_the_bad_file_when_one_cannot_be_read(tmp_path):
     pytest.importorskip("firmware_py.pipeline")
     (tmp_path / "walk_broken.csv").write_text("t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n0.0,0,0,1,0,0\n")
