@@ -6,14 +6,16 @@ and which posture are enough depends on what came before -- a softer landing nee
 
 * after a ``loss_of_balance`` (within ``after_balance_s``): ``impact_after_balance_g`` and the trunk off
   upright by ``lying_after_balance_deg``;
-* from upright (tilt < ``upright_deg`` within ``upright_before_s``): ``impact_g`` then ``lying_deg``; or a
+* from upright (tilt < ``upright_deg`` within ``upright_before_s``): ``impact_g`` then ``lying_deg`` (or
+  ``descended_lying_deg`` if the waist went down faster than ``soft_descent_m_s`` before it); or a
   soft landing (``soft_impact_g``, e.g. onto grass or a mattress) after the waist went down faster than
   ``soft_descent_m_s`` then ``soft_lying_deg``; or a hard one (``hard_impact_g``) then ``hard_lying_deg``;
 * from any posture (sitting, kneeling, getting up): a severe impact (``severe_impact_g``) then
   ``severe_lying_deg``; or any impact above ``soft_impact_g`` that leaves the wearer face-down (leaning
   forward by ``prone_deg``, and ``posture_change_deg`` more tilted than in the 2 s before): nobody lies
   down prone with a jolt on purpose; or a landing on the back (lean back ``back_lying_deg``) with an
-  impact of ``back_impact_g`` -- lying down on a bed, even quickly, stays well under 3 g.
+  impact of ``back_impact_g``, or of ``back_change_impact_g`` when the posture changed by
+  ``posture_change_deg`` -- lying down on a bed, even quickly, stayed under 2.3 g on the back in SisFall.
 
 When a loss of balance preceded the impact, the event carries ``lead_s``: how long before the impact
 the warning was raised.
@@ -41,12 +43,14 @@ class FallSettings:
     soft_impact_g: float = 1.8
     soft_lying_deg: float = 55.0
     soft_descent_m_s: float = 0.6
+    descended_lying_deg: float = 40.0
     hard_impact_g: float = 5.0
     hard_lying_deg: float = 40.0
     severe_impact_g: float = 6.0
     severe_lying_deg: float = 55.0
     prone_deg: float = 45.0
     back_impact_g: float = 3.5
+    back_change_impact_g: float = 2.5
     back_lying_deg: float = 50.0
     posture_change_deg: float = 30.0
     upright_deg: float = 35.0
@@ -135,7 +139,7 @@ class FallDetector:
         if after_balance and g >= s.impact_after_balance_g and tilt >= s.lying_after_balance_deg:
             return "after_loss_of_balance"
         if self._was_upright:
-            if g >= s.impact_g and tilt >= s.lying_deg:
+            if g >= s.impact_g and (tilt >= s.lying_deg or (self._descended and tilt >= s.descended_lying_deg)):
                 return "impact"
             if g >= s.hard_impact_g and tilt >= s.hard_lying_deg:
                 return "hard_impact"
@@ -146,6 +150,8 @@ class FallDetector:
         if (g >= s.soft_impact_g and -mo.lean_back_deg >= s.prone_deg
                 and tilt - self._tilt_before >= s.posture_change_deg):
             return "face_down"
-        if g >= s.back_impact_g and mo.lean_back_deg >= s.back_lying_deg:
+        if mo.lean_back_deg >= s.back_lying_deg and (
+                g >= s.back_impact_g
+                or (g >= s.back_change_impact_g and tilt - self._tilt_before >= s.posture_change_deg)):
             return "back_landing"
         return ""
