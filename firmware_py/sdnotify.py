@@ -75,7 +75,10 @@ class Notifier:
             return False
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: the daemon notifies from its sampling loop, and a reader that stops reading
+                # (the socket's queue holds ~10 datagrams) must cost a dropped message, not a stalled loop.
+                self._sock = socket.socket(socket.AF_UNIX,
+                                           socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
             self._sock.sendto(message.encode("utf-8"), self._address)
         except OSError as exc:
             self._failures += 1
