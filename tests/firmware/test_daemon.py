@@ -279,3 +279,18 @@ def test_calibrate_command_saves_a_calibration_and_says_so_when_the_wearer_stand
     done = json.loads(step_until(daemon, fake_clock, follower, "cmd/result", timeout_s=20))
     assert done["ok"] is True and done["id"] == "k1" and "saved" in done["message"]
     assert load_calibration(state_dir) is not None
+
+
+def test_status_says_when_help_will_be_called_when_a_fall_is_not_cancelled(
+        daemons, fake_clock, mock_factory, state_dir, notify):
+    from firmware_py.events import Event
+
+    daemon = start(daemons, make_config(state_dir), fake_clock, mock_factory, environ=notify.environ)
+    now = fake_clock.monotonic()
+    daemon._record(Event("fall", now, now))
+    statuses = []
+    for _ in range(31):  # read every second, as systemd does
+        run_for(daemon, fake_clock, 1.0)
+        statuses += [m for m in notify.read() if m.startswith("STATUS=")]
+    assert any("fall not cancelled, help called in 20 s" in m for m in statuses)
+    assert "help called" in statuses[-1] and "help called in" not in statuses[-1]
