@@ -2,19 +2,15 @@
 
 ``build_sensor_opener`` opens the MPU-6050 through smbus2 or builds the emulated chip; ``build_gpio_for`` picks
 the Pi's pin factory or gpiozero's MockFactory (through ``hal.gpio``); ``build_daemon`` assembles the rest.
-The commands ``calibrate`` and ``record`` use ``read_for`` to drain the sensor for a while.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import Any, Callable, Dict, Optional
 
 from hal.clock import Clock, MonotonicClock
-from hal.types import SampleBlock
 
 from ..errors import ConfigError
 from ..events import Event
@@ -22,8 +18,6 @@ from .calibration_file import load_calibration
 from .loop import Daemon
 from .sensor_link import SensorLink
 from .settings import DaemonSettings, EmulatorSettings
-
-log = logging.getLogger(__name__)
 
 
 def daemon_settings(config: Any) -> DaemonSettings:
@@ -134,10 +128,12 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     if gpio is None:  # built here, so closed here; a caller's own gpio stays the caller's
         gpio = build_gpio_for(config, clock, pin_factory)
         resources.append(gpio)
-    alerts = AlertManager(gpio, clock, config.alerts)
     try:
+        alerts = AlertManager(gpio, clock, config.alerts)
         outbox = Outbox(state_dir / "outbox.sqlite3", clock)
     except OSError as exc:  # an unwritable state dir is fixed by the admin, not by a restart
+        for resource in resources:
+            resource.close()
         raise ConfigError(f"[paths] state_dir = {str(state_dir)!r}: {exc}") from exc
     publisher = build_publisher(config, outbox, clock) if with_broker else None
     notifier = Notifier(os.environ if environ is None else environ)
@@ -149,7 +145,6 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
 
 def with_emulated_sensor(config: Any, scenario: str = "still") -> Any:
     """The config with ``[daemon] driver = "emulated"`` (the commands' ``--emulated``)."""
-
     settings = dataclasses.replace(daemon_settings(config), driver="emulated",
                                    emulator=EmulatorSettings(scenario=scenario, loop=True))
     return dataclasses.replace(config, daemon=settings)
