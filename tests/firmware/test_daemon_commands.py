@@ -74,3 +74,12 @@ def test_run_exits_78_naming_the_chip_when_a_different_chip_answers(tmp_path, st
     assert main(["run", "--config", str(config)]) == 78  # a restart cannot fix it: systemd does not retry
     err = capsys.readouterr().err
     assert "0x70" in err and "0x68" in err
+
+
+def test_run_exits_78_naming_the_key_when_the_state_dir_cannot_be_created(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    config = tmp_path / "bad-state.toml"
+    config.write_text(f'[paths]\nstate_dir = "{blocker}/state"\n\n[daemon]\ndriver = "emulated"\n')
+    assert main(["run", "--config", str(config)]) == 78
+    assert "[paths] state_dir" in capsys.readouterr().err
