@@ -1,8 +1,10 @@
 """The sensor as the main loop sees it: faults a re-open can fix become one event and a retry schedule."""
 from __future__ import annotations
 
+import json
 import logging
 import math
+from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 from hal.clock import Clock
@@ -26,9 +28,15 @@ class SensorLink:
     a chip that stopped sampling is re-initialised like a vanished one), and one with severity ``info`` and
     ``features["state"] == "recovered"`` when samples flow again. Retries in between are counted, not
     announced. ``SensorIdentityError`` (a different chip) is not caught: a restart cannot fix it.
+
+    While the sensor is away the watchdog is not pinged, so systemd restarts the daemon every
+    ``WatchdogSec`` + ``RestartSec``. ``fault_marker`` (a file in the state dir) carries an announced outage
+    across those restarts: a carer gets one ``lost`` and one ``recovered`` for an unplugged cable, not a
+    ``lost`` every fifteen seconds.
     """
 
-    def __init__(self, open_sensor: Callable[[], Any], clock: Clock, settings: DaemonSettings) -> None:
+    def __init__(self, open_sensor: Callable[[], Any], clock: Clock, settings: DaemonSettings,
+                 fault_marker: Optional[Path] = None) -> None:
         self._open_sensor = open_sensor
         self._clock = clock
         self._settings = settings
@@ -39,6 +47,7 @@ class SensorLink:
         self._retry_at_s = -math.inf
         self._backoff_s = settings.sensor_retry_initial_s
         self._last_sample_s = clock.monotonic()
+        self._fault_marker = Path(fault_marker) if fault_marker is not None else None
 
     @property
     def is_ok(self) -> bool:
@@ -90,6 +99,8 @@ class SensorLink:
                       features={"state": "recovered", "outage_s": round(outage_s, 3), "attempts": self.attempts})
         self._lost_at_s, self.error, self.attempts = None, None, 0
         self._backoff_s = self._settings.sensor_retry_initial_s
+        if self._fault_marker is not None:
+            self._fault_marker.unlink(missing_ok=True)
         return [event]
 
     def _lose(self, exc: Exception) -> List[Event]:
@@ -103,9 +114,23 @@ class SensorLink:
             return []
         self._lost_at_s = now
         self.attempts = 0
+        if self._fault_marker is not None and self._fault_marker.exists():
+            log.error("sensor still lost since before this start (%s); retrying with backoff", exc)
+            return []
         log.error("sensor lost: %s; retrying with backoff", exc)
-        return [Event(SENSOR_FAULT, t_onset_s=now, t_detect_s=now,
-                      features={"state": "lost", "error": self.error[:300], "error_type": type(exc).__name__})]
+        event = Event(SENSOR_FAULT, t_onset_s=now, t_detect_s=now,
+                      features={"state": "lost", "error": self.error[:300], "error_type": type(exc).__name__})
+        self._mark_announced(event)
+        return [event]
+
+    def _mark_announced(self, event: Event) -> None:
+        if self._fault_marker is None:
+            return
+        try:
+            self._fault_marker.write_text(json.dumps({"event_id": event.id, "error": self.error}))
+        except OSError as exc:  # a full or read-only state dir: the worst case is a repeated announcement
+            log.warning("cannot note the sensor fault in %s (%s); a restart will announce it again",
+                        self._fault_marker, exc)
 
     def _close_sensor(self) -> None:
         sensor, self.sensor = self.sensor, None

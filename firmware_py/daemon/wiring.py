@@ -123,7 +123,8 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
         raise ConfigError(f"[paths] state_dir = {str(state_dir)!r} cannot be created ({exc.strerror}); create "
                           f"it writable for the service user, or choose another") from exc
     pipeline = build_pipeline(config, load_calibration(state_dir))
-    link = SensorLink(build_sensor_opener(config, clock, motion), clock, settings)
+    link = SensorLink(build_sensor_opener(config, clock, motion), clock, settings,
+                      fault_marker=state_dir / "sensor_fault.json")
     resources = []
     if gpio is None:  # built here, so closed here; a caller's own gpio stays the caller's
         gpio = build_gpio_for(config, clock, pin_factory)

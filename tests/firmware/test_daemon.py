@@ -152,6 +152,25 @@ def test_daemon_starts_and_reports_a_fault_when_the_sensor_is_missing_at_start(
     assert [q["features"]["state"] for q in queued if q["type"] == SENSOR_FAULT] == ["lost", "recovered"]
 
 
+def test_one_fault_is_announced_across_a_watchdog_restart_when_the_sensor_stays_away(
+        daemons, fake_clock, mock_factory, state_dir):
+    # systemd restarts a daemon whose sensor is gone (no samples, no watchdog pings); the carer must see
+    # one "lost" for the outage and one "recovered", not a "lost" per restart
+    config = make_config(state_dir, vanish_windows_s=[[1.0, 1000.0]])
+    first = start(daemons, config, fake_clock, mock_factory)
+    lost = [e for e in run_for(first, fake_clock, 5.0) if e.type == SENSOR_FAULT]
+    assert [e.features["state"] for e in lost] == ["lost"]
+    first.close()
+
+    restarted_config = make_config(state_dir, vanish_windows_s=[[0.0, 3.0]])  # a new chip, back at 3 s
+    second = start(daemons, restarted_config, fake_clock, mock_factory)
+    events = run_for(second, fake_clock, 8.0)
+    assert [e.features["state"] for e in events if e.type == SENSOR_FAULT] == ["recovered"]
+    queued = [json.loads(r.payload) for r in second.outbox.pending(100)]
+    assert [q["features"]["state"] for q in queued if q["type"] == SENSOR_FAULT] == ["lost", "recovered"]
+    assert not (state_dir / "sensor_fault.json").exists()
+
+
 def test_sensor_link_backs_off_exponentially_when_the_sensor_stays_away(fake_clock, state_dir):
     config = make_config(state_dir, vanish_windows_s=[[1.0, 1000.0]])
     link = SensorLink(build_sensor_opener(config, fake_clock), fake_clock, config.daemon)
