@@ -35,14 +35,15 @@ class OrientationSettings:
 
     Attributes
     ----------
-    gain_per_s : how fast the accelerometer corrects the gyro (1/s; 0.5 → time constant 2 s)
+    gain_per_s : how fast the accelerometer corrects the gyro (1/s; 1 → time constant 1 s)
     accel_rejection_g : ignore the accelerometer when | |a| - 1 g | exceeds this
     accel_rejection_deg : ignore it when it disagrees with the estimate by more than this
     recovery_s : after this long of disagreement (|a| ≈ 1 g), trust the accelerometer again, fast
     recovery_gain_per_s : correction gain while recovering
     velocity_leak_s : time constant that forgets vertical velocity (integration drift)
     gravity_s : time constant of the running mean of |a| along "up" that stands for 1 g
-    bias_gain_per_s2 : Mahony's integral gain (learns the gyro bias), max_bias_dps its limit
+    bias_gain_per_s2 : Mahony's integral gain: how fast the gyro bias is learned (1/s²)
+    max_bias_dps : the largest gyro bias the filter may learn (°/s)
     accel_smoothing_s : low-pass of the accelerometer before it corrects the tilt
     gyro_range_dps : the gyroscope's full scale (samples at it are overrange)
     """

@@ -31,7 +31,28 @@ from firmware_py.events import LOSS_OF_BALANCE, Event
 @dataclass(frozen=True)
 class BalanceSettings:
     """Thresholds of the loss-of-balance detector (see the module docstring). Angles are from the wearer's
-    upright reference, speeds are of the waist going down."""
+    upright reference, speeds are of the waist going down.
+
+    Attributes
+    ----------
+    backward_tilt_deg : lean back beyond which a backward tip counts (balance is lost at ~10° backwards)
+    backward_rate_dps : backward tipping rate that counts (slow backward slips stay under ~140 °/s)
+    backward_speed_m_s : downward waist speed that counts with a backward tip
+    forward_tilt_deg : tilt beyond which a forward or sideways tip counts (~24° forwards in the literature)
+    forward_rate_dps : trunk tilting rate that counts forwards or sideways
+    forward_speed_m_s : downward waist speed that counts with a forward or sideways tip
+    tilting_away_dps : the trunk must be going away from upright at least this fast (not sitting up)
+    sinking_tilt_deg : smaller tilt that counts when the waist sinks fast (``sinking_speed_m_s``)
+    sinking_speed_m_s : downward waist speed for the sinking rule
+    free_fall_g : |a| below this is free fall
+    free_fall_s : how long the free fall must last
+    free_fall_tilt_deg : tilt the trunk must have during the free fall (a jump is upright)
+    free_fall_speed_m_s : downward waist speed needed with the free fall
+    upright_deg : tilt under which the wearer counts as upright
+    upright_within_s : a loss of balance must start within this long of being upright
+    running_accel_g : typical step peak |a| above which the wearer is running (nothing is judged then)
+    refractory_s : at most one warning in this long
+    """
 
     backward_tilt_deg: float = 16.0
     backward_rate_dps: float = 60.0

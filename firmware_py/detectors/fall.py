@@ -33,7 +33,33 @@ from firmware_py.events import FALL, Event
 
 @dataclass(frozen=True)
 class FallSettings:
-    """Thresholds of the fall detector (see the module docstring)."""
+    """Thresholds of the fall detector (see the module docstring).
+
+    Attributes
+    ----------
+    impact_g : impact that makes a fall from upright when followed by ``lying_deg``
+    lying_deg : tilt after the impact that counts as down, from upright
+    impact_after_balance_g : impact that makes a fall after a loss_of_balance
+    lying_after_balance_deg : tilt after the impact that counts as down after a loss_of_balance
+    after_balance_s : how long after a loss_of_balance an impact belongs to it
+    soft_impact_g : smallest impact judged at all (a soft landing on grass or a mattress)
+    soft_lying_deg : tilt needed after a soft landing from upright
+    soft_descent_m_s : downward waist speed that makes a descent before the impact
+    descended_lying_deg : tilt needed after ``impact_g`` when the waist descended first
+    hard_impact_g : hard impact from upright, followed by ``hard_lying_deg``
+    hard_lying_deg : tilt needed after a hard impact
+    severe_impact_g : impact that makes a fall from any posture, followed by ``severe_lying_deg``
+    severe_lying_deg : tilt needed after a severe impact
+    prone_deg : forward lean after the impact that counts as face-down
+    back_impact_g : impact that makes a fall when it leaves the wearer on the back (``back_lying_deg``)
+    back_change_impact_g : smaller impact that counts on the back when the posture changed
+    back_lying_deg : lean back after the impact that counts as lying on the back
+    posture_change_deg : how much more tilted than in the 2 s before the impact counts as a change
+    upright_deg : tilt under which the wearer counts as upright before the impact
+    upright_before_s : "from upright" means upright within this long before the impact
+    confirm_s : the posture is judged this long after the strongest impact (less than 1 s)
+    refractory_s : at most one fall in this long
+    """
 
     impact_g: float = 3.0
     lying_deg: float = 50.0

@@ -11,8 +11,13 @@ from firmware_py.events import SESSION_SUMMARY, Event
 
 @dataclass(frozen=True)
 class SessionSettings:
-    """Attributes: ``min_walk_s`` shortest walk worth a summary; ``tilted_deg`` trunk angle that counts
-    as walking tilted (time spent beyond it is reported)."""
+    """When a walk is worth a summary and what counts as walking tilted.
+
+    Attributes
+    ----------
+    min_walk_s : shortest walk worth a session_summary
+    tilted_deg : trunk angle from upright beyond which walking time counts as tilted
+    """
 
     min_walk_s: float = 10.0
     tilted_deg: float = 20.0

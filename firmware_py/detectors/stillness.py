@@ -17,7 +17,15 @@ from firmware_py.events import FALL, HELP_NEEDED, RECOVERED, Event
 
 @dataclass(frozen=True)
 class StillnessSettings:
-    """When lying still becomes ``help_needed`` and when the wearer counts as ``recovered``."""
+    """When lying still becomes ``help_needed`` and when the wearer counts as ``recovered``.
+
+    Attributes
+    ----------
+    help_after_s : lying still this long after a fall raises help_needed (once)
+    lying_deg : tilt that counts as lying
+    upright_deg : tilt under which the wearer counts as up again
+    recovered_s : up and moving this long after a fall or loss_of_balance raises recovered
+    """
 
     help_after_s: float = 30.0
     lying_deg: float = 50.0

@@ -20,7 +20,21 @@ from firmware_py.events import STUMBLE, Event
 
 @dataclass(frozen=True)
 class StumbleSettings:
-    """Thresholds of the stumble detector (see the module docstring)."""
+    """Thresholds of the stumble detector (see the module docstring).
+
+    Attributes
+    ----------
+    rate_ratio : trunk rate beyond this many times the wearer's typical per-step peak is a perturbation
+    accel_ratio : |a| beyond this many times the wearer's typical per-step peak is a perturbation
+    min_rate_dps : a perturbation's trunk rate is at least this
+    min_accel_g : a perturbation's |a| is at least this
+    walking_within_s : the perturbation must come while walking or within this long of it
+    confirm_s : how long after the perturbation the wearer must be upright again
+    upright_deg : tilt under which the wearer counts as upright again
+    refractory_s : at most one stumble in this long
+    running_accel_g : typical step peak |a| above which the wearer is running (no stumbles judged)
+    min_walk_steps : steps of walking before stumbles are judged (the envelope must be the wearer's)
+    """
 
     rate_ratio: float = 2.0
     accel_ratio: float = 1.8
