@@ -67,8 +67,8 @@ class BalanceSettings:
     free_fall_s: float = 0.1
     free_fall_tilt_deg: float = 30.0
     free_fall_speed_m_s: float = 1.2
-    upright_deg: float = 25.0
-    upright_within_s: float = 1.5
+    upright_deg: float = 35.0
+    upright_within_s: float = 2.0
     running_accel_g: float = 2.3
     refractory_s: float = 3.0
 
