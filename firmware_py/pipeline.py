@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional
 
+import numpy as np
+
 from firmware_py.calibration import Calibration, CalibrationSettings, RestLearner
 from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
                                    SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
@@ -88,6 +90,7 @@ class Pipeline:
         self._stillness = StillnessDetector(settings.stillness)
         self._session = SessionTracker(settings.session)
         self._motion = Motion()
+        self._to_body = None             # (body_from_sensor transposed, gyro bias) once calibrated
         self._state: Dict[str, Any] = {"calibrated": calibration is not None, "tilt_deg": None,
                                        "trunk_rate_dps": None, "is_walking": False, "steps": 0,
                                        "cadence_spm": 0.0}
@@ -120,9 +123,13 @@ class Pipeline:
         return dict(self._state)
 
     def _detect(self, frames: Frames) -> List[Event]:
-        cal = self.calibration
-        assert cal is not None
-        accel, gyro = cal.to_body(frames.accel_g, frames.gyro_dps)
+        if self._to_body is None:
+            cal = self.calibration
+            assert cal is not None
+            self._to_body = (cal.rotation.T.copy(), np.asarray(cal.gyro_bias_dps))
+        rotation_t, bias = self._to_body
+        accel = frames.accel_g @ rotation_t
+        gyro = (frames.gyro_dps - bias) @ rotation_t
         orientation, gait, mo = self._orientation, self._gait, self._motion
         balance, fall, stumble, stillness, session = (self._balance, self._fall, self._stumble,
                                                       self._stillness, self._session)
