@@ -57,6 +57,19 @@ def run_one(name: str, argv: list) -> dict:
     return figures
 
 
+def check(name: str, figures: dict, checks: list) -> list:
+    missed = []
+    for key, op, target, what in checks:
+        if key not in figures:
+            missed.append(f"{name}: figure {key!r} missing from the bench output")
+            continue
+        ok = OPS[op](figures[key], target)
+        print(f"  {'PASS' if ok else 'FAIL'} {name}.{key} = {figures[key]} (target {op} {target}: {what})")
+        if not ok:
+            missed.append(f"{name}.{key} = {figures[key]}, target {op} {target} ({what})")
+    return missed
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=sorted(GATES), help="run only these benches")
@@ -65,15 +78,13 @@ def main() -> int:
     for name, (argv, checks) in GATES.items():
         if args.only and name not in args.only:
             continue
-        figures = run_one(name, argv)
-        for key, op, target, what in checks:
-            if key not in figures:
-                failures.append(f"{name}: figure {key!r} missing from the bench output")
-                continue
-            ok = OPS[op](figures[key], target)
-            print(f"  {'PASS' if ok else 'FAIL'} {name}.{key} = {figures[key]} (target {op} {target}: {what})")
-            if not ok:
-                failures.append(f"{name}.{key} = {figures[key]}, target {op} {target} ({what})")
+        missed = check(name, run_one(name, argv), checks)
+        if missed:
+            # One re-run, both printed: a single fsync stalled by another process on a shared disk should
+            # not block a landing, while a real regression misses twice.
+            print(f"  {name}: missed {len(missed)} target(s); running it once more")
+            missed = check(name, run_one(name, argv), checks)
+        failures += missed
     if failures:
         print("benchmark gate failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
