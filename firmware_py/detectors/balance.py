@@ -15,6 +15,10 @@ classic 140 °/s trunk-rate thresholds:
 * any direction: free fall (|a| < ``free_fall_g`` for ``free_fall_s``) while already tilted by
   ``free_fall_tilt_deg`` and going down (a jump is a free fall while upright, so it needs the tilt).
 
+While running (the gait envelope's step peak above ``running_accel_g``) only the tip beyond
+``forward_tilt_deg`` is judged: a runner's trunk bounces down and swings back like a starting fall,
+but never leans that far, while a trip pitches it far forwards.
+
 The event's ``t_onset_s`` is when the waist started to go down in this excursion; ``lead_s`` to the
 impact is not known yet when it fires: the fall detector reports it in the ``fall`` event.
 """
@@ -50,7 +54,7 @@ class BalanceSettings:
     free_fall_speed_m_s : downward waist speed needed with the free fall
     upright_deg : tilt under which the wearer counts as upright
     upright_within_s : a loss of balance must start within this long of being upright
-    running_accel_g : typical step peak |a| above which the wearer is running (nothing is judged then)
+    running_accel_g : typical step peak |a| above which the wearer is running (then only the big tip counts)
     refractory_s : at most one warning in this long
     """
 
@@ -106,17 +110,19 @@ class BalanceDetector:
         else:
             self._going_down_since = math.nan
         self._free_fall_s = self._free_fall_s + dt if mo.accel_low_g < s.free_fall_g else 0.0
-        if (t - self._last_upright_t > s.upright_within_s or t - self.last_fired_t < s.refractory_s
-                or mo.step_accel_g > s.running_accel_g):
+        if t - self._last_upright_t > s.upright_within_s or t - self.last_fired_t < s.refractory_s:
             return None
-        if (mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
+        # a runner's trunk bounces and swings like a starting fall, so while running only the big tip
+        # counts: a trip pitches the trunk far beyond any running lean (≤ 35° in SisFall's fast jogging)
+        running = mo.step_accel_g > s.running_accel_g
+        if (not running and mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
                 and speed < -s.backward_speed_m_s):
             why = "backward_tip"
         elif mo.tilt_rate_dps > s.forward_rate_dps and away_dps > s.tilting_away_dps and (
                 (mo.tilt_deg > s.forward_tilt_deg and speed < -s.forward_speed_m_s)
-                or (mo.tilt_deg > s.sinking_tilt_deg and speed < -s.sinking_speed_m_s)):
+                or (not running and mo.tilt_deg > s.sinking_tilt_deg and speed < -s.sinking_speed_m_s)):
             why = "tip"
-        elif (self._free_fall_s >= s.free_fall_s and mo.tilt_deg > s.free_fall_tilt_deg
+        elif (not running and self._free_fall_s >= s.free_fall_s and mo.tilt_deg > s.free_fall_tilt_deg
               and speed < -s.free_fall_speed_m_s):
             why = "free_fall"
         else:

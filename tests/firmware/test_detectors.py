@@ -99,14 +99,16 @@ def _frame(t, **kw) -> Motion:
     return Motion(t_s=t, t_peak_s=t, **kw)
 
 
-def _tip(detector: BalanceDetector, lean_back_deg: float, rate_dps: float, speed_m_s: float):
-    """0.5 s upright, then one frame tipping as given; returns the detector's verdict on it."""
+def _tip(detector: BalanceDetector, lean_back_deg: float, rate_dps: float, speed_m_s: float,
+         step_accel_g: float = 1.7):
+    """0.5 s upright, then one frame tipping as given; returns the detector's verdict on it.
+    ``step_accel_g`` is the gait envelope's typical step peak (above 2.3 g: running)."""
     for i in range(10):
-        detector.step(_frame(i * 0.05))
+        detector.step(_frame(i * 0.05, step_accel_g=step_accel_g))
     tilt = abs(lean_back_deg)
     return detector.step(_frame(0.5, tilt_deg=tilt, lean_back_deg=lean_back_deg, tilt_rate_dps=rate_dps,
                                 back_rate_dps=math.copysign(rate_dps, lean_back_deg),
-                                vertical_speed_m_s=speed_m_s))
+                                vertical_speed_m_s=speed_m_s, step_accel_g=step_accel_g))
 
 
 def test_loss_of_balance_fires_at_a_smaller_angle_backwards_than_forwards():
@@ -118,6 +120,15 @@ def test_loss_of_balance_fires_at_a_smaller_angle_backwards_than_forwards():
 
 def test_loss_of_balance_needs_the_waist_going_down():
     assert _tip(BalanceDetector(), 20.0, 70.0, 0.0) is None
+
+
+def test_trip_while_running_is_warned_when_the_trunk_pitches_far_forwards():
+    # a runner tripping: 50° forwards at 200 °/s, going down at 1 m/s
+    warning = _tip(BalanceDetector(), -50.0, 200.0, -1.0, step_accel_g=2.8)
+    assert warning is not None and warning.features["direction"] == "forward"
+    # a runner's trunk swinging back and bouncing down is not judged (it is warned when walking)
+    assert _tip(BalanceDetector(), 20.0, 70.0, -0.7, step_accel_g=2.8) is None
+    assert _tip(BalanceDetector(), 20.0, 70.0, -0.7, step_accel_g=1.7) is not None
 
 
 def test_recovered_when_the_wearer_is_up_and_moving_again():
