@@ -11,7 +11,8 @@ classic 140 °/s trunk-rate thresholds:
 * forwards / sideways: tilt > ``forward_tilt_deg``, tilting faster than ``forward_rate_dps`` (and away
   from upright faster than ``tilting_away_dps``, so sitting up from lying is not it) and going down
   faster than ``forward_speed_m_s`` (or > ``sinking_tilt_deg`` and sinking faster than
-  ``sinking_speed_m_s``);
+  ``sinking_speed_m_s``); leaning to the side, ``sideways_tilt_deg`` is enough with that rate and
+  speed: sitting down, lying down and bending go forwards or backwards, not sideways;
 * any direction: free fall (|a| < ``free_fall_g`` for ``free_fall_s``) while already tilted by
   ``free_fall_tilt_deg`` and going down (a jump is a free fall while upright, so it needs the tilt).
 
@@ -43,6 +44,8 @@ class BalanceSettings:
     backward_rate_dps : backward tipping rate that counts (slow backward slips stay under ~140 °/s)
     backward_speed_m_s : downward waist speed that counts with a backward tip
     forward_tilt_deg : tilt beyond which a forward or sideways tip counts (~24° forwards in the literature)
+    sideways_tilt_deg : smaller lean to the side that counts with the forward rate and speed (nobody sinks
+        sideways on purpose)
     forward_rate_dps : trunk tilting rate that counts forwards or sideways
     forward_speed_m_s : downward waist speed that counts with a forward or sideways tip
     tilting_away_dps : the trunk must be going away from upright at least this fast (not sitting up)
@@ -62,6 +65,7 @@ class BalanceSettings:
     backward_rate_dps: float = 60.0
     backward_speed_m_s: float = 0.6
     forward_tilt_deg: float = 40.0
+    sideways_tilt_deg: float = 15.0
     forward_rate_dps: float = 90.0
     forward_speed_m_s: float = 0.9
     tilting_away_dps: float = 20.0
@@ -120,6 +124,7 @@ class BalanceDetector:
             why = "backward_tip"
         elif mo.tilt_rate_dps > s.forward_rate_dps and away_dps > s.tilting_away_dps and (
                 (mo.tilt_deg > s.forward_tilt_deg and speed < -s.forward_speed_m_s)
+                or (not running and abs(mo.lean_left_deg) > s.sideways_tilt_deg and speed < -s.forward_speed_m_s)
                 or (not running and mo.tilt_deg > s.sinking_tilt_deg and speed < -s.sinking_speed_m_s)):
             why = "tip"
         elif (not running and self._free_fall_s >= s.free_fall_s and mo.tilt_deg > s.free_fall_tilt_deg

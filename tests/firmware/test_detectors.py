@@ -122,6 +122,21 @@ def test_loss_of_balance_needs_the_waist_going_down():
     assert _tip(BalanceDetector(), 20.0, 70.0, 0.0) is None
 
 
+def test_sideways_tip_is_warned_at_a_smaller_angle_than_a_forward_bow():
+    def lean(detector: BalanceDetector, lean_back_deg: float, lean_left_deg: float):
+        for i in range(10):
+            detector.step(_frame(i * 0.05))
+        tilt = math.hypot(lean_back_deg, lean_left_deg)
+        return detector.step(_frame(0.5, tilt_deg=tilt, lean_back_deg=lean_back_deg, lean_left_deg=lean_left_deg,
+                                    tilt_rate_dps=120.0, vertical_speed_m_s=-1.0))
+
+    # 20° to the right at 120 °/s, sinking at 1 m/s: nobody sits or bends sideways like that
+    warning = lean(BalanceDetector(), 0.0, -20.0)
+    assert warning is not None and warning.features["direction"] == "right"
+    # bending forwards as far and as fast while sitting down quickly is ordinary
+    assert lean(BalanceDetector(), -20.0, 0.0) is None
+
+
 def test_trip_while_running_is_warned_when_the_trunk_pitches_far_forwards():
     # a runner tripping: 50° forwards at 200 °/s, going down at 1 m/s
     warning = _tip(BalanceDetector(), -50.0, 200.0, -1.0, step_accel_g=2.8)
