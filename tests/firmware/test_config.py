@@ -188,9 +188,9 @@ def test_check_exit_status_is_78_when_run_as_a_program(tmp_path):
 
 def test_show_prints_the_effective_config_without_the_password_when_one_is_configured(tmp_path, capsys):
     (tmp_path / "pw").write_text("hunter2\n")
-    path = write(tmp_path, "[mqtt]\nhost = \"10.0.0.5\"\nusername = \"walker\"\npassword_file = \"pw\"\n")
+    path = write(tmp_path, "[mqtt]\nhost = \"broker.example\"\nusername = \"walker\"\npassword_file = \"pw\"\n")
     assert main(["config", "show", str(path)]) == 0
     out = capsys.readouterr().out
-    assert 'host = "10.0.0.5"' in out and f'password_file = "{tmp_path / "pw"}"' in out
+    assert 'host = "broker.example"' in out and f'password_file = "{tmp_path / "pw"}"' in out
     assert "hunter2" not in out
     assert tomllib.loads(out)["sensor"]["sample_rate_hz"] == Config().sensor.sample_rate_hz
