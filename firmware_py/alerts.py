@@ -6,11 +6,8 @@ drains the button edges, steps the pattern on the injected clock, and returns th
 ``cancelled`` (button or MQTT), ``help_needed`` (a fall not cancelled within ``cancel_window_s``) and ``sos``
 (a long press).
 
-Patterns are data, ``(on_s, off_s)`` steps repeated ``repeat`` times (0 = until cancelled), played by ``Alarm``
-from the loop rather than by gpiozero's ``blink()`` thread: on virtual time the exact sequence is testable, and
-at the loop's ~50 ms period the resolution is finer than a wearer can tell apart. The cost: a stalled loop
-freezes the pattern in its current state (the systemd watchdog restarts a stalled daemon; ``close()`` turns
-the buzzer off).
+What a pattern is and how it plays (``PatternSettings``, ``DEFAULT_PATTERNS``, ``Alarm``) lives in
+``alarm_patterns``; they are re-exported here.
 
 Rules, in order of what matters to the wearer:
 
@@ -33,21 +30,18 @@ import queue
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from hal.clock import Clock
 
 from .events import (CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event)
-
-#: the loop period the patterns are stepped at; shorter steps cannot be played reliably
-MIN_STEP_S = 0.05
-_BOUNDARY_S = 1e-6
+# PatternSettings, DEFAULT_PATTERNS, Alarm, MIN_STEP_S and TEST_ALARM are also re-exported for importers
+from .alarm_patterns import (_BOUNDARY_S, DEFAULT_PATTERNS, MIN_STEP_S, TEST_ALARM, Alarm,  # noqa: F401
+                             PatternSettings)
 
 #: button edges as queued by ``hal.gpio`` (kept as strings here: firmware_py does not import gpiozero's side)
 PRESS = "press"
 RELEASE = "release"
-
-TEST_ALARM = "test_alarm"
 
 #: higher pre-empts lower, lower never pre-empts higher
 PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4}
@@ -58,90 +52,6 @@ SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
 #: pins already used by I2C bus 1 (the MPU-6050): BCM 2 (SDA) and 3 (SCL)
 I2C_PINS = (2, 3)
 BCM_PINS = range(2, 28)
-
-
-@dataclass(frozen=True)
-class PatternSettings:
-    """One buzzer pattern: ``steps_s`` of ``(on_s, off_s)``, played ``repeat`` times (0 = until cancelled).
-
-    A field left out (``None``) takes the event's default pattern's value, so ``[alerts.sos] repeat = 2``
-    keeps the Morse steps.
-    """
-
-    steps_s: Optional[Tuple[Tuple[float, float], ...]] = None
-    repeat: Optional[int] = None
-
-    def __post_init__(self) -> None:
-        if self.steps_s is not None:
-            self._check_steps()
-        if self.repeat is not None:
-            self._check_repeat()
-
-    def _check_steps(self) -> None:
-        # TOML gives lists of lists; keep the frozen value hashable and comparable
-        try:
-            steps = tuple((float(on_s), float(off_s)) for on_s, off_s in self.steps_s)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"steps_s = {self.steps_s!r} is not a list of [on_s, off_s] pairs, "
-                             f"e.g. [[0.2, 0.1], [0.2, 1.0]]") from exc
-        object.__setattr__(self, "steps_s", steps)
-        if not steps:
-            raise ValueError("steps_s = [] is empty; give at least one [on_s, off_s] pair")
-        for i, (on_s, off_s) in enumerate(steps):
-            if not (math.isfinite(on_s) and on_s >= MIN_STEP_S):
-                raise ValueError(f"steps_s[{i}] on_s = {on_s:g} is not allowed; use at least {MIN_STEP_S:g} s "
-                                 f"(the main loop's period: shorter beeps are not played reliably)")
-            if not (math.isfinite(off_s) and (off_s == 0 or off_s >= MIN_STEP_S)):
-                raise ValueError(f"steps_s[{i}] off_s = {off_s:g} is not allowed; use 0 (no gap) or at least "
-                                 f"{MIN_STEP_S:g} s")
-
-    def _check_repeat(self) -> None:
-        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 0:
-            raise ValueError(f"repeat = {self.repeat!r} is not allowed; use 0 (until cancelled) or a count >= 1")
-
-    def with_defaults(self, default: "PatternSettings") -> "PatternSettings":
-        """This pattern with the fields it leaves out taken from ``default``."""
-        return PatternSettings(self.steps_s if self.steps_s is not None else default.steps_s,
-                               self.repeat if self.repeat is not None else default.repeat)
-
-    @property
-    def cycle_s(self) -> float:
-        return sum(on_s + off_s for on_s, off_s in self.steps_s)
-
-    @property
-    def duration_s(self) -> float:
-        """How long it sounds; ``inf`` for a pattern that plays until cancelled."""
-        return math.inf if self.repeat == 0 else self.repeat * self.cycle_s
-
-    def is_on_at(self, elapsed_s: float) -> Optional[bool]:
-        """Buzzer state ``elapsed_s`` after the start; ``None`` once the pattern has finished."""
-        # a tick landing on a step boundary counts as past it (virtual clocks accumulate float error)
-        elapsed_s += _BOUNDARY_S
-        if elapsed_s >= self.duration_s:
-            return None
-        position_s = max(elapsed_s, 0.0) % self.cycle_s
-        for on_s, off_s in self.steps_s:
-            if position_s < on_s:
-                return True
-            position_s -= on_s + off_s
-            if position_s < 0:
-                return False
-        return False
-
-
-# International Morse "SOS": dot 1 unit, dash 3, gap 1, between letters 3, between words 7 (unit 0.15 s)
-_MORSE_SOS = ((0.15, 0.15), (0.15, 0.15), (0.15, 0.45), (0.45, 0.15), (0.45, 0.15), (0.45, 0.45),
-              (0.15, 0.15), (0.15, 0.15), (0.15, 1.05))
-
-#: what each event sounds like unless configured (docs/alerts.md)
-DEFAULT_PATTERNS = {
-    STUMBLE: PatternSettings(((0.15, 0.0),), 1),  # one short chirp
-    LOSS_OF_BALANCE: PatternSettings(((0.1, 0.1),), 15),  # 5 beeps a second for 3 s
-    FALL: PatternSettings(((1.0, 0.0),), 0),  # continuous
-    HELP_NEEDED: PatternSettings(((0.2, 0.1), (0.2, 0.1), (0.2, 1.0)), 0),  # three beeps, pause
-    SOS: PatternSettings(_MORSE_SOS, 0),
-    TEST_ALARM: PatternSettings(((0.5, 0.5),), 2),
-}
 
 
 def _default(kind: str) -> Callable[[], PatternSettings]:
@@ -239,55 +149,6 @@ def _check_range(key: str, value: float, low: float, high: float, low_text: str 
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
         low_part = f"{low_text} ({low:g})" if low_text else f"{low:g}"
         raise ValueError(f"{key} = {value!r} is not allowed; use {low_part} to {high:g}")
-
-
-class Alarm:
-    """Plays one pattern at a time on a buzzer (anything with ``on()`` / ``off()``), stepped by ``tick``.
-
-    ``play`` sets the first state at once, so the buzzer is on when ``play`` returns.
-    """
-
-    def __init__(self, buzzer: Any) -> None:
-        self.buzzer = buzzer
-        self._pattern: Optional[PatternSettings] = None
-        self._started_s = 0.0
-        self._is_on = False
-
-    @property
-    def is_playing(self) -> bool:
-        return self._pattern is not None
-
-    @property
-    def is_on(self) -> bool:
-        return self._is_on
-
-    def play(self, pattern: PatternSettings, now_s: float) -> None:
-        self._pattern = pattern
-        self._started_s = now_s
-        self._set(True)  # every pattern starts with a beep (on_s > 0)
-
-    def tick(self, now_s: float) -> bool:
-        """Apply the state due at ``now_s``; returns whether the pattern is still playing."""
-        if self._pattern is None:
-            return False
-        state = self._pattern.is_on_at(now_s - self._started_s)
-        if state is None:
-            self.stop()
-            return False
-        self._set(state)
-        return True
-
-    def stop(self) -> None:
-        self._pattern = None
-        self._set(False)
-
-    def _set(self, value: bool) -> None:
-        if value != self._is_on:
-            self._is_on = value
-            if value:
-                self.buzzer.on()
-            else:
-                self.buzzer.off()
 
 
 @dataclass
