@@ -39,7 +39,7 @@ from hal.mpu6050 import SensorSettings
 from .alerts import AlertSettings
 from .daemon import DaemonSettings
 from .errors import ConfigError
-from .mqtt import MqttSettings
+from .mqtt_settings import MqttSettings
 from .pipeline import DetectionSettings
 
 if sys.version_info >= (3, 11):
