@@ -67,7 +67,9 @@ def _session_name(text: str) -> str:
 
 def describe(event: Dict[str, Any]) -> str:
     """One readable line for an event JSON object (local time)."""
-    words = WORDS.get(event.get("type"), str(event.get("type")))
+    # any client on the broker can publish here: a field of the wrong type must not end the carer's terminal
+    kind = str(event.get("type", "?"))
+    words = WORDS.get(kind, kind)
     details = []
     features = event.get("features") or {}
     for key, fmt in _FEATURES:
@@ -76,12 +78,12 @@ def describe(event: Dict[str, Any]) -> str:
             details.append(fmt.format(value))
     if details:
         words += f" ({', '.join(details)})"
-    return (f"{_local_time(event.get('time'))}  {event.get('device', '?')}  {str(event.get('type', '?')).upper():15s} "
-            f"{event.get('severity', '?'):8s}  {words}")
+    return (f"{_local_time(event.get('time'))}  {event.get('device', '?')}  {kind.upper():15s} "
+            f"{str(event.get('severity', '?')):8s}  {words}")
 
 
-def _local_time(iso: Optional[str]) -> str:
-    if not iso:
+def _local_time(iso: Any) -> str:
+    if not iso or not isinstance(iso, str):
         return "(time unknown)     "
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M:%S")

@@ -117,3 +117,9 @@ def test_alerts_refuses_a_session_name_that_is_not_a_plain_word(capsys):
 def test_alerts_refuses_a_wildcard_prefix_naming_it(capsys):
     assert retrowalk(["alerts", "--prefix", "retrowalk/#"]) == 78
     assert "prefix = 'retrowalk/#' is not allowed" in capsys.readouterr().err
+
+
+def test_describe_keeps_going_when_another_client_sends_fields_of_the_wrong_type():
+    # anyone on the broker can publish to <prefix>/+/event: one odd message must not end the carer's terminal
+    line = describe({"id": "x", "device": "w", "type": ["fall"], "severity": None, "time": 1700000000})
+    assert "(time unknown)" in line and "None" in line and "['FALL']" in line
