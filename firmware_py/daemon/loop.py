@@ -421,5 +421,6 @@ class Daemon:
         self.link.close()
         for resource in self._resources:
             resource.close()
+        self.notifier.close()  # its socket, opened on the first message; STOPPING=1 has gone already
         log.info("stopped after %d samples in %.1f s (%d lost)", self.counters.samples_total,
                  self.clock.monotonic() - self.started_s, self.counters.lost_total)

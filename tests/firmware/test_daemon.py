@@ -313,3 +313,11 @@ def test_status_says_when_help_will_be_called_when_a_fall_is_not_cancelled(
         statuses += [m for m in notify.read() if m.startswith("STATUS=")]
     assert any("fall not cancelled, help called in 20 s" in m for m in statuses)
     assert "help called" in statuses[-1] and "help called in" not in statuses[-1]
+
+
+def test_the_notify_socket_is_closed_when_the_daemon_is_closed(daemons, fake_clock, mock_factory, state_dir, notify):
+    # an embedding (the demo, the tests) builds and closes daemons in one process: no socket may be left open
+    daemon = start(daemons, make_config(state_dir), fake_clock, mock_factory, environ=notify.environ)
+    assert "READY=1" in notify.read()
+    daemon.close()
+    assert daemon.notifier._sock is None
