@@ -136,7 +136,13 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
         for resource in resources:
             resource.close()
         raise ConfigError(f"[paths] state_dir = {str(state_dir)!r}: {exc}") from exc
-    publisher = build_publisher(config, outbox, clock) if with_broker else None
+    try:
+        publisher = build_publisher(config, outbox, clock) if with_broker else None
+    except ConfigError:  # e.g. a TLS file that does not exist: let go of the pins and the outbox we opened
+        outbox.close()
+        for resource in resources:
+            resource.close()
+        raise
     notifier = Notifier(os.environ if environ is None else environ)
     return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,
                   device_id=config.mqtt.device_id, sample_rate_hz=config.sensor.sample_rate_hz,

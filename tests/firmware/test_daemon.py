@@ -321,3 +321,17 @@ def test_the_notify_socket_is_closed_when_the_daemon_is_closed(daemons, fake_clo
     assert "READY=1" in notify.read()
     daemon.close()
     assert daemon.notifier._sock is None
+
+
+def test_pins_are_free_again_when_the_broker_settings_are_refused_at_build(fake_clock, mock_factory, state_dir,
+                                                                            tmp_path):
+    from firmware_py.errors import ConfigError
+    from firmware_py.mqtt_settings import MqttTlsSettings
+    from hal.gpio import build_gpio
+
+    tls = MqttTlsSettings(enabled=True, ca_file=str(tmp_path / "missing-ca.pem"))
+    config = make_config(state_dir, mqtt=MqttSettings(device_id="test", tls=tls))
+    with pytest.raises(ConfigError, match="ca_file"):
+        build_daemon(config, fake_clock, pin_factory=mock_factory, environ={})
+    # a caller that reports the error and carries on (the demo, selftest) can claim the buzzer and button again
+    build_gpio(config.alerts, pin_factory=mock_factory, clock=fake_clock).close()
