@@ -267,9 +267,14 @@ class Daemon:
         except ValueError as exc:  # NotStillError: the wearer moved; nothing changes
             result = command.result(False, str(exc))
         else:
-            path = save_calibration(self._state_dir, calibration)
-            self.pipeline = self._make_pipeline(calibration)  # fresh state: the body frame changed
-            result = command.result(True, f"calibrated and saved to {path}")
+            try:
+                path = save_calibration(self._state_dir, calibration)
+            except OSError as exc:  # a full or read-only state dir must not stop the monitor: nothing changes
+                result = command.result(False, f"calibration not saved in {self._state_dir} ({exc}); nothing "
+                                               f"changed: free space there or make it writable, then retry")
+            else:
+                self.pipeline = self._make_pipeline(calibration)  # fresh state: the body frame changed
+                result = command.result(True, f"calibrated and saved to {path}")
         log.info("command calibrate: %s", result.message)
         if self.publisher is not None:
             self.publisher.reply(result)

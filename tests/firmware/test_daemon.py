@@ -335,3 +335,19 @@ def test_pins_are_free_again_when_the_broker_settings_are_refused_at_build(fake_
         build_daemon(config, fake_clock, pin_factory=mock_factory, environ={})
     # a caller that reports the error and carries on (the demo, selftest) can claim the buzzer and button again
     build_gpio(config.alerts, pin_factory=mock_factory, clock=fake_clock).close()
+
+
+def test_calibrate_command_says_it_was_not_saved_and_the_daemon_keeps_running_when_the_write_fails(
+        broker_daemon, fake_clock, state_dir):
+    daemon, follower, _ = broker_daemon
+    wait_connected(daemon, fake_clock)
+    (state_dir / "calibration.json.tmp").mkdir()  # the write fails (even for root), as on a full disk
+    follower.publish("retrowalk/cmdtest/cmd/calibrate", json.dumps({"id": "k2"}))
+    first = json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))
+    assert first["ok"] is True
+    done = json.loads(step_until(daemon, fake_clock, follower, "cmd/result", timeout_s=20))
+    assert done["ok"] is False and done["id"] == "k2" and "not saved" in done["message"]
+    assert str(state_dir) in done["message"]
+    assert load_calibration(state_dir) is None
+    follower.publish("retrowalk/cmdtest/cmd/ping", json.dumps({"id": "p2"}))  # still answering
+    assert json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))["id"] == "p2"
