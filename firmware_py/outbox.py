@@ -12,7 +12,8 @@ telemetry only lands here while the broker is unreachable, so the cost (one fsyn
 card; see ``bench/mqtt.py``) is paid where it matters.
 
 Bounds: at most ``max_rows`` rows. When full, the oldest telemetry goes first, then the oldest event that is not
-fall-class; fall-class events (``firmware_py.events.FALL_CLASS``) are never dropped, even past the bound.
+fall-class; fall-class events (``firmware_py.events.FALL_CLASS``) and ``cancelled`` are never dropped, even past
+the bound: a carer who is told of a fall must also be told that the wearer pressed "I'm OK".
 
 A full disk (``database or disk is full``) loses nothing already stored: the new row is kept in memory, in
 order, reported in ``last_error`` and retried every ``retry_interval_s`` on the clock. Rows held in memory have
@@ -32,7 +33,11 @@ from pathlib import Path
 from typing import Any, Deque, Dict, Iterable, List, Optional, Union
 
 from hal.clock import Clock
-from .events import FALL_CLASS, Event
+from .events import CANCELLED, FALL_CLASS, Event
+
+
+#: event types a full outbox keeps even past its bound: falls, and the cancel that answers one
+KEPT_PAST_THE_BOUND = FALL_CLASS | {CANCELLED}
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,8 @@ class OutboxRow:
 
     @property
     def fall_class(self) -> bool:
-        return self.event_type in FALL_CLASS
+        """Never dropped from a full outbox (the column keeps its first name)."""
+        return self.event_type in KEPT_PAST_THE_BOUND
 
 
 class Outbox:

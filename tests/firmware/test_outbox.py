@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SOS, STUMBLE, Event
+from firmware_py.events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, SOS, STUMBLE, Event
 from firmware_py.outbox import EVENT, TELEMETRY, Outbox
 
 
@@ -109,6 +109,16 @@ def test_fall_class_events_are_all_kept_when_far_past_the_bound(tmp_path, fake_c
     box.put(event(STUMBLE, 100), "w")  # a non-fall event arriving when only falls remain is the one dropped
     assert [r.event_id for r in box.pending(20)] == [e.id for e in falls]
     assert box.depth() == len(falls)
+
+
+def test_the_wearers_cancel_is_kept_with_its_fall_when_the_outbox_is_full(tmp_path, fake_clock):
+    # a carer told of a fall must also be told that the wearer pressed "I'm OK"
+    box = Outbox(tmp_path / "o.sqlite3", fake_clock, max_rows=2)
+    fall, cancel = event(FALL, 1), event(CANCELLED, 2)
+    for e in (fall, cancel, event(STUMBLE, 3), event(STUMBLE, 4)):
+        box.put(e, "w")
+    ids = [r.event_id for r in box.pending(10)]
+    assert fall.id in ids and cancel.id in ids
 
 
 def test_bound_and_drop_policy_hold_across_a_reopen(tmp_path, fake_clock):
