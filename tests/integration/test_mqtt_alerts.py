@@ -24,9 +24,16 @@ def start_alerts(port: int, *extra: str) -> "tuple[subprocess.Popen, queue.Queue
     proc = subprocess.Popen([sys.executable, "-m", "firmware_py.cli", "alerts", "--port", str(port), *extra],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready: "queue.Queue[str]" = queue.Queue()
-    threading.Thread(target=lambda: [ready.put(line) for line in proc.stderr], name="alerts-stderr",
-                     daemon=True).start()
+    threading.Thread(target=_pump_lines, args=(proc.stderr, ready), name="alerts-stderr", daemon=True).start()
     return proc, ready
+
+
+def _pump_lines(stream, into: "queue.Queue[str]") -> None:
+    try:
+        for line in stream:
+            into.put(line)
+    except ValueError:  # communicate() closed the pipe under us: there is nothing left to read
+        pass
 
 
 def wait_following(proc, ready) -> None:
