@@ -19,22 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from hal.clock import FakeClock, MonotonicClock
     from ..calibration import calibrate_at_rest
     from ..config import load_config
-    from ..daemon import (build_sensor, concat_blocks, daemon_settings, read_for, save_calibration, state_dir_of,
-                          with_emulated_sensor)
+    from ..daemon import (build_sensor, concat_blocks, config_and_clock_for, daemon_settings, read_for,
+                          save_calibration, state_dir_of)
 
     if args.seconds < 1:
         print(f"retrowalk calibrate: --seconds {args.seconds} is too short; stand still for at least 1 s",
               file=sys.stderr)
         return 2
-    config = load_config(args.config)
-    if args.emulated:
-        config = with_emulated_sensor(config, "still")
-        clock = FakeClock()
-    else:
-        clock = MonotonicClock()
+    config, clock = config_and_clock_for(load_config(args.config), args.emulated, "still")
     sensor = build_sensor(config, clock)
     try:
         print(f"Stand still and upright, as at the start of a walk, for {args.seconds:g} s "

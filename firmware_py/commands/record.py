@@ -37,20 +37,14 @@ def with_progress(blocks: Iterable, seconds: float, out: TextIO) -> Iterator:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hal.clock import FakeClock, MonotonicClock
     from ..config import load_config
-    from ..daemon import build_sensor, daemon_settings, read_for, with_emulated_sensor
+    from ..daemon import build_sensor, config_and_clock_for, daemon_settings, read_for
     from ..datasets import write_csv
 
     if args.seconds <= 0:
         print(f"retrowalk record: --seconds {args.seconds} is not allowed; use a positive number", file=sys.stderr)
         return 2
-    config = load_config(args.config)
-    if args.emulated:
-        config = with_emulated_sensor(config, "backward_walk")
-        clock = FakeClock()
-    else:
-        clock = MonotonicClock()
+    config, clock = config_and_clock_for(load_config(args.config), args.emulated, "backward_walk")
     sensor = build_sensor(config, clock)
     try:
         blocks = read_for(sensor, clock, args.seconds, daemon_settings(config).poll_interval_s)

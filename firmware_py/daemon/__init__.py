@@ -13,11 +13,11 @@ from .calibration_file import load_calibration, save_calibration
 from .loop import CALIBRATE_S, Daemon, ScaledClock, real_seconds
 from .sensor_link import RECOVERABLE_SENSOR_ERRORS, SensorLink
 from .settings import DRIVERS, SCENARIOS, DaemonSettings, EmulatorSettings
-from .wiring import (build_daemon, build_gpio_for, build_motion, build_pipeline, build_publisher, build_sensor,
+from .wiring import (build_daemon, config_and_clock_for, build_gpio_for, build_motion, build_pipeline, build_publisher, build_sensor,
                      build_sensor_opener, daemon_settings, is_raspberry_pi, state_dir_of, with_emulated_sensor)
 
 __all__ = ["CALIBRATE_S", "DRIVERS", "RECOVERABLE_SENSOR_ERRORS", "SCENARIOS", "Daemon", "DaemonSettings",
            "EmulatorSettings", "ScaledClock", "SensorLink", "build_daemon", "build_gpio_for", "build_motion",
-           "build_pipeline", "build_publisher", "build_sensor", "build_sensor_opener", "concat_blocks",
+           "build_pipeline", "build_publisher", "build_sensor", "build_sensor_opener", "concat_blocks", "config_and_clock_for",
            "daemon_settings", "is_raspberry_pi", "load_calibration", "read_for", "real_seconds",
            "save_calibration", "state_dir_of", "with_emulated_sensor"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
-from hal.clock import Clock, MonotonicClock
+from hal.clock import Clock, FakeClock, MonotonicClock
 
 from ..errors import ConfigError
 from ..events import Event
@@ -155,4 +155,12 @@ def with_emulated_sensor(config: Any, scenario: str = "still") -> Any:
     settings = dataclasses.replace(daemon_settings(config), driver="emulated",
                                    emulator=EmulatorSettings(scenario=scenario, loop=True))
     return dataclasses.replace(config, daemon=settings)
+
+
+def config_and_clock_for(config: Any, emulated: bool, scenario: str) -> Tuple[Any, Clock]:
+    """What a one-shot command (``calibrate``, ``record``) samples with: the configured sensor on real time,
+    or with ``--emulated`` the emulated chip playing ``scenario`` on virtual time, so it returns at once."""
+    if emulated:
+        return with_emulated_sensor(config, scenario), FakeClock()
+    return config, MonotonicClock()
 
