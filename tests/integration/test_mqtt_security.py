@@ -6,11 +6,14 @@ import logging
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, List, Tuple
 
 import pytest
 
 from firmware_py.cli import main as retrowalk
+from firmware_py.events import Event
 from firmware_py.mqtt import MqttSettings, MqttTlsSettings, Publisher
 from firmware_py.outbox import Outbox
 from hal.clock import MonotonicClock
@@ -65,20 +68,31 @@ def test_wrong_password_is_reported_as_refused_in_words_and_never_logged(auth_br
     assert WRONG not in caplog.text and WRONG not in repr(pub.settings)
 
 
-def test_right_password_from_its_file_connects_and_delivers(auth_broker, tmp_path):
+@contextmanager
+def started_publisher(settings: MqttSettings, tmp_path: Path) -> Iterator[Tuple[Publisher, Outbox]]:
     outbox = Outbox(tmp_path / "o.sqlite3", MonotonicClock())
-    settings = settings_for(auth_broker, username="walker", password_file=secret(tmp_path, RIGHT))
     pub = Publisher(settings, outbox, MonotonicClock())
     pub.start()
     try:
-        with Follower(settings, ["retrowalk/+/event"]).start() as sub:
-            event = make_event()
-            outbox.put(event, DEVICE)
-            got = events_in(receive(sub, lambda g: len(g) >= 1, publisher=pub))
-        assert got[0]["id"] == event.id and pub.last_error is None
+        yield pub, outbox
     finally:
         pub.close()
         outbox.close()
+
+
+def deliver_one_event(settings: MqttSettings, pub: Publisher, outbox: Outbox) -> Tuple[Event, List[dict]]:
+    """Put one event in the outbox; return it and what a subscriber with the same settings received."""
+    with Follower(settings, ["retrowalk/+/event"]).start() as sub:
+        event = make_event()
+        outbox.put(event, DEVICE)
+        return event, events_in(receive(sub, lambda g: len(g) >= 1, publisher=pub))
+
+
+def test_right_password_from_its_file_connects_and_delivers(auth_broker, tmp_path):
+    settings = settings_for(auth_broker, username="walker", password_file=secret(tmp_path, RIGHT))
+    with started_publisher(settings, tmp_path) as (pub, outbox):
+        event, got = deliver_one_event(settings, pub, outbox)
+        assert got[0]["id"] == event.id and pub.last_error is None
 
 
 def test_alerts_exits_non_zero_with_the_refusal_when_the_password_is_wrong(auth_broker, tmp_path, capsys):
@@ -139,19 +153,10 @@ def tls_broker(tmp_path):
 def test_events_are_delivered_over_tls_when_the_broker_certificate_is_from_the_given_ca(tls_broker, tmp_path):
     tls = MqttTlsSettings(enabled=True, ca_file=str(tls_broker.ca_file))
     settings = settings_for(tls_broker, tls=tls)
-    outbox = Outbox(tmp_path / "o.sqlite3", MonotonicClock())
-    pub = Publisher(settings, outbox, MonotonicClock())
-    pub.start()
-    try:
-        with Follower(settings, ["retrowalk/+/event"]).start() as sub:
-            event = make_event()
-            outbox.put(event, DEVICE)
-            got = events_in(receive(sub, lambda g: len(g) >= 1, publisher=pub))
+    with started_publisher(settings, tmp_path) as (pub, outbox):
+        event, got = deliver_one_event(settings, pub, outbox)
         assert got[0]["id"] == event.id
         assert pump(pub, lambda: outbox.depth() == 0)
-    finally:
-        pub.close()
-        outbox.close()
 
 
 def test_broker_certificate_from_another_ca_is_refused_with_the_reason(tls_broker, tmp_path):
