@@ -11,13 +11,16 @@ class Motion:
 
     __slots__ = ("t_s", "t_peak_s", "accel_peak_g", "accel_low_g", "tilt_deg", "lean_back_deg",
                  "lean_left_deg", "tilt_rate_dps", "back_rate_dps", "vertical_speed_m_s", "is_walking",
-                 "step_rate_dps", "step_accel_g", "is_still", "walk_steps")
+                 "step_rate_dps", "step_accel_g", "is_still", "walk_steps", "vertical_accel_g",
+                 "horizontal_accel_g", "accel_g", "roll_rate_dps", "yaw_rate_dps")
 
     def __init__(self, t_s: float = 0.0, t_peak_s: float = 0.0, accel_peak_g: float = 1.0,
                  accel_low_g: float = 1.0, tilt_deg: float = 0.0, lean_back_deg: float = 0.0,
                  lean_left_deg: float = 0.0, tilt_rate_dps: float = 0.0, back_rate_dps: float = 0.0,
                  vertical_speed_m_s: float = 0.0, is_walking: bool = False, step_rate_dps: float = 60.0,
-                 step_accel_g: float = 1.7, is_still: bool = False, walk_steps: int = 0) -> None:
+                 step_accel_g: float = 1.7, is_still: bool = False, walk_steps: int = 0,
+                 vertical_accel_g: float = 0.0, horizontal_accel_g: float = 0.0, accel_g: float = 1.0,
+                 roll_rate_dps: float = 0.0, yaw_rate_dps: float = 0.0) -> None:
         self.t_s = t_s                                  # time of the frame's last sample
         self.t_peak_s = t_peak_s                        # time of the frame's largest |a|
         self.accel_peak_g = accel_peak_g                # largest |a| in the frame
@@ -33,6 +36,11 @@ class Motion:
         self.step_accel_g = step_accel_g                # gait envelope: typical peak |a| per step
         self.is_still = is_still                        # no motion beyond sensor noise and breathing
         self.walk_steps = walk_steps                    # steps in the current run of walking steps
+        self.vertical_accel_g = vertical_accel_g        # upward acceleration of the waist, gravity removed
+        self.horizontal_accel_g = horizontal_accel_g    # frame-mean acceleration across "up"
+        self.accel_g = accel_g                          # |frame-mean acceleration| (1 at rest)
+        self.roll_rate_dps = roll_rate_dps              # body rates about the front-back axis ...
+        self.yaw_rate_dps = yaw_rate_dps                # ... and about the vertical axis
 
     @property
     def direction(self) -> str:
