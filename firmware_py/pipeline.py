@@ -118,6 +118,11 @@ class Pipeline:
         summary = self._session.finish()
         return [summary] if summary is not None else []
 
+    def record_features(self, log: List[Any]) -> None:
+        """Append ``(t_s, features)`` of every frame from now on to ``log``: what the pre-impact model
+        sees (``detectors/fall_features.py``); ``scripts/train_pre_impact.py`` learns from it."""
+        self._balance.feature_log = log
+
     def state(self) -> Dict[str, Any]:
         """A snapshot for telemetry: tilt_deg, trunk_rate_dps, is_walking, steps, cadence_spm, ..."""
         return dict(self._state)
@@ -162,6 +167,12 @@ class Pipeline:
             mo.walk_steps = gait.bout_steps
             mo.step_rate_dps, mo.step_accel_g = gait.step_rate_dps, gait.step_accel_g
             mo.is_still = spread < 0.1 and wx * wx + wy * wy + wz * wz < still_rate * still_rate
+            along = ax * ux + ay * uy + az * uz
+            hx, hy, hz = ax - along * ux, ay - along * uy, az - along * uz
+            mo.vertical_accel_g = orientation.vertical_accel_g
+            mo.horizontal_accel_g = sqrt(hx * hx + hy * hy + hz * hz)
+            mo.accel_g = sqrt(ax * ax + ay * ay + az * az)
+            mo.roll_rate_dps, mo.yaw_rate_dps = wx, wz
             warning = balance.step(mo)
             if warning is not None:
                 events.append(warning)

@@ -9,6 +9,8 @@ from firmware_py import scenarios
 from firmware_py.calibration import Calibration
 from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallSettings, Motion, StillnessDetector,
                                    StillnessSettings, StumbleSettings)
+from firmware_py.detectors.fall_features import FEATURE_NAMES
+from firmware_py.detectors.trees import TreeEnsemble, load_model
 from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SESSION_SUMMARY, STUMBLE, Event
 from firmware_py.pipeline import DetectionSettings, Pipeline
 from hal.types import SampleBlock
@@ -111,39 +113,82 @@ def _tip(detector: BalanceDetector, lean_back_deg: float, rate_dps: float, speed
                                 vertical_speed_m_s=speed_m_s, step_accel_g=step_accel_g))
 
 
-def test_loss_of_balance_fires_at_a_smaller_angle_backwards_than_forwards():
+def _rule_only() -> BalanceDetector:
+    """The backward-tip rule alone (a model that never scores above any threshold)."""
+    return BalanceDetector(model=TreeEnsemble(FEATURE_NAMES, 1, -99.0, [[0]], [[0.0]], [[0.0, 0.0]]))
+
+
+def test_backward_tip_rule_fires_at_a_smaller_angle_backwards_than_forwards():
     # a slow backward slip: 20° back, 70 °/s, sinking at 0.7 m/s -- under the classic 140 °/s
-    assert _tip(BalanceDetector(), 20.0, 70.0, -0.7) is not None
+    warning = _tip(_rule_only(), 20.0, 70.0, -0.7)
+    assert warning is not None and warning.features["trigger"] == "backward_tip"
+    assert warning.features["direction"] == "backward"
     # the same movement forwards is a bow, not a fall
-    assert _tip(BalanceDetector(), -20.0, 70.0, -0.7) is None
+    assert _tip(_rule_only(), -20.0, 70.0, -0.7) is None
 
 
 def test_loss_of_balance_needs_the_waist_going_down():
     assert _tip(BalanceDetector(), 20.0, 70.0, 0.0) is None
 
 
-def test_sideways_tip_is_warned_at_a_smaller_angle_than_a_forward_bow():
-    def lean(detector: BalanceDetector, lean_back_deg: float, lean_left_deg: float):
-        for i in range(10):
+def test_backward_tip_rule_is_off_while_running():
+    # a runner's trunk swings back and bounces down like a backward tip, every stride
+    assert _tip(_rule_only(), 20.0, 70.0, -0.7, step_accel_g=2.8) is None
+    assert _tip(_rule_only(), 20.0, 70.0, -0.7, step_accel_g=1.7) is not None
+
+
+def _descending_frames(detector: BalanceDetector, start_s: float, speed_m_s: float, n: int):
+    """``n`` frames of the waist going down at ``speed_m_s``, tilting forwards 3° a frame."""
+    out = []
+    for i in range(n):
+        t = start_s + i * 0.05
+        out.append(detector.step(_frame(t, tilt_deg=3.0 * i, lean_back_deg=-3.0 * i, tilt_rate_dps=60.0,
+                                        vertical_speed_m_s=speed_m_s)))
+    return out
+
+
+def _model_on(feature: str, above: float, leaf: float = 10.0) -> TreeEnsemble:
+    """One stump: ``leaf`` when ``feature`` > ``above``, else -``leaf``."""
+    index = FEATURE_NAMES.index(feature)
+    return TreeEnsemble(FEATURE_NAMES, 1, 0.0, [[index]], [[above]], [[-leaf, leaf]])
+
+
+def test_model_warns_once_the_descent_scores_above_the_threshold():
+    detector = BalanceDetector(BalanceSettings(score_threshold=5.0), model=_model_on("descent_s", 0.12))
+    for i in range(40):                                   # 2 s standing: the model's history is known
+        assert detector.step(_frame(i * 0.05)) is None
+    out = _descending_frames(detector, 2.0, -0.8, 5)
+    fired = [i for i, e in enumerate(out) if e is not None]
+    assert fired == [2]                                   # the third frame: 0.15 s of descent > 0.12 s
+    warning = out[2]
+    assert warning.type == LOSS_OF_BALANCE and warning.features["trigger"] == "model"
+    assert warning.features["score"] == 10.0 and warning.features["descent_s"] == pytest.approx(0.15)
+    assert warning.t_onset_s == pytest.approx(2.0)       # the waist started going down at the first frame
+
+
+def test_model_is_not_asked_while_the_waist_is_not_going_down_or_before_its_history_is_known():
+    always = TreeEnsemble(FEATURE_NAMES, 1, 20.0, [[0]], [[0.0]], [[0.0, 0.0]])   # scores 20 whatever it sees
+    detector = BalanceDetector(BalanceSettings(score_threshold=5.0), model=always)
+    # the first second: a descent, but the history ("was the wearer walking? upright?") is not known yet
+    assert _descending_frames(detector, 0.0, -0.8, 20) == [None] * 20
+    assert [detector.step(_frame(1.0 + i * 0.05, vertical_speed_m_s=0.0)) for i in range(20)] == [None] * 20
+    assert _descending_frames(detector, 2.0, -0.8, 1)[0] is not None
+
+
+def test_a_higher_score_threshold_gives_fewer_warnings():
+    def warned(threshold: float) -> bool:
+        detector = BalanceDetector(BalanceSettings(score_threshold=threshold), model=_model_on("descent_s", 0.12))
+        for i in range(40):
             detector.step(_frame(i * 0.05))
-        tilt = math.hypot(lean_back_deg, lean_left_deg)
-        return detector.step(_frame(0.5, tilt_deg=tilt, lean_back_deg=lean_back_deg, lean_left_deg=lean_left_deg,
-                                    tilt_rate_dps=120.0, vertical_speed_m_s=-1.0))
+        return any(_descending_frames(detector, 2.0, -0.8, 5))
 
-    # 20° to the right at 120 °/s, sinking at 1 m/s: nobody sits or bends sideways like that
-    warning = lean(BalanceDetector(), 0.0, -20.0)
-    assert warning is not None and warning.features["direction"] == "right"
-    # bending forwards as far and as fast while sitting down quickly is ordinary
-    assert lean(BalanceDetector(), -20.0, 0.0) is None
+    assert warned(9.0) and not warned(11.0)
 
 
-def test_trip_while_running_is_warned_when_the_trunk_pitches_far_forwards():
-    # a runner tripping: 50° forwards at 200 °/s, going down at 1 m/s
-    warning = _tip(BalanceDetector(), -50.0, 200.0, -1.0, step_accel_g=2.8)
-    assert warning is not None and warning.features["direction"] == "forward"
-    # a runner's trunk swinging back and bouncing down is not judged (it is warned when walking)
-    assert _tip(BalanceDetector(), 20.0, 70.0, -0.7, step_accel_g=2.8) is None
-    assert _tip(BalanceDetector(), 20.0, 70.0, -0.7, step_accel_g=1.7) is not None
+def test_shipped_model_matches_the_features_it_is_given():
+    model = load_model()
+    assert model.features == FEATURE_NAMES
+    assert len(model) > 0 and model.meta["cross_validation"]["by"] == "subject"
 
 
 def test_recovered_when_the_wearer_is_up_and_moving_again():
