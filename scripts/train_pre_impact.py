@@ -137,11 +137,11 @@ def check_export(model, ensemble: TreeEnsemble, x: np.ndarray) -> None:
         raise SystemExit(f"export mismatch: largest difference {np.abs(ours - theirs).max()}")
 
 
-def left_out_results(files: List[Tuple[str, str]], runs: Dict[str, Tuple[int, int]], model_path: str,
+def left_out_results(files: List[Tuple[str, str]], runs: Dict[str, Tuple[int, int]], model_file: str,
                      threshold: float, jobs: int) -> list:
     """These recordings through the whole pipeline with this model and threshold (evaluate's scoring)."""
     settings = DetectionSettings()
-    settings = replace(settings, balance=replace(settings.balance, score_threshold=threshold, model_path=model_path))
+    settings = replace(settings, balance=replace(settings.balance, score_threshold=threshold, model_file=model_file))
     with tempfile.TemporaryDirectory() as tmp:
         for path, _fmt in files:        # a folder of links to this fold's files, for evaluate_files
             os.symlink(path, Path(tmp) / Path(path).name)

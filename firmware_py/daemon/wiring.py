@@ -95,9 +95,13 @@ def build_gpio_for(config: Any, clock: Clock, pin_factory: Any = None) -> Any:
 
 
 def build_pipeline(config: Any, calibration: Any = None) -> Any:
+    from ..detectors.trees import ModelError
     from ..pipeline import Pipeline
 
-    return Pipeline(config.detection, calibration=calibration)
+    try:
+        return Pipeline(config.detection, calibration=calibration)
+    except ModelError as exc:    # a model_file that exists but is not a model for this retrowalk
+        raise ConfigError(f"[detection.balance] model_file: {exc}") from None
 
 
 def build_publisher(config: Any, outbox: Any, clock: Clock) -> Any:

@@ -12,7 +12,7 @@ not tell them apart early enough (see docs/detection.md). So two rules, either o
 * **pre-impact model**: while the waist is going down, a boosted-tree score of the frame's features
   (``fall_features.py``: tilt, rates, vertical speed and acceleration, how long and how far the waist
   has been descending, what the wearer was doing just before) above ``score_threshold``. The model is a
-  data file (``pre_impact_model.json``, or ``model_path``) trained by ``scripts/train_pre_impact.py``
+  data file (``pre_impact_model.json``, or ``model_file``) trained by ``scripts/train_pre_impact.py``
   with subjects left out, so its figures are measured on people it never saw; raising
   ``score_threshold`` trades warnings for fewer false alarms.
 
@@ -40,7 +40,8 @@ class BalanceSettings:
     ----------
     score_threshold : pre-impact model score (log-odds) above which a descent is a fall starting; higher
         means fewer warnings and fewer false alarms
-    model_path : the pre-impact model file; empty for the one shipped with retrowalk
+    model_file : the pre-impact model file (``scripts/train_pre_impact.py`` makes one); empty for the one
+        shipped with retrowalk; relative to the config file's folder
     backward_tilt_deg : lean back beyond which a backward tip counts (balance is lost at ~10° backwards)
     backward_rate_dps : backward tipping rate that counts (slow backward slips stay under ~140 °/s)
     backward_speed_m_s : downward waist speed that counts with a backward tip
@@ -52,7 +53,7 @@ class BalanceSettings:
     """
 
     score_threshold: float = 4.5
-    model_path: str = ""
+    model_file: str = ""
     backward_tilt_deg: float = 16.0
     backward_rate_dps: float = 60.0
     backward_speed_m_s: float = 0.6
@@ -63,9 +64,9 @@ class BalanceSettings:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if name == "model_path":
+            if name == "model_file":
                 if not isinstance(value, str):
-                    raise ValueError(f"balance.model_path = {value!r} is not allowed; use a file path or \"\"")
+                    raise ValueError(f"balance.model_file = {value!r} is not allowed; use a file path or \"\"")
             elif name == "score_threshold":
                 if not (isinstance(value, (int, float)) and math.isfinite(value)):
                     raise ValueError(f"balance.score_threshold = {value!r} is not allowed; use a number")
@@ -82,7 +83,7 @@ class BalanceDetector:
 
     def __init__(self, settings: BalanceSettings = BalanceSettings(), model: Optional[TreeEnsemble] = None) -> None:
         self.settings = settings
-        self.model = model if model is not None else load_model(settings.model_path or None, FEATURE_NAMES)
+        self.model = model if model is not None else load_model(settings.model_file or None, FEATURE_NAMES)
         self.features = FallFeatures(settings.upright_deg)
         self.feature_log: Optional[List[Tuple[float, List[float]]]] = None
         self.last_fired_t = -math.inf

@@ -108,7 +108,7 @@ def load_model(path: Union[str, Path, None] = None, features: Optional[Sequence[
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read the model ({exc.strerror}); check balance.model_path") from None
+        raise ModelError(f"{path}: cannot read the model ({exc.strerror}); check [detection.balance] model_file") from None
     except ValueError as exc:
         raise ModelError(f"{path}: not JSON ({exc}); make it with scripts/train_pre_impact.py") from None
     model = TreeEnsemble.from_dict(data, str(path))

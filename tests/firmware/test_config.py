@@ -125,6 +125,21 @@ def test_missing_password_file_is_rejected_when_the_config_names_one(tmp_path):
     assert message.startswith(f'{path}: [mqtt] password_file = "mqtt-password" is not allowed; no such file')
 
 
+def test_missing_model_file_is_rejected_when_the_config_names_one(tmp_path):
+    path = write(tmp_path, '[detection.balance]\nmodel_file = "my-model.json"\n')
+    message = error_of(path)
+    assert message.startswith(f'{path}: [detection.balance] model_file = "my-model.json" is not allowed; no such file')
+
+
+def test_a_model_file_that_is_no_model_stops_the_daemon_with_a_config_error(tmp_path):
+    from firmware_py.daemon.wiring import build_pipeline
+
+    (tmp_path / "my-model.json").write_text('{"format": "onnx"}')
+    config = load_config(write(tmp_path, '[detection.balance]\nmodel_file = "my-model.json"\n'))
+    with pytest.raises(ConfigError, match=r"\[detection.balance\] model_file: .*my-model.json: format is 'onnx'"):
+        build_pipeline(config)
+
+
 def test_relative_password_file_is_found_next_to_the_config_when_the_daemon_runs_elsewhere(tmp_path,
                                                                                           monkeypatch):
     (tmp_path / "mqtt-password").write_text("correct horse\n")

@@ -43,7 +43,7 @@ def test_a_model_survives_its_file(tmp_path):
 
 
 def test_model_file_problems_name_the_file_and_the_fix(tmp_path):
-    with pytest.raises(ModelError, match=r"missing\.json: cannot read the model .*model_path"):
+    with pytest.raises(ModelError, match=r"missing\.json: cannot read the model .*model_file"):
         load_model(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
