@@ -104,7 +104,7 @@ class TrialResult:
         return None
 
 
-def _default_pipeline(recording: Recording, settings: Any) -> Any:
+def _default_pipeline(recording: Recording, settings: Any, model: Any = None) -> Any:
     from .calibration import Calibration
     from .pipeline import DetectionSettings, Pipeline
 
@@ -113,7 +113,7 @@ def _default_pipeline(recording: Recording, settings: Any) -> Any:
         # datasets carry their known mounting; the gyro bias is unknown there and left to the pipeline
         calibration = Calibration(gyro_bias_dps=(0.0, 0.0, 0.0),
                                   body_from_sensor=np.asarray(recording.body_from_sensor).tolist())
-    return Pipeline(settings if settings is not None else DetectionSettings(), calibration=calibration)
+    return Pipeline(settings if settings is not None else DetectionSettings(), calibration=calibration, model=model)
 
 
 PipelineFactory = Callable[[Recording, Any], Any]

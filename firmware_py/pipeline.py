@@ -30,6 +30,7 @@ from firmware_py.calibration import Calibration, CalibrationSettings, RestLearne
 from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
                                    SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
                                    StumbleDetector, StumbleSettings)
+from firmware_py.detectors.trees import TreeEnsemble
 from firmware_py.events import Event
 from firmware_py.frames import Framer, Frames
 from firmware_py.gait import GaitSettings, GaitTracker
@@ -74,17 +75,20 @@ class Pipeline:
     calibration : Calibration or None
         The mounting and gyro bias; None learns them at the first second of standing still (no events
         are raised before that).
+    model : TreeEnsemble or None
+        The pre-impact model; None reads the one ``settings.balance`` names (see
+        ``detectors.balance.load_model_for``: read it once when building many pipelines).
     """
 
     def __init__(self, settings: DetectionSettings = DetectionSettings(),
-                 calibration: Optional[Calibration] = None) -> None:
+                 calibration: Optional[Calibration] = None, model: Optional[TreeEnsemble] = None) -> None:
         self.settings = settings
         self.calibration = calibration
         self._learner = RestLearner(settings.calibration) if calibration is None else None
         self._framer = Framer(settings.frame_s, settings.orientation.gyro_range_dps)
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
-        self._balance = BalanceDetector(settings.balance)
+        self._balance = BalanceDetector(settings.balance, model)
         self._fall = FallDetector(settings.fall)
         self._stumble = StumbleDetector(settings.stumble)
         self._stillness = StillnessDetector(settings.stillness)

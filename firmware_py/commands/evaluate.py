@@ -86,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None:
         from ..config import load_config
 
+        from ..detectors.balance import load_model_for
+
         settings = load_config(args.config).detection
+        load_model_for(settings.balance)      # a bad model file: one clear error, not one per trial
     labels = _find_labels(args)
     fall_runs = sisfall_fall_runs(labels) if labels is not None else {}
     results = evaluate_files(args.path, args.format, settings=settings, jobs=args.jobs, fall_runs=fall_runs,

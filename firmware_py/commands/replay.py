@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None:
         from ..config import load_config
 
+        from ..detectors.balance import load_model_for
+
         settings = load_config(args.config).detection
+        load_model_for(settings.balance)      # a bad model file: one clear error, not one per trial
     if args.plot is not None:
         from ..plot import require_matplotlib
 

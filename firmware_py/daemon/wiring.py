@@ -94,14 +94,15 @@ def build_gpio_for(config: Any, clock: Clock, pin_factory: Any = None) -> Any:
     return gpio.build_gpio(config.alerts, pin_factory=pin_factory, clock=clock)
 
 
-def build_pipeline(config: Any, calibration: Any = None) -> Any:
-    from ..detectors.trees import ModelError
+def build_pipeline(config: Any, calibration: Any = None, model: Any = None) -> Any:
+    """The detection pipeline; ``model`` is the pre-impact model, read from the config's
+    ``model_file`` when not given (a file that is no model is a ``ConfigError``)."""
+    from ..detectors.balance import load_model_for
     from ..pipeline import Pipeline
 
-    try:
-        return Pipeline(config.detection, calibration=calibration)
-    except ModelError as exc:    # a model_file that exists but is not a model for this retrowalk
-        raise ConfigError(f"[detection.balance] model_file: {exc}") from None
+    if model is None:
+        model = load_model_for(config.detection.balance)
+    return Pipeline(config.detection, calibration=calibration, model=model)
 
 
 def build_publisher(config: Any, outbox: Any, clock: Clock) -> Any:
@@ -126,7 +127,10 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     except OSError as exc:
         raise ConfigError(f"[paths] state_dir = {str(state_dir)!r} cannot be created ({exc.strerror}); create "
                           f"it writable for the service user, or choose another") from exc
-    pipeline = build_pipeline(config, load_calibration(state_dir))
+    # read once: a model file replaced or broken later must not stop a re-calibration mid-run
+    from ..detectors.balance import load_model_for
+    model = load_model_for(config.detection.balance)
+    pipeline = build_pipeline(config, load_calibration(state_dir), model)
     link = SensorLink(build_sensor_opener(config, clock, motion), clock, settings,
                       fault_marker=state_dir / "sensor_fault.json")
     resources = []
@@ -151,7 +155,7 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,
                   device_id=config.mqtt.device_id, sample_rate_hz=config.sensor.sample_rate_hz,
                   on_event=on_event, resources=resources, state_dir=state_dir,
-                  make_pipeline=lambda calibration: build_pipeline(config, calibration))
+                  make_pipeline=lambda calibration: build_pipeline(config, calibration, model))
 
 
 def with_emulated_sensor(config: Any, scenario: str = "still") -> Any:

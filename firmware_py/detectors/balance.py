@@ -27,7 +27,8 @@ from typing import List, Optional, Tuple
 
 from firmware_py.detectors.fall_features import FEATURE_NAMES, FallFeatures
 from firmware_py.detectors.motion import Motion
-from firmware_py.detectors.trees import TreeEnsemble, load_model
+from firmware_py.detectors.trees import ModelError, TreeEnsemble, load_model
+from firmware_py.errors import ConfigError
 from firmware_py.events import LOSS_OF_BALANCE, Event
 
 
@@ -74,6 +75,15 @@ class BalanceSettings:
                 raise ValueError(f"balance.{name} = {value!r} is not allowed; use a positive number")
 
 
+def load_model_for(settings: BalanceSettings) -> TreeEnsemble:
+    """The pre-impact model the settings name (the shipped one by default), read once by whoever builds
+    pipelines; a file that is not a model for this retrowalk is a :class:`ConfigError` naming it."""
+    try:
+        return load_model(settings.model_file or None, FEATURE_NAMES)
+    except ModelError as exc:
+        raise ConfigError(f"[detection.balance] model_file: {exc}") from None
+
+
 class BalanceDetector:
     """Streaming loss-of-balance detector; see the module docstring. :meth:`step` once per frame.
 
@@ -83,7 +93,7 @@ class BalanceDetector:
 
     def __init__(self, settings: BalanceSettings = BalanceSettings(), model: Optional[TreeEnsemble] = None) -> None:
         self.settings = settings
-        self.model = model if model is not None else load_model(settings.model_file or None, FEATURE_NAMES)
+        self.model = model if model is not None else load_model_for(settings)
         self.features = FallFeatures(settings.upright_deg)
         self.feature_log: Optional[List[Tuple[float, List[float]]]] = None
         self.last_fired_t = -math.inf
@@ -111,7 +121,7 @@ class BalanceDetector:
                 and mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
                 and speed < -s.backward_speed_m_s):
             why = "backward_tip"
-        elif self.features.is_warm:
+        elif self.features.is_warm and math.isfinite(sum(x)):   # a NaN would take an arbitrary branch
             score = self.model.score(x)
             if not score > s.score_threshold:
                 return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -44,8 +44,10 @@ class TreeEnsemble:
 
     def __init__(self, features: Sequence[str], depth: int, baseline: float, feature: np.ndarray,
                  threshold: np.ndarray, leaf: np.ndarray, meta: Optional[dict] = None) -> None:
-        self.features = tuple(features)
+        self.features = tuple(str(f) for f in features)
         self.depth = int(depth)
+        if not 1 <= self.depth <= 16:
+            raise ModelError(f"depth = {depth!r} is not allowed; use 1 to 16")
         self.baseline = float(baseline)
         internal = 2 ** self.depth - 1
         empty = len(leaf) == 0           # no trees: the score is the baseline
@@ -83,17 +85,23 @@ class TreeEnsemble:
         return self.baseline + float(self._leaf_flat.take(self._row_leaf + leaf).sum())
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "model") -> "TreeEnsemble":
-        if data.get("format") != FORMAT:
-            raise ModelError(f"{source}: format is {data.get('format')!r}, expected {FORMAT!r}; "
-                             f"make it with scripts/train_pre_impact.py")
+    def from_dict(cls, data: Any, source: str = "model") -> "TreeEnsemble":
+        fix = "make it with scripts/train_pre_impact.py"
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ModelError(f"{source}: format is {found!r}, expected {FORMAT!r}; {fix}")
         try:
-            return cls(data["features"], data["depth"], data["baseline"], np.array(data["feature"]),
-                       np.array(data["threshold"]), np.array(data["leaf"]),
-                       meta={k: v for k, v in data.items()
-                             if k not in ("feature", "threshold", "leaf", "baseline", "depth", "features")})
+            model = cls(data["features"], data["depth"], data["baseline"], np.array(data["feature"]),
+                        np.array(data["threshold"]), np.array(data["leaf"]),
+                        meta={k: v for k, v in data.items()
+                              if k not in ("feature", "threshold", "leaf", "baseline", "depth", "features")})
         except KeyError as exc:
-            raise ModelError(f"{source}: the key {exc} is missing; make it with scripts/train_pre_impact.py") from None
+            raise ModelError(f"{source}: the key {exc} is missing; {fix}") from None
+        except (TypeError, ValueError) as exc:     # ragged lists, a depth that is no number, ...
+            raise ModelError(f"{source}: {exc}; {fix}") from None
+        if not (np.isfinite(model.leaf).all() and np.isfinite(model.threshold).all() and np.isfinite(model.baseline)):
+            raise ModelError(f"{source}: a leaf, threshold or the baseline is not a finite number; {fix}")
+        return model
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "features": list(self.features), "depth": self.depth, "baseline": self.baseline,

@@ -103,12 +103,12 @@ def _frame(t, **kw) -> Motion:
 
 def _tip(detector: BalanceDetector, lean_back_deg: float, rate_dps: float, speed_m_s: float,
          step_accel_g: float = 1.7):
-    """0.5 s upright, then one frame tipping as given; returns the detector's verdict on it.
-    ``step_accel_g`` is the gait envelope's typical step peak (above 2.3 g: running)."""
-    for i in range(10):
+    """2 s upright (the model's history is known), then one frame tipping as given; returns the detector's
+    verdict on it. ``step_accel_g`` is the gait envelope's typical step peak (above 2.3 g: running)."""
+    for i in range(40):
         detector.step(_frame(i * 0.05, step_accel_g=step_accel_g))
     tilt = abs(lean_back_deg)
-    return detector.step(_frame(0.5, tilt_deg=tilt, lean_back_deg=lean_back_deg, tilt_rate_dps=rate_dps,
+    return detector.step(_frame(2.0, tilt_deg=tilt, lean_back_deg=lean_back_deg, tilt_rate_dps=rate_dps,
                                 back_rate_dps=math.copysign(rate_dps, lean_back_deg),
                                 vertical_speed_m_s=speed_m_s, step_accel_g=step_accel_g))
 
@@ -128,7 +128,18 @@ def test_backward_tip_rule_fires_at_a_smaller_angle_backwards_than_forwards():
 
 
 def test_loss_of_balance_needs_the_waist_going_down():
-    assert _tip(BalanceDetector(), 20.0, 70.0, 0.0) is None
+    always = TreeEnsemble(FEATURE_NAMES, 1, 20.0, [[0]], [[0.0]], [[0.0, 0.0]])   # scores 20 whatever it sees
+    assert _tip(BalanceDetector(model=always), 20.0, 70.0, 0.0) is None
+    assert _tip(BalanceDetector(model=always), 20.0, 70.0, -0.3) is not None
+
+
+def test_a_frame_with_a_missing_feature_is_not_scored():
+    always = TreeEnsemble(FEATURE_NAMES, 1, 20.0, [[0]], [[0.0]], [[0.0, 0.0]])
+    detector = BalanceDetector(model=always)
+    for i in range(40):
+        detector.step(_frame(i * 0.05))
+    assert detector.step(_frame(2.0, tilt_rate_dps=math.nan, vertical_speed_m_s=-0.8)) is None
+    assert detector.step(_frame(2.05, tilt_rate_dps=50.0, vertical_speed_m_s=-0.8)) is not None
 
 
 def test_backward_tip_rule_is_off_while_running():

@@ -59,6 +59,22 @@ def test_model_file_problems_name_the_file_and_the_fix(tmp_path):
         load_model(bad)
 
 
+@pytest.mark.parametrize("text,problem", [
+    ("[1, 2]", "format is 'list'"),
+    ('{"format": "retrowalk-trees/1", "features": ["a"], "depth": "x", "baseline": 0, "feature": [], '
+     '"threshold": [], "leaf": []}', "invalid literal"),
+    ('{"format": "retrowalk-trees/1", "features": ["a"], "depth": 1, "baseline": 0, "feature": [[0], [0, 1]], '
+     '"threshold": [[0]], "leaf": [[1, 2]]}', "inhomogeneous"),
+    ('{"format": "retrowalk-trees/1", "features": ["a"], "depth": 1, "baseline": NaN, "feature": [[0]], '
+     '"threshold": [[0]], "leaf": [[1, 2]]}', "not a finite number"),
+])
+def test_a_malformed_model_is_a_model_error_naming_the_file(tmp_path, text, problem):
+    path = tmp_path / "m.json"
+    path.write_text(text)
+    with pytest.raises(ModelError, match=rf"m\.json: .*{problem}.*train_pre_impact"):
+        load_model(path)
+
+
 def test_a_model_for_other_features_is_refused(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(_two_trees().to_dict()))
