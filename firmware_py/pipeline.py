@@ -5,7 +5,7 @@ Stages (each a small object with its own state): ``frames`` (fixed ~50 ms frames
 → ``orientation`` (tilt, its direction, vertical speed) → ``gait`` (steps, walking, envelope, upright
 reference) → ``detectors`` (loss_of_balance, fall, stumble, help_needed / recovered, session summary).
 
-Pure computation: no I/O, no clock, no logging; time is the samples' ``t_s``. Frames are counted from
+Pure computation: no clock, no logging, no I/O but reading the pre-impact model file when none is passed in; time is the samples' ``t_s``. Frames are counted from
 the stream's first sample, so the events are the same whatever the block sizes (one sample at a
 time included). A block with ``lost_samples`` starts a gap: the partial frame before it is dropped and
 the vertical velocity forgotten.
@@ -31,6 +31,7 @@ from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetecto
                                    SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
                                    StumbleDetector, StumbleSettings)
 from firmware_py.detectors.trees import TreeEnsemble
+from firmware_py.errors import ConfigError
 from firmware_py.events import Event
 from firmware_py.frames import Framer, Frames
 from firmware_py.gait import GaitSettings, GaitTracker
@@ -89,6 +90,12 @@ class Pipeline:
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
         self._balance = BalanceDetector(settings.balance, model)
+        trained_frame_s = self._balance.model.meta.get("trained", {}).get("frame_s")
+        if trained_frame_s is not None and abs(trained_frame_s - settings.frame_s) > 1e-9:
+            # the model's inputs (a frame's smallest |a|, speeds four frames back) mean something else
+            raise ConfigError(f"[detection] frame_s = {settings.frame_s}: the pre-impact model was trained on "
+                              f"{trained_frame_s} s frames; use {trained_frame_s}, or retrain the model with "
+                              f"scripts/train_pre_impact.py")
         self._fall = FallDetector(settings.fall)
         self._stumble = StumbleDetector(settings.stumble)
         self._stillness = StillnessDetector(settings.stillness)

@@ -11,6 +11,7 @@ from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallSetting
                                    StillnessSettings, StumbleSettings)
 from firmware_py.detectors.fall_features import FEATURE_NAMES
 from firmware_py.detectors.trees import TreeEnsemble, load_model
+from firmware_py.errors import ConfigError
 from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SESSION_SUMMARY, STUMBLE, Event
 from firmware_py.pipeline import DetectionSettings, Pipeline
 from hal.types import SampleBlock
@@ -248,3 +249,8 @@ def test_orientation_survives_a_zeroed_sample_when_the_stream_starts():
     events = pipeline.process(SampleBlock(walk.t_s, accel, walk.gyro_dps))
     assert not ALARMS & set(_types(events))
     assert pipeline.state()["tilt_deg"] < 10.0
+
+
+def test_a_frame_length_the_model_was_not_trained_on_is_refused():
+    with pytest.raises(ConfigError, match=r"frame_s = 0.02: the pre-impact model was trained on 0.05 s frames"):
+        Pipeline(DetectionSettings(frame_s=0.02))
