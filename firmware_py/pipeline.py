@@ -5,8 +5,8 @@ Stages (each a small object with its own state): ``frames`` (fixed ~50 ms frames
 → ``orientation`` (tilt, its direction, vertical speed) → ``gait`` (steps, walking, envelope, upright
 reference) → ``detectors`` (loss_of_balance, fall, stumble, help_needed / recovered, session summary).
 
-Pure computation: no clock, no logging, no I/O but reading the pre-impact model file when none is passed in; time is the samples' ``t_s``. Frames are counted from
-the stream's first sample, so the events are the same whatever the block sizes (one sample at a
+Pure computation: no clock, no logging, and no I/O but reading the pre-impact model file when none is
+passed in; time is the samples' ``t_s``. Frames are counted from the stream's first sample, so the events are the same whatever the block sizes (one sample at a
 time included). A block with ``lost_samples`` starts a gap: the partial frame before it is dropped and
 the vertical velocity forgotten.
 

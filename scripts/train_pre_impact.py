@@ -90,11 +90,15 @@ def training_rows(trials: List[dict], window_s: float, positive_weight: float, w
     return np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
 
 
-def fit(trials: List[dict], window_s: float, positive_weight: float, weights: Dict[str, float]) -> TreeEnsemble:
+def fit(trials: List[dict], window_s: float, positive_weight: float,
+        weights: Dict[str, float]) -> Tuple[TreeEnsemble, np.ndarray]:
+    """The exported model (checked against scikit-learn's scores) and the labels it learned from."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     x, y, w = training_rows(trials, window_s, positive_weight, weights)
     model = HistGradientBoostingClassifier(**TREES).fit(x, y, sample_weight=w)
-    return export(model)
+    ensemble = export(model)
+    check_export(model, ensemble, x)
+    return ensemble, y
 
 
 def export(model) -> TreeEnsemble:
@@ -202,7 +206,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cv_by_threshold = {th: [] for th in sweep}
     with tempfile.TemporaryDirectory() as tmp:
         for k, (train, test) in enumerate(GroupKFold(n_splits=args.folds).split(trials, groups=subjects)):
-            ensemble = fit([trials[i] for i in train], args.window, args.positive_weight, args.weight)
+            ensemble, _ = fit([trials[i] for i in train], args.window, args.positive_weight, args.weight)
             fold_path = Path(tmp) / f"fold{k}.json"
             fold_path.write_text(json.dumps(ensemble.to_dict()))
             left_out = sorted(set(subjects[test]))
@@ -218,11 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               file=sys.stderr)
     cv = compute_metrics(cv_by_threshold[threshold])
 
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    x, y, w = training_rows(trials, args.window, args.positive_weight, args.weight)
-    model = HistGradientBoostingClassifier(**TREES).fit(x, y, sample_weight=w)
-    final = export(model)
-    check_export(model, final, x)
+    final, y = fit(trials, args.window, args.positive_weight, args.weight)
     final.meta.update({
         "threshold_suggested": threshold,
         "trained": {"data": "SisFall development subjects (text files as distributed)",

@@ -85,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
     settings = None
     if args.config is not None:
         from ..config import load_config
-
         from ..detectors.balance import load_model_for
 
         settings = load_config(args.config).detection

@@ -97,7 +97,6 @@ class BalanceDetector:
         self.features = FallFeatures(settings.upright_deg)
         self.feature_log: Optional[List[Tuple[float, List[float]]]] = None
         self.last_fired_t = -math.inf
-        self._last_upright_t = -math.inf
         self._going_down_since = math.nan
 
     def step(self, mo: Motion) -> Optional[Event]:
@@ -107,8 +106,6 @@ class BalanceDetector:
         if self.feature_log is not None:
             self.feature_log.append((t, x))
         speed = mo.vertical_speed_m_s
-        if mo.tilt_deg < s.upright_deg:
-            self._last_upright_t = t
         if speed < -0.3:
             if self._going_down_since != self._going_down_since:    # NaN: a new descent
                 self._going_down_since = t
@@ -117,7 +114,7 @@ class BalanceDetector:
         if t - self.last_fired_t < s.refractory_s or not self.features.is_descending:
             return None
         score = math.nan
-        if (t - self._last_upright_t <= s.upright_within_s and mo.step_accel_g <= s.running_accel_g
+        if (t - self.features.upright_t <= s.upright_within_s and mo.step_accel_g <= s.running_accel_g
                 and mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
                 and speed < -s.backward_speed_m_s):
             why = "backward_tip"

@@ -49,7 +49,7 @@ class FallFeatures:
         self._prev_t = math.nan
         self._prev_tilt = 0.0
         self._first_t = math.nan
-        self._upright_t = -math.inf
+        self.upright_t = -math.inf      # last frame the trunk was within upright_deg
         self._walked_t = -math.inf
         self._speeds: deque = deque(maxlen=SPEED_LAG_FRAMES)
         self.descent_s = 0.0            # how long the waist has been going down, this descent
@@ -74,7 +74,7 @@ class FallFeatures:
             self._first_t = t
         away = (tilt - self._prev_tilt) / dt if dt > 0 else 0.0
         if tilt < self._upright_deg:
-            self._upright_t = t
+            self.upright_t = t
         if mo.is_walking:
             self._walked_t = t
         if speed < DESCENDING_M_S:
@@ -85,13 +85,13 @@ class FallFeatures:
         else:
             self.descent_s, self._descent_m, self._descent_from_tilt = 0.0, 0.0, tilt
         speeds = self._speeds
-        before = speeds[0] if len(speeds) == SPEED_LAG_FRAMES else (speeds[0] if speeds else speed)
+        before = speeds[0] if speeds else speed     # the oldest kept: SPEED_LAG_FRAMES back once full
         speeds.append(speed)
         self._prev_t, self._prev_tilt = t, tilt
         return [
             tilt, mo.tilt_rate_dps, speed, mo.accel_low_g, mo.vertical_accel_g, mo.lean_back_deg,
             abs(mo.lean_left_deg), mo.back_rate_dps, away,
-            min(MEMORY_S, t - self._upright_t), min(MEMORY_S, t - self._walked_t), mo.step_accel_g,
+            min(MEMORY_S, t - self.upright_t), min(MEMORY_S, t - self._walked_t), mo.step_accel_g,
             mo.tilt_rate_dps / max(mo.step_rate_dps, 1.0),
             self.descent_s, self._descent_m, tilt - self._descent_from_tilt if self.descent_s > 0 else 0.0,
             mo.horizontal_accel_g, mo.accel_g, abs(mo.roll_rate_dps), abs(mo.yaw_rate_dps), before,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from firmware_py.detectors.fall_features import FEATURE_NAMES
-from firmware_py.detectors.trees import FORMAT, ModelError, TreeEnsemble, load_model
+from firmware_py.detectors.trees import ModelError, TreeEnsemble, load_model
 
 INF = 1e300      # the trainer's "always left" padding
 
@@ -88,6 +88,3 @@ def test_tree_arrays_must_fit_the_depth():
     with pytest.raises(ModelError, match="splits on feature 3"):
         TreeEnsemble(("a",), 1, 0.0, [[3]], [[0.0]], [[0.0, 0.0]])
 
-
-def test_the_file_format_is_versioned():
-    assert _two_trees().to_dict()["format"] == FORMAT
