@@ -23,10 +23,12 @@ RECOVERED = "recovered"
 CANCELLED = "cancelled"
 SOS = "sos"
 SENSOR_FAULT = "sensor_fault"
+#: the outbox's disk failed (features.state "lost", with the error and the fix) or works again ("recovered")
+STORAGE_FAULT = "storage_fault"
 SESSION_SUMMARY = "session_summary"
 
 EVENT_TYPES = (STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, RECOVERED, CANCELLED, SOS,
-               SENSOR_FAULT, SESSION_SUMMARY)
+               SENSOR_FAULT, STORAGE_FAULT, SESSION_SUMMARY)
 
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 SEVERITIES = (INFO, WARNING, CRITICAL)
@@ -40,6 +42,7 @@ DEFAULT_SEVERITY = {
     CANCELLED: INFO,
     SOS: CRITICAL,
     SENSOR_FAULT: WARNING,
+    STORAGE_FAULT: WARNING,
     SESSION_SUMMARY: INFO,
 }
 

@@ -60,12 +60,22 @@ class Backoff:
         self.attempt = 0
 
 
-def _read_password(path: str) -> str:
+def read_password_file(path: str) -> str:
+    """The broker password: the first line of ``path``. ConfigError if it is not a readable UTF-8 text file."""
+    where = f"[mqtt] password_file = {path!r}"
+    fix = "create it with the broker password on its first line (UTF-8 text), readable by this user"
+    p = Path(path)
     try:
-        return Path(path).read_text(encoding="utf-8").splitlines()[0] if Path(path).stat().st_size else ""
+        if not p.is_file():
+            raise ConfigError(f"{where} is not a regular file; {fix}")
+        data = p.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"[mqtt] password_file = {path!r} cannot be read ({exc.strerror}); "
-                          f"create it with the broker password on its first line, readable by this user") from None
+        raise ConfigError(f"{where} cannot be read ({exc.strerror}); {fix}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text (byte {exc.start}); {fix}") from None
+    return text.splitlines()[0] if text else ""
 
 
 def _new_client(settings: MqttSettings, client_id: str, clean_session: bool = True) -> paho.Client:
@@ -83,7 +93,7 @@ def _new_client(settings: MqttSettings, client_id: str, clean_session: bool = Tr
             raise ConfigError(f"[mqtt.tls] cannot load the TLS files ({exc}); check ca_file, certfile and "
                               f"keyfile are PEM files that match") from None
     if settings.username:
-        password = _read_password(settings.password_file) if settings.password_file else None
+        password = read_password_file(settings.password_file) if settings.password_file else None
         client.username_pw_set(settings.username, password)
     # Small QoS 1 packets and PUBACKs otherwise meet Nagle + delayed ACK and can stall ~40 ms on loopback.
     client.on_socket_open = _set_nodelay

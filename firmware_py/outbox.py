@@ -1,24 +1,31 @@
-"""Store and forward: every event is on disk before anything touches the network.
+"""Store and forward: every event goes to disk before anything touches the network, unless the disk refuses.
 
 The outbox is an SQLite database in WAL mode. ``put`` commits (and, with ``synchronous=FULL``, fsyncs the
-write-ahead log) before it returns, so an event that ``put`` accepted survives a crash or a power cut. The
+write-ahead log) before it returns, so an event that ``put`` stored survives a crash or a power cut. The
 publisher reads ``pending`` rows in order and calls ``mark_delivered`` only for rows the broker acknowledged
 (PUBACK), so delivery is at least once and subscribers dedupe by the event ``id``.
 
 Why ``synchronous=FULL`` and not ``NORMAL``: in WAL mode, ``NORMAL`` keeps the database consistent but does
 not fsync the log on each commit, so a power cut can roll back the last few committed transactions — exactly
 the fall that just happened. ``FULL`` fsyncs the log on every commit. Events are rare (a few per walk) and
-telemetry only lands here while the broker is unreachable, so the cost (one fsync per event, a few ms on an SD
-card; see ``bench/mqtt.py``) is paid where it matters.
+telemetry only lands here while the broker is unreachable, so the cost is paid where it matters.
 
 Bounds: at most ``max_rows`` rows. When full, the oldest telemetry goes first, then the oldest event that is not
-fall-class; fall-class events (``firmware_py.events.FALL_CLASS``) and ``cancelled`` are never dropped, even past
-the bound: a carer who is told of a fall must also be told that the wearer pressed "I'm OK".
+fall-class; fall-class events and ``cancelled`` are never dropped, even past the bound. The ``-wal`` file is
+truncated (``wal_checkpoint(TRUNCATE)``) whenever it passes ``wal_limit_bytes``, so the outbox's files stay
+bounded on a small card with the broker up (deleted rows' pages are reused).
 
-A full disk (``database or disk is full``) loses nothing already stored: the new row is kept in memory, in
-order, reported in ``last_error`` and retried every ``retry_interval_s`` on the clock. Rows held in memory have
-negative row ids and are still returned by ``pending`` so they can be published; they are lost only if the
-process dies before the disk has room again.
+**The disk is never on the alarm path.** Any SQLite or OS error (a full card, ``disk I/O error``, a read-only
+remount, ``unable to open``, the state directory deleted) puts the outbox in *storage fault*: new rows are held
+in memory (``outbox_memory.HeldRows``: bounded, alarms kept first), rows already on disk are still read when
+the disk lets us, acknowledgements the disk refuses are remembered and applied later, and the disk is retried
+on the clock with backoff (``retry_interval_s`` doubling to ``retry_max_s``). Each retry opens a fresh
+connection (re-creating the state directory if it is gone), applies the remembered acknowledgements and moves
+the held rows back in order, in one transaction. ``take_notices()`` hands the daemon one ``lost`` notice when a
+fault begins and one ``recovered`` when the disk works again (it publishes them as ``storage_fault`` events).
+A state directory removed while running is noticed by ``tick()`` (the database file is gone or is another
+file): the rows still readable through the open, deleted file are rescued into memory first, then written to
+the re-created file. Rows held in memory are lost only if the process dies before the disk works again.
 
 Only the main thread touches an ``Outbox`` (SQLite connections are not shared across threads here).
 """
@@ -26,70 +33,37 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from hal.clock import Clock
-from .events import CANCELLED, FALL_CLASS, Event
+from .events import Event
+from .outbox_memory import EVENT, KEPT_PAST_THE_BOUND, TELEMETRY, HeldRows, OutboxRow
+from .outbox_sqlite import COLUMNS, STORAGE_ERRORS, open_database, storage_fix, trim_wal
 
-
-#: event types a full outbox keeps even past its bound: falls, and the cancel that answers one
-KEPT_PAST_THE_BOUND = FALL_CLASS | {CANCELLED}
+__all__ = ["Outbox", "OutboxRow", "EVENT", "TELEMETRY", "KEPT_PAST_THE_BOUND", "storage_fix"]
 
 log = logging.getLogger(__name__)
 
-EVENT, TELEMETRY = "event", "telemetry"
-
-# about 2 pages per write: checkpoint every few hundred writes, after a delivery when the broker is up
-_CHECKPOINT_AFTER_WRITES = 200
-_CHECKPOINT_AFTER_PUTS = 1000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    row_id     INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a late ack can only match its own row
-    kind       TEXT    NOT NULL,                   -- 'event' or 'telemetry'
-    event_id   TEXT,
-    event_type TEXT,
-    fall_class INTEGER NOT NULL DEFAULT 0,
-    payload    TEXT    NOT NULL                    -- the JSON exactly as it will be published
-);
-"""
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One stored message. ``row_id`` < 0 means held in memory because the disk was full."""
-
-    row_id: int
-    kind: str
-    payload: str
-    event_id: Optional[str] = None
-    event_type: Optional[str] = None
-
-    @property
-    def fall_class(self) -> bool:
-        """Never dropped from a full outbox (the column keeps its first name)."""
-        return self.event_type in KEPT_PAST_THE_BOUND
-
-
 class Outbox:
-    """SQLite store-and-forward queue for events (and telemetry while offline).
+    """SQLite store-and-forward queue for events (and telemetry while offline), with a memory fallback.
 
     Parameters
     ----------
     path : str or Path
-        The database file (its directory must exist). ``-wal`` and ``-shm`` files sit beside it.
+        The database file; its directory is created when missing. ``-wal`` and ``-shm`` files sit beside it.
     clock : Clock
-        Paces the retries after a full disk.
+        Paces the disk retries during a storage fault, and the check that the state directory still exists.
     max_rows : int
-        Bound on stored rows; fall-class events are kept even past it.
+        Bound on stored rows (on disk, and separately in memory); fall-class events are kept even past it.
     max_db_bytes : int or None
         Optional cap on the database size (SQLite ``max_page_count``); reaching it behaves like a full disk.
-    retry_interval_s : float
-        How often rows held in memory after a full disk are retried.
+    retry_interval_s, retry_max_s : float
+        The first disk retry after a fault, doubling up to the maximum.
+    wal_limit_bytes : int
+        The ``-wal`` file is truncated after a write that leaves it larger than this.
 
     Example
     -------
@@ -100,39 +74,160 @@ class Outbox:
     """
 
     def __init__(self, path: Union[str, Path], clock: Clock, max_rows: int = 10000,
-                 max_db_bytes: Optional[int] = None, retry_interval_s: float = 1.0) -> None:
+                 max_db_bytes: Optional[int] = None, retry_interval_s: float = 1.0, retry_max_s: float = 60.0,
+                 wal_limit_bytes: int = 256 * 1024) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows = {max_rows} is not allowed; use 1 or more")
         self.path = Path(path)
         self.clock = clock
         self.max_rows = int(max_rows)
+        self.max_db_bytes = max_db_bytes
         self.retry_interval_s = float(retry_interval_s)
-        self.dropped_telemetry = 0
-        self.dropped_events = 0
-        self.last_error: Optional[str] = None
-        self._writes_since_checkpoint = 0
-        self._unsaved: Deque[OutboxRow] = deque()
-        self._next_unsaved_id = -1
+        self.retry_max_s = max(float(retry_max_s), self.retry_interval_s)
+        self.wal_limit_bytes = int(wal_limit_bytes)
+        self._dropped_telemetry = 0
+        self._dropped_events = 0
+        self.last_error: Optional[str] = None  # the current storage fault, in words; None while the disk works
+        self._held = HeldRows(self.max_rows)
+        self._acked_unsaved: Set[int] = set()  # delivered rows the disk would not let us delete yet
+        self._notices: List[Dict[str, Any]] = []
+        self._retry_delay_s = self.retry_interval_s
         self._next_retry_s = 0.0
+        self._next_check_s = 0.0
+        self._max_row_id = 0
+        self._count = 0
+        self._identity: Optional[Tuple[int, int]] = None
+        self._closed = False
+        self._db: Optional[sqlite3.Connection] = None
         try:
-            self._db = sqlite3.connect(str(self.path), isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            # Checkpoints (copying the log into the database: more writes and fsyncs) are run by us after
-            # deliveries, not by SQLite inside whichever commit crosses 1000 pages — that could be a fall's put().
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
-            if max_db_bytes is not None:
-                page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
-                self._db.execute(f"PRAGMA max_page_count={max(2, int(max_db_bytes) // page_size)}")
-            self._db.executescript(_SCHEMA)
-            self._count = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise OSError(f"cannot open the outbox {self.path}: {exc}; check that the state directory exists "
-                          f"and is writable") from exc
+            self._db = self._open()
+        except STORAGE_ERRORS as exc:
+            self._fault("opening", exc)
+
+    def _open(self) -> sqlite3.Connection:
+        db, self._count, self._max_row_id, self._identity = open_database(self.path, self.max_db_bytes,
+                                                                          self._max_row_id)
+        return db
+
+    # ---- a storage fault ---------------------------------------------------------------------------------
+    @property
+    def is_degraded(self) -> bool:
+        """True while the disk refuses us (rows are held in memory)."""
+        return self.last_error is not None
+
+    def _fault(self, what: str, exc: BaseException) -> None:
+        """The disk failed doing ``what``: hold rows in memory from now on, retry later, say so once."""
+        now = self.clock.monotonic()
+        error = f"{what} failed: {exc}"
+        fix = storage_fix(str(exc))
+        if self.last_error is None:
+            self._retry_delay_s = self.retry_interval_s
+            self.last_error = (f"outbox {self.path}: {error}; events are kept in memory only (alarms first, "
+                               f"{len(self._held)} held so far) and the disk is retried from "
+                               f"{self.retry_interval_s:g} s up to every {self.retry_max_s:g} s; {fix}")
+            log.error("storage fault: %s", self.last_error)
+            self._notices.append({"state": "lost", "path": str(self.path.parent), "error": error[:300],
+                                  "fix": fix})
+        self._next_retry_s = now + self._retry_delay_s
+
+    def take_notices(self) -> List[Dict[str, Any]]:
+        """Storage faults begun and ended since the last call (``features`` for ``storage_fault`` events)."""
+        notices, self._notices = self._notices, []
+        return notices
+
+    def tick(self) -> None:
+        """Called every loop step: retries the disk when due, notices a removed state directory."""
+        if self._closed:
+            return
+        now = self.clock.monotonic()
+        if self.last_error is None and now >= self._next_check_s:
+            self._next_check_s = now + 1.0
+            if self._file_was_replaced():
+                self._rescue_rows()
+                self._fault("writing", OSError(f"the state directory {self.path.parent} or its outbox was "
+                                               f"removed while running; re-creating it"))
+                self._next_retry_s = now  # re-create at once
+        self._retry_if_due(now)
+
+    def _file_was_replaced(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # unreadable now: the next write says what is wrong
+        return (st.st_dev, st.st_ino) != self._identity
+
+    def _rescue_rows(self) -> None:
+        """Rows in a file that was deleted under us are still readable through our connection: keep them."""
+        if self._db is None:
+            return
+        try:
+            rows = [OutboxRow(*r) for r in self._db.execute(f"SELECT {COLUMNS} FROM outbox ORDER BY row_id DESC")]
+        except STORAGE_ERRORS as exc:
+            log.error("outbox %s: could not read the removed file's rows (%s)", self.path, exc)
+            rows = []
+        for row in rows:  # newest first, each to the front: oldest ends up first
+            if row.row_id not in self._acked_unsaved:
+                self._held.add(row, first=True)
+        self._acked_unsaved.clear()
+        self._close_db()
+        self._count = 0
+        if rows:
+            log.warning("outbox %s was removed: %d undelivered rows rescued into memory", self.path, len(rows))
+
+    def _retry_if_due(self, now: float) -> None:
+        if self.last_error is None or now < self._next_retry_s:
+            return
+        try:
+            db = self._open()
+        except STORAGE_ERRORS as exc:
+            self._retry_failed(exc)
+            return
+        moved = 0
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            if self._acked_unsaved:
+                db.executemany("DELETE FROM outbox WHERE row_id = ?", [(i,) for i in self._acked_unsaved])
+            for row in self._held.rows():
+                db.execute("INSERT INTO outbox (kind, event_id, event_type, fall_class, payload) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (row.kind, row.event_id, row.event_type, int(row.fall_class), row.payload))
+                moved += 1
+            db.execute("COMMIT")
+            count = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            top = db.execute("SELECT coalesce(max(row_id), 0) FROM outbox").fetchone()[0]
+        except STORAGE_ERRORS as exc:
+            db.close()
+            self._retry_failed(exc)
+            return
+        self._close_db()
+        self._db, self._count = db, count
+        self._max_row_id = max(self._max_row_id, top)
+        self._held = HeldRows(self.max_rows)
+        self._acked_unsaved.clear()
+        self.last_error = None
+        log.warning("storage recovered: outbox %s is writable again; %d rows held in memory are on disk",
+                    self.path, moved)
+        self._notices.append({"state": "recovered", "path": str(self.path.parent), "moved_to_disk": moved})
+        self._trim_wal()
+
+    def _retry_failed(self, exc: BaseException) -> None:
+        self._retry_delay_s = min(self._retry_delay_s * 2, self.retry_max_s)
+        self._next_retry_s = self.clock.monotonic() + self._retry_delay_s
+        log.info("outbox %s: disk still refused (%s); next try in %g s", self.path, exc, self._retry_delay_s)
+
+    def _close_db(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.close()
+            except STORAGE_ERRORS:
+                pass
 
     # ---- writing -----------------------------------------------------------------------------------------
     def put(self, event: Event, device: str) -> Optional[int]:
-        """Store ``event`` durably; returns its row id (negative if held in memory after a full disk).
+        """Store ``event``; returns its row id (negative if held in memory during a storage fault).
 
         ``None`` only for a non-fall event arriving when the outbox is full of fall-class events (it is the
         oldest non-fall event then, and the bound says it goes)."""
@@ -145,51 +240,56 @@ class Outbox:
         return self._store(row)
 
     def _store(self, row: OutboxRow) -> Optional[int]:
-        self._retry_unsaved()
-        if self._unsaved:  # keep order: nothing may overtake rows still waiting for disk space
-            return self._hold(row)
+        self._retry_if_due(self.clock.monotonic())
+        if self.last_error is not None or self._db is None:  # keep order: nothing overtakes held rows
+            return self._held.add(row)
         try:
             return self._insert(row)
-        except sqlite3.OperationalError as exc:
-            if "full" not in str(exc):
-                raise
-            self._report_full(exc)
-            return self._hold(row)
+        except STORAGE_ERRORS as exc:
+            self._fault("storing a message", exc)
+            return self._held.add(row)
 
     def _insert(self, row: OutboxRow) -> Optional[int]:
-        self._db.execute("BEGIN IMMEDIATE")
+        db = self._db
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
         try:
             if self._count >= self.max_rows and not self._make_room(row):
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 return None
-            cur = self._db.execute(
+            cur = db.execute(
                 "INSERT INTO outbox (kind, event_id, event_type, fall_class, payload) VALUES (?, ?, ?, ?, ?)",
                 (row.kind, row.event_id, row.event_type, int(row.fall_class), row.payload))
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
         except BaseException:
-            self._rollback()
-            self._count = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            self._rollback_and_recount()
             raise
         self._count += 1
-        self._writes_since_checkpoint += 1
-        if self._writes_since_checkpoint >= _CHECKPOINT_AFTER_PUTS:  # a long outage: nothing is being delivered
-            self._checkpoint()
+        self._max_row_id = max(self._max_row_id, int(cur.lastrowid))
+        self._trim_wal()
         return int(cur.lastrowid)
 
-    def _rollback(self) -> None:
-        if self._db.in_transaction:  # SQLite has already rolled back after some errors, e.g. SQLITE_FULL
-            self._db.execute("ROLLBACK")
+    def _rollback_and_recount(self) -> None:
+        try:
+            if self._db is not None and self._db.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
+                self._db.execute("ROLLBACK")
+            if self._db is not None:
+                self._count = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        except STORAGE_ERRORS:
+            pass  # the caller reports the first error; the next retry recounts
 
     def _make_room(self, incoming: OutboxRow) -> bool:
         """Drop one row by the policy, inside the caller's transaction; False means drop ``incoming``."""
-        victim = self._db.execute(
+        db = self._db
+        assert db is not None
+        victim = db.execute(
             "SELECT row_id, kind FROM outbox WHERE kind = ? ORDER BY row_id LIMIT 1", (TELEMETRY,)).fetchone()
         if victim is None and incoming.kind == TELEMETRY:
-            self.dropped_telemetry += 1
+            self._dropped_telemetry += 1
             log.warning("outbox full (%d rows of events): dropped the new telemetry reading", self._count)
             return False
         if victim is None:
-            victim = self._db.execute(
+            victim = db.execute(
                 "SELECT row_id, kind FROM outbox WHERE kind = ? AND fall_class = 0 ORDER BY row_id LIMIT 1",
                 (EVENT,)).fetchone()
         if victim is None:
@@ -197,107 +297,102 @@ class Outbox:
                 log.warning("outbox holds %d fall-class events (bound %d): keeping this %s beyond the bound",
                             self._count, self.max_rows, incoming.event_type)
                 return True
-            self.dropped_events += 1
+            self._dropped_events += 1
             log.warning("outbox full of fall-class events: dropped the new %s event %s",
                         incoming.event_type, incoming.event_id)
             return False
-        self._db.execute("DELETE FROM outbox WHERE row_id = ?", (victim[0],))
+        db.execute("DELETE FROM outbox WHERE row_id = ?", (victim[0],))
         self._count -= 1
         if victim[1] == TELEMETRY:
-            self.dropped_telemetry += 1
+            self._dropped_telemetry += 1
         else:
-            self.dropped_events += 1
+            self._dropped_events += 1
             log.warning("outbox full (%d rows): dropped the oldest non-fall event (row %d)",
                         self.max_rows, victim[0])
         return True
 
-    # ---- a full disk -------------------------------------------------------------------------------------
-    def _hold(self, row: OutboxRow) -> int:
-        held = OutboxRow(self._next_unsaved_id, row.kind, row.payload, row.event_id, row.event_type)
-        self._next_unsaved_id -= 1
-        self._unsaved.append(held)
-        return held.row_id
-
-    def _report_full(self, exc: Exception) -> None:
-        self.last_error = (f"outbox {self.path}: {exc}; new rows are kept in memory only ({len(self._unsaved) + 1} "
-                           f"so far) and retried every {self.retry_interval_s:g} s; free space on that disk")
-        log.error("%s", self.last_error)
-        self._next_retry_s = self.clock.monotonic() + self.retry_interval_s
-
-    def _retry_unsaved(self) -> None:
-        if not self._unsaved or self.clock.monotonic() < self._next_retry_s:
-            return
-        while self._unsaved:
-            row = self._unsaved[0]
-            try:
-                self._insert(row)
-            except sqlite3.OperationalError as exc:
-                if "full" not in str(exc):
-                    raise
-                self._report_full(exc)
-                return
-            self._unsaved.popleft()
-        self.last_error = None
-        log.warning("outbox %s: disk has room again; rows held in memory are stored", self.path)
+    def _trim_wal(self) -> None:
+        if self._db is not None:
+            trim_wal(self._db, self.path, self.wal_limit_bytes)
 
     # ---- reading and acknowledging -----------------------------------------------------------------------
     def pending(self, limit: int = 100, after_row_id: int = 0) -> List[OutboxRow]:
         """Up to ``limit`` undelivered rows, oldest first, with row ids above ``after_row_id``.
 
-        Rows held in memory after a full disk come last (they are the newest).
+        Rows held in memory come last (they are the newest). During a storage fault the rows on disk are
+        still returned while the disk can be read.
         """
-        self._retry_unsaved()
-        rows = [OutboxRow(*r) for r in self._db.execute(
-            "SELECT row_id, kind, payload, event_id, event_type FROM outbox WHERE row_id > ? "
-            "ORDER BY row_id LIMIT ?", (after_row_id, limit))]
+        self._retry_if_due(self.clock.monotonic())
+        rows: List[OutboxRow] = []
+        if self._db is not None:
+            try:
+                rows = [OutboxRow(*r) for r in self._db.execute(
+                    f"SELECT {COLUMNS} FROM outbox WHERE row_id > ? ORDER BY row_id LIMIT ?",
+                    (after_row_id, limit + len(self._acked_unsaved)))]
+            except STORAGE_ERRORS as exc:
+                self._fault("reading", exc)
+            rows = [r for r in rows if r.row_id not in self._acked_unsaved][:limit]
         if len(rows) < limit:
-            rows += list(self._unsaved)[: limit - len(rows)]
+            rows += self._held.rows(limit - len(rows))
         return rows
 
     def mark_delivered(self, row_ids: Iterable[int]) -> None:
-        """Forget rows the broker acknowledged. Unknown ids (already dropped or delivered) are ignored."""
+        """Forget rows the broker acknowledged. Unknown ids (already dropped or delivered) are ignored.
+
+        Never raises: an acknowledgement the disk refuses is remembered and applied when the disk works."""
         ids = list(row_ids)
-        held = {i for i in ids if i < 0}
-        if held:
-            self._unsaved = deque(r for r in self._unsaved if r.row_id not in held)
-        stored = [(i,) for i in ids if i > 0]
+        self._held.remove(i for i in ids if i < 0)
+        stored = [i for i in ids if i > 0 and i not in self._acked_unsaved]
         if not stored:
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        if self.last_error is not None or self._db is None:
+            self._acked_unsaved.update(stored)
+            return
+        db = self._db
         try:
-            deleted = self._db.executemany("DELETE FROM outbox WHERE row_id = ?", stored).rowcount
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
+            db.execute("BEGIN IMMEDIATE")
+            deleted = db.executemany("DELETE FROM outbox WHERE row_id = ?", [(i,) for i in stored]).rowcount
+            db.execute("COMMIT")
+        except STORAGE_ERRORS as exc:
+            self._rollback_and_recount()
+            self._acked_unsaved.update(stored)
+            self._fault("removing delivered messages", exc)
+            return
         self._count -= deleted
-        self._writes_since_checkpoint += 1
-        if self._writes_since_checkpoint >= _CHECKPOINT_AFTER_WRITES:
-            self._checkpoint()
+        self._trim_wal()
 
-    def _checkpoint(self) -> None:
-        # PASSIVE never waits for readers (there are none but us). Keeps the -wal file from growing; a failure
-        # (e.g. a full disk) loses nothing, the rows stay in the log.
-        try:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.OperationalError as exc:
-            log.warning("outbox %s: checkpoint failed (%s); will retry", self.path, exc)
-        self._writes_since_checkpoint = 0
+    # ---- figures and lifecycle ---------------------------------------------------------------------------
+    @property
+    def dropped_telemetry(self) -> int:
+        return self._dropped_telemetry + self._held.dropped_telemetry
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped_events + self._held.dropped_events
+
+    @property
+    def held_in_memory(self) -> int:
+        """Rows only in memory now (lost if the process dies before the disk works again)."""
+        return len(self._held)
 
     def depth(self) -> int:
         """Rows waiting for delivery, including any held in memory."""
-        return self._count + len(self._unsaved)
+        return max(0, self._count - len(self._acked_unsaved)) + len(self._held)
 
     def close(self) -> None:
         """Close the database. Idempotent. Rows held in memory are reported, since they are now lost."""
-        if self._db is None:
+        if self._closed:
             return
-        if self._unsaved:
-            log.error("outbox %s closed with %d rows not on disk (the disk was full): they are lost",
-                      self.path, len(self._unsaved))
-        self._checkpoint()
-        self._db.close()
-        self._db = None  # type: ignore[assignment]
+        self._closed = True
+        if self._held:
+            log.error("outbox %s closed with %d rows not on disk (%d of them alarms): the disk refused them, "
+                      "they are lost", self.path, len(self._held), self._held.count_alarms())
+        if self._db is not None and self.last_error is None:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except STORAGE_ERRORS as exc:
+                log.warning("outbox %s: checkpoint at close failed (%s)", self.path, exc)
+        self._close_db()
 
     def __enter__(self) -> "Outbox":
         return self

@@ -30,6 +30,7 @@ WORDS = {
     "cancelled": "cancelled the alarm (I'm OK)",
     "sos": "SOS: pressed and held the button",
     "sensor_fault": "sensor fault",
+    "storage_fault": "storage fault (events kept in memory until the disk works)",
     "session_summary": "session summary",
 }
 

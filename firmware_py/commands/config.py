@@ -43,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from ..config import Config, load_config
 
     if args.action == "check":
-        load_config(args.file)  # a ConfigError becomes the message and exit 78 in cli.py
+        from ..daemon.preflight import check_can_run, check_state_dir
+
+        config = load_config(args.file)  # a ConfigError becomes the message and exit 78 in cli.py
+        check_can_run(config)  # what `run` checks before it starts: files of the right kind, models loadable
+        check_state_dir(config)
         print(f"{args.file}: OK")
     elif args.action == "show":
         sys.stdout.write(load_config(args.file).to_toml(redact=True))

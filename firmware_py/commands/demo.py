@@ -35,7 +35,7 @@ SOUNDS = {
 HEADLINES = {
     "stumble": "stumble", "loss_of_balance": "LOSS OF BALANCE", "fall": "FALL",
     "help_needed": "HELP NEEDED", "recovered": "recovered", "cancelled": "cancelled", "sos": "SOS",
-    "sensor_fault": "sensor fault", "session_summary": "session summary",
+    "sensor_fault": "sensor fault", "storage_fault": "storage fault", "session_summary": "session summary",
 }
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from ..atomic_file import write_atomically
 from ..calibration import Calibration
 from ..errors import ConfigError
 
@@ -21,7 +21,12 @@ def load_calibration(state_dir: Path) -> Any:
         log.warning("no calibration at %s: run 'retrowalk calibrate' while standing still", path)
         return None
     try:
-        return Calibration.from_dict(json.loads(path.read_text()))
+        text = path.read_text()
+    except OSError as exc:  # a failing card: learn the mounting at rest rather than stop the monitor
+        log.error("cannot read %s (%s): learning the mounting at rest instead", path, exc)
+        return None
+    try:
+        return Calibration.from_dict(json.loads(text))
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a calibration retrowalk can read ({exc}); run 'retrowalk calibrate' "
                           f"again") from exc
@@ -30,11 +35,4 @@ def load_calibration(state_dir: Path) -> Any:
 def save_calibration(state_dir: Path, calibration: Any) -> Path:
     """Write ``calibration.json`` so that a power cut leaves the old file or the new one, never half of one."""
 
-    path = Path(state_dir) / "calibration.json"
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(calibration.to_dict(), indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_atomically(Path(state_dir) / "calibration.json", json.dumps(calibration.to_dict(), indent=2) + "\n")

@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from hal.clock import Clock
 from hal.types import SampleBlock
 
-from ..events import Event
+from ..events import INFO, STORAGE_FAULT, Event
 from .blocks import concat_blocks
 from .calibration_file import save_calibration
 from .sensor_link import SensorLink
@@ -171,6 +171,7 @@ class Daemon:
                     recorded += self._record(event)
         for event in self.alerts.tick():
             recorded += self._store(event)
+        recorded += self._storage_events()
         if self.publisher is not None:
             self.publisher.step()
             for command in self.publisher.commands():
@@ -185,6 +186,18 @@ class Daemon:
         if block is not None and len(block):
             self._watchdog(now)
         return recorded
+
+    def _storage_events(self) -> List[Event]:
+        """The outbox retries its disk here; a fault begun or ended is a ``storage_fault`` event (it waits in
+        memory like any other while the disk is away)."""
+        self.outbox.tick()
+        stored: List[Event] = []
+        for features in self.outbox.take_notices():
+            now = self.clock.monotonic()
+            severity = INFO if features.get("state") == "recovered" else ""
+            stored += self._store(Event(STORAGE_FAULT, t_onset_s=now, t_detect_s=now, features=features,
+                                        severity=severity))
+        return stored
 
     def _record(self, event: Event) -> List[Event]:
         """A new event: the buzzer first (no I/O before it), then the durable queue."""
@@ -289,6 +302,7 @@ class Daemon:
             "lost_samples": self.counters.lost_total,
             "outbox_depth": self.outbox.depth(),
             "sensor": "ok" if self.link.is_ok else "fault",
+            "storage": "fault" if self.outbox.is_degraded else "ok",
             "status": self.status_text(),
         }
         if not math.isnan(self.counters.temp_c):
@@ -338,6 +352,8 @@ class Daemon:
             parts.append("broker online" if self.publisher.is_connected else "broker offline")
         depth = self.outbox.depth()
         parts.append(f"{depth} message{'s' if depth != 1 else ''} queued")  # events (and telemetry offline)
+        if self.outbox.is_degraded:
+            parts.append(f"storage fault: {self.outbox.held_in_memory} in memory only")
         return ", ".join(parts)
 
     def _update_status(self, now_s: float, force: bool) -> None:
@@ -360,6 +376,7 @@ class Daemon:
         """
         for event in self.link.open():
             self._record(event)
+        self._storage_events()  # a state dir unwritable at start: said at once, the daemon runs from memory
         if self.publisher is not None:
             self.publisher.start()
         self.notifier.ready()

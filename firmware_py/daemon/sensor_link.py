@@ -100,7 +100,10 @@ class SensorLink:
         self._lost_at_s, self.error, self.attempts = None, None, 0
         self._backoff_s = self._settings.sensor_retry_initial_s
         if self._fault_marker is not None:
-            self._fault_marker.unlink(missing_ok=True)
+            try:
+                self._fault_marker.unlink(missing_ok=True)
+            except OSError as exc:  # a read-only state dir: a restart may announce the old outage again
+                log.warning("cannot remove %s (%s)", self._fault_marker, exc)
         return [event]
 
     def _lose(self, exc: Exception) -> List[Event]:

@@ -6,6 +6,7 @@ the Pi's pin factory or gpiozero's MockFactory (through ``hal.gpio``); ``build_d
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -16,9 +17,11 @@ from ..errors import ConfigError
 from ..events import Event
 from .calibration_file import load_calibration
 from .loop import Daemon
+from .preflight import check_can_run
 from .sensor_link import SensorLink
 from .settings import DaemonSettings, EmulatorSettings
 
+log = logging.getLogger(__name__)
 
 def daemon_settings(config: Any) -> DaemonSettings:
     """``config.daemon`` when the config has that section, else the defaults."""
@@ -124,12 +127,11 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     state_dir = state_dir_of(config)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"[paths] state_dir = {str(state_dir)!r} cannot be created ({exc.strerror}); create "
-                          f"it writable for the service user, or choose another") from exc
+    except OSError as exc:  # the outbox runs from memory and says storage_fault; it retries the disk itself
+        log.error("[paths] state_dir = %r cannot be created (%s); running without a disk", str(state_dir),
+                  exc.strerror)
     # read once: a model file replaced or broken later must not stop a re-calibration mid-run
-    from ..detectors.balance import load_model_for
-    model = load_model_for(config.detection.balance)
+    model = check_can_run(config)
     pipeline = build_pipeline(config, load_calibration(state_dir), model)
     link = SensorLink(build_sensor_opener(config, clock, motion), clock, settings,
                       fault_marker=state_dir / "sensor_fault.json")
@@ -137,13 +139,9 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     if gpio is None:  # built here, so closed here; a caller's own gpio stays the caller's
         gpio = build_gpio_for(config, clock, pin_factory)
         resources.append(gpio)
-    try:
-        alerts = AlertManager(gpio, clock, config.alerts)
-        outbox = Outbox(state_dir / "outbox.sqlite3", clock)
-    except OSError as exc:  # an unwritable state dir is fixed by the admin, not by a restart
-        for resource in resources:
-            resource.close()
-        raise ConfigError(f"[paths] state_dir = {str(state_dir)!r}: {exc}") from exc
+    alerts = AlertManager(gpio, clock, config.alerts)
+    # never raises for the disk: a read-only or missing state dir is a storage_fault, not a stopped monitor
+    outbox = Outbox(state_dir / "outbox.sqlite3", clock)
     try:
         publisher = build_publisher(config, outbox, clock) if with_broker else None
     except ConfigError:  # e.g. a TLS file that does not exist: let go of the pins and the outbox we opened

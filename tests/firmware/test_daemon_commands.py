@@ -76,10 +76,11 @@ def test_run_exits_78_naming_the_chip_when_a_different_chip_answers(tmp_path, st
     assert "0x70" in err and "0x68" in err
 
 
-def test_run_exits_78_naming_the_key_when_the_state_dir_cannot_be_created(tmp_path, capsys):
+def test_config_check_exits_78_naming_the_key_when_the_state_dir_cannot_be_created(tmp_path, capsys):
+    # `run` itself runs from memory then (a storage_fault, tests/firmware/test_daemon_storage.py); `check` says why
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     config = tmp_path / "bad-state.toml"
     config.write_text(f'[paths]\nstate_dir = "{blocker}/state"\n\n[daemon]\ndriver = "emulated"\n')
-    assert main(["run", "--config", str(config)]) == 78
+    assert main(["config", "check", str(config)]) == 78
     assert "[paths] state_dir" in capsys.readouterr().err

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-
 import pytest
 
 from firmware_py.events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, SOS, STUMBLE, Event
@@ -157,18 +155,6 @@ def test_a_full_disk_keeps_events_in_memory_and_stores_them_when_space_returns(t
     assert [r.event_id for r in rows][-2:] == [stored[-1][1], fall.id]
     assert all(r.row_id > 0 for r in rows)
     assert box.last_error is None
-
-
-def test_a_sqlite_error_other_than_full_is_not_hidden(tmp_path, fake_clock):
-    box = Outbox(tmp_path / "o.sqlite3", fake_clock)
-    box._db.execute("DROP TABLE outbox")
-    with pytest.raises(sqlite3.OperationalError):
-        box.put(event(), "w")
-
-
-def test_opening_in_a_missing_directory_names_the_path(tmp_path, fake_clock):
-    with pytest.raises(OSError, match="missing.*state directory"):
-        Outbox(tmp_path / "missing" / "o.sqlite3", fake_clock)
 
 
 def test_max_rows_below_one_is_refused_with_the_value(tmp_path, fake_clock):

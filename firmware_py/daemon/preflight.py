@@ -1,0 +1,40 @@
+"""What ``retrowalk run`` checks before it starts, shared with ``retrowalk config check`` so that a config the
+check passes is one the daemon runs with.
+
+Every problem is one ``ConfigError`` naming the key, the file and the fix (exit 78). The state directory is the
+exception at run time: the daemon runs from memory with a ``storage_fault`` when it cannot write there (a card
+gone read-only must not stop the monitor), so only ``config check`` refuses a state dir that cannot work.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def check_can_run(config: Any) -> Any:
+    """Everything ``run`` needs from the files the config names; returns the pre-impact model it loaded."""
+    from ..detectors.balance import load_model_for
+    from ..mqtt import read_password_file
+
+    model = load_model_for(config.detection.balance)  # a file that is no model (e.g. /etc/passwd): ConfigError
+    if config.mqtt.password_file:
+        read_password_file(config.mqtt.password_file)  # unreadable, not a file, not UTF-8: ConfigError
+    return model
+
+
+def check_state_dir(config: Any) -> None:
+    """``[paths] state_dir`` exists (or can be created) as a directory this user can write."""
+    state_dir = Path(config.paths.state_dir).expanduser()
+    where = f"[paths] state_dir = {str(state_dir)!r}"
+    existing = state_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{where}: {existing} is not a directory; choose a directory path "
+                          f"(the default is /var/lib/retrowalk)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: {existing} is not writable by this user; make it writable for the "
+                          f"service user (the systemd unit's StateDirectory= does) or choose another")

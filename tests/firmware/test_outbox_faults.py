@@ -1,0 +1,124 @@
+"""The outbox never takes the daemon down: any storage error falls back to memory, says so, and recovers.
+
+These tests make the errors with real files (a removed directory, a directory where the database should be,
+SQLite's own size cap). Read-only remounts and full tmpfs mounts are in tests/integration/test_fault_injection.py
+(they need root); one test here stands in for a refused delete by closing the connection under the outbox,
+and says so.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from firmware_py.events import FALL, HELP_NEEDED, STUMBLE, Event
+from firmware_py.outbox import Outbox, storage_fix
+
+
+def event(kind: str = STUMBLE, n: int = 0) -> Event:
+    return Event(kind, t_onset_s=10.0 + n, t_detect_s=10.2 + n, features={"n": n}, wall_time=1.7e9 + n)
+
+
+def ids(rows):
+    return [json.loads(r.payload)["id"] for r in rows]
+
+
+def test_a_missing_state_directory_is_created_when_the_outbox_opens(tmp_path, fake_clock):
+    box = Outbox(tmp_path / "missing" / "o.sqlite3", fake_clock)
+    assert box.put(event(), "w") > 0 and not box.is_degraded
+    box.close()
+
+
+def test_an_unopenable_database_runs_from_memory_then_moves_rows_to_disk_when_it_opens(tmp_path, fake_clock):
+    path = tmp_path / "state" / "o.sqlite3"
+    path.mkdir(parents=True)  # a directory where the file should be: SQLite cannot open it
+    box = Outbox(path, fake_clock, retry_interval_s=1.0)
+    assert box.is_degraded
+    [lost] = box.take_notices()
+    assert lost["state"] == "lost" and "opening failed" in lost["error"] and lost["fix"]
+    fall, help_ = event(FALL, 1), event(HELP_NEEDED, 2)
+    assert box.put(fall, "w") < 0 and box.put(help_, "w") < 0
+    assert ids(box.pending(10)) == [fall.id, help_.id]  # still published from memory
+    path.rmdir()
+    fake_clock.advance(1.0)
+    box.tick()
+    [recovered] = box.take_notices()
+    assert recovered == {"state": "recovered", "path": str(path.parent), "moved_to_disk": 2}
+    rows = box.pending(10)
+    assert ids(rows) == [fall.id, help_.id] and all(r.row_id > 0 for r in rows)
+    box.close()
+    assert ids(Outbox(path, fake_clock).pending(10)) == [fall.id, help_.id]
+
+
+def test_retries_back_off_on_the_clock_while_the_disk_keeps_refusing(tmp_path, fake_clock):
+    path = tmp_path / "o.sqlite3"
+    path.mkdir()
+    box = Outbox(path, fake_clock, retry_interval_s=1.0, retry_max_s=4.0)
+    box.take_notices()
+    waits = []
+    for _ in range(5):
+        start = fake_clock.monotonic()
+        while box._next_retry_s > fake_clock.monotonic():
+            fake_clock.advance(0.5)
+        box.tick()
+        waits.append(fake_clock.monotonic() - start)
+    assert waits == [1.0, 2.0, 4.0, 4.0, 4.0]
+    assert box.take_notices() == []  # one 'lost', not one per retry
+
+
+def test_a_state_directory_removed_while_running_is_recreated_with_every_row(tmp_path, fake_clock):
+    state = tmp_path / "state"
+    box = Outbox(state / "o.sqlite3", fake_clock)
+    before = [event(FALL, 1), event(STUMBLE, 2)]
+    first = [box.put(e, "w") for e in before]
+    shutil.rmtree(state)
+    fake_clock.advance(1.0)
+    box.tick()
+    notices = box.take_notices()
+    assert [n["state"] for n in notices] == ["lost", "recovered"]
+    assert "removed while running" in notices[0]["error"]
+    assert notices[1]["moved_to_disk"] == 2
+    after = event(HELP_NEEDED, 3)
+    new_id = box.put(after, "w")
+    assert new_id > max(first), "row ids must never be reused, or a late ack could delete the wrong row"
+    assert ids(box.pending(10)) == [e.id for e in before] + [after.id]
+    assert (state / "o.sqlite3").is_file()
+    box.close()
+
+
+def test_a_refused_delete_never_raises_and_is_applied_when_the_disk_works(tmp_path, fake_clock, caplog):
+    # stand-in: the connection is closed under the outbox, so SQLite refuses the DELETE (a real read-only
+    # remount is in tests/integration/test_fault_injection.py)
+    box = Outbox(tmp_path / "o.sqlite3", fake_clock, retry_interval_s=1.0)
+    events = [event(STUMBLE, i) for i in range(3)]
+    rows = [box.put(e, "w") for e in events]
+    box._db.close()
+    box.mark_delivered(rows[:2])  # must not raise
+    assert box.is_degraded and box.depth() == 1
+    fall = event(FALL, 9)
+    assert box.put(fall, "w") < 0
+    fake_clock.advance(1.0)
+    box.tick()
+    assert [n["state"] for n in box.take_notices()] == ["lost", "recovered"]
+    assert ids(box.pending(10)) == [events[2].id, fall.id]  # the two delivered rows are gone from disk
+    assert box.pending(10)[0].row_id == rows[2] and box.depth() == 2
+
+
+def test_the_wal_file_stays_bounded_when_every_event_is_delivered(tmp_path, fake_clock):
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path, fake_clock, wal_limit_bytes=64 * 1024)
+    largest = 0
+    for i in range(1500):  # the broker is up: each event is put, published, acknowledged
+        row = box.put(event(STUMBLE, i), "w")
+        box.mark_delivered([row])
+        largest = max(largest, os.path.getsize(f"{path}-wal"))
+    assert largest <= 64 * 1024 + 3 * 4096 * 2, f"-wal reached {largest} bytes"
+    assert os.path.getsize(path) < 64 * 1024
+    box.close()
+
+
+def test_the_fix_named_matches_the_storage_error():
+    assert "free space" in storage_fix("database or disk is full")
+    assert "read-only" in storage_fix("attempt to write a readonly database")
+    assert "dmesg" in storage_fix("disk I/O error")
+    assert "state_dir" in storage_fix("unable to open database file")
