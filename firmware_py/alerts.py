@@ -15,8 +15,9 @@ Rules, in order of what matters to the wearer:
   (stumble < loss_of_balance < fall < help_needed = sos), so a stumble chirp never swallows a fall;
 - a press silences whatever sounds at once; released before ``long_press_s`` it is a cancel (``cancelled``
   names what it cancelled), held to ``long_press_s`` it is a manual ``sos`` instead;
-- one ``help_needed`` per fall: from the cancel window or from the detector's stillness check, whichever comes
-  first; the other is dropped (``handle`` returns ``[]`` for it);
+- every fall opens its own cancel window, however close to the last one, and gets exactly one ``help_needed``:
+  from its window or from the detector's stillness check (which belongs to the newest fall), whichever comes
+  first; the other is dropped (``handle`` returns ``[]`` for it); a cancel answers every open fall;
 - stumble and loss-of-balance alarms have a per-type cooldown and a shared rate limit, so an event storm does
   not turn into endless buzzing; the events are still returned, so the carer misses none;
 - ``mute(minutes)`` silences stumble alarms only, unless ``mute_falls`` is set.
@@ -204,7 +205,7 @@ class AlertManager:
         self.clock = clock
         self.alarm = Alarm(buzzer)
         self._sounding: Optional[_Sounding] = None
-        self._incident: Optional[_Incident] = None
+        self._incidents: List[_Incident] = []  # every fall its own window, oldest first
         self._last_start_s: Dict[str, float] = {}
         self._recent_starts_s: Deque[float] = deque()
         self._muted_until_s = -math.inf
@@ -218,12 +219,14 @@ class AlertManager:
     def handle(self, event: Event) -> List[Event]:
         """Sound ``event``'s pattern (at once, inside this call) and return the events to record/publish."""
         now = self.clock.monotonic()
+        self._forget_old_incidents(now)
         if event.type == FALL:
-            if not self._incident_is_open(now):
-                self._incident = _Incident(fall=event, opened_s=now)
-        elif event.type == HELP_NEEDED:
-            incident = self._incident
-            if incident is not None and now - incident.opened_s <= self.settings.help_dedupe_s:
+            # its own cancel window and escalation, however close to the last fall
+            self._incidents.append(_Incident(fall=event, opened_s=now))
+        elif event.type == HELP_NEEDED and event.features.get("fall_id") is None:
+            # the detector's stillness check: it belongs to the newest fall within help_dedupe_s
+            incident = self._incidents[-1] if self._incidents else None
+            if incident is not None:
                 if incident.help_event_id is not None:
                     return []  # the same fall's help was already raised (window or detector)
                 incident.help_event_id = event.id
@@ -291,15 +294,15 @@ class AlertManager:
         """A snapshot for status lines and telemetry."""
         now = self.clock.monotonic()
         sounding = self._sounding
-        incident = self._incident if self._incident_is_open(now) else None
+        pending = [i for i in self._open_incidents(now) if i.help_event_id is None]
         return {
             "alarm": sounding.kind if sounding is not None else None,
             "alarm_silent": sounding.is_silent if sounding is not None else False,
             "buzzer_on": self.alarm.is_on,
-            "fall_open": incident is not None,
-            "cancel_in_s": (round(max(0.0, incident.opened_s + self.settings.cancel_window_s - now), 1)
-                            if incident is not None and incident.help_event_id is None else None),
-            "help_raised": bool(incident is not None and incident.help_event_id is not None),
+            "fall_open": bool(self._open_incidents(now)),
+            "cancel_in_s": (round(max(0.0, min(i.opened_s for i in pending) + self.settings.cancel_window_s
+                                      - now), 1) if pending else None),
+            "help_raised": any(i.help_event_id is not None for i in self._open_incidents(now)),
             "muted_for_s": round(max(0.0, self._muted_until_s - now), 1),
             "button_held_s": (round(now - self._press_started_s, 2)
                               if self._press_started_s is not None else None),
@@ -317,10 +320,15 @@ class AlertManager:
             self._led.off()
 
     # ---- internals -----------------------------------------------------------------------------------------
-    def _incident_is_open(self, now: float) -> bool:
-        incident = self._incident
-        return incident is not None and not incident.is_cancelled \
-            and now - incident.opened_s <= self.settings.help_dedupe_s
+    def _open_incidents(self, now: float) -> List[_Incident]:
+        """Falls not cancelled, and either within help_dedupe_s or still waiting for their escalation."""
+        return [i for i in self._incidents if not i.is_cancelled
+                and (now - i.opened_s <= self.settings.help_dedupe_s or i.help_event_id is None)]
+
+    def _forget_old_incidents(self, now: float) -> None:
+        # a fall still waiting for its escalation is never forgotten; the rest after help_dedupe_s
+        self._incidents = [i for i in self._incidents if now - i.opened_s <= self.settings.help_dedupe_s
+                           or (i.help_event_id is None and not i.is_cancelled)]
 
     def _is_muted(self, kind: str, now: float) -> bool:
         if _reached(now, self._muted_until_s):
@@ -401,17 +409,19 @@ class AlertManager:
 
     def _cancel(self, target: Optional[_Sounding], t_s: float, now: float, source: str,
                 held_s: Optional[float] = None) -> List[Event]:
-        incident = self._incident if self._incident_is_open(now) else None
+        incidents = self._open_incidents(now)
         self._press_target = None  # whatever a held button would have cancelled is cancelled now
         if self._sounding is not None:
             self._stop_sounding()
-        if target is None and incident is None:
+        if target is None and not incidents:
             return []  # nothing a carer needs to hear about (a test alarm, or a press with nothing going on)
-        cancelled = target.event if target is not None and target.event is not None else incident.fall
-        if incident is not None:
+        cancelled = target.event if target is not None and target.event is not None else incidents[-1].fall
+        for incident in incidents:  # "I'm OK" answers every open fall
             incident.is_cancelled = True
         features: Dict[str, Any] = {"source": source, "cancelled_type": cancelled.type,
                                     "cancelled_id": cancelled.id}
+        if len(incidents) > 1 or (incidents and incidents[0].fall.id != cancelled.id):
+            features["cancelled_ids"] = sorted({cancelled.id} | {i.fall.id for i in incidents})
         if held_s is not None:
             features["held_s"] = round(held_s, 3)
         return [Event(CANCELLED, t_onset_s=t_s, t_detect_s=now, features=features)]
@@ -425,25 +435,26 @@ class AlertManager:
         return [event]
 
     def _escalate_if_due(self, now: float) -> List[Event]:
-        incident = self._incident
-        if incident is None or incident.is_cancelled or incident.help_event_id is not None:
-            return []
         if self._press_started_s is not None:
             return []  # the wearer is pressing: wait for the release (cancel) or the hold (sos)
-        if not _reached(now - incident.opened_s, self.settings.cancel_window_s):
-            return []
-        event = Event(HELP_NEEDED, t_onset_s=now, t_detect_s=now,
-                      features={"reason": "not_cancelled", "fall_id": incident.fall.id,
-                                "cancel_window_s": self.settings.cancel_window_s})
-        incident.help_event_id = event.id
-        self._start(HELP_NEEDED, event, now)
-        return [event]
+        raised: List[Event] = []
+        for incident in self._incidents:
+            if incident.is_cancelled or incident.help_event_id is not None \
+                    or not _reached(now - incident.opened_s, self.settings.cancel_window_s):
+                continue
+            event = Event(HELP_NEEDED, t_onset_s=now, t_detect_s=now,
+                          features={"reason": "not_cancelled", "fall_id": incident.fall.id,
+                                    "cancel_window_s": self.settings.cancel_window_s})
+            incident.help_event_id = event.id
+            self._start(HELP_NEEDED, event, now)
+            raised.append(event)
+        return raised
 
     def _update_led(self) -> None:
         if self._led is None or self._closed:
             return
         if self._sounding is not None and self._sounding.kind != TEST_ALARM \
-                or self._incident_is_open(self.clock.monotonic()):
+                or self._open_incidents(self.clock.monotonic()):
             self._led.on()
         else:
             self._led.off()

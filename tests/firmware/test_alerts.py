@@ -474,3 +474,48 @@ def test_invariants_hold_when_events_presses_and_time_come_in_any_order(ops):
     finally:
         rig.close()
         factory.close()
+
+
+# ---- every fall its own window (issue 10) ----------------------------------------------------------------------
+
+def test_a_second_fall_gets_its_own_cancel_window_and_help_when_it_follows_an_escalated_fall(rig):
+    first = rig.handle(FALL)[0]
+    assert [e.features["fall_id"] for e in rig.run(30.0)] == [first.id]
+    rig.handle(RECOVERED)  # up again, the help alarm still sounding (nobody pressed)
+    rig.run(40.0)
+    second = rig.handle(FALL)[0]  # 70 s after the first: inside help_dedupe_s (120 s)
+    assert rig.alerts.state()["cancel_in_s"] == pytest.approx(30.0)
+    assert rig.run(29.9) == []
+    raised = rig.run(0.15)
+    assert types(raised) == [HELP_NEEDED] and raised[0].features["fall_id"] == second.id
+    assert rig.alerts.state()["alarm"] == HELP_NEEDED
+
+
+def test_a_second_fall_inside_the_first_ones_window_escalates_each_fall_once(rig):
+    first = rig.handle(FALL)[0]
+    rig.run(10.0)
+    second = rig.handle(FALL)[0]
+    first_help = rig.run(20.0)
+    assert [e.features["fall_id"] for e in first_help] == [first.id]  # the first fall's window is not reset
+    assert [e.features["fall_id"] for e in rig.run(10.0)] == [second.id]
+    assert rig.run(60.0) == []
+
+
+def test_the_detectors_help_for_a_second_fall_is_not_dropped_when_the_first_fall_escalated(rig):
+    rig.handle(FALL)
+    rig.run(30.0)
+    rig.run(40.0)
+    rig.handle(FALL)
+    rig.run(5.0)
+    assert types(rig.handle(HELP_NEEDED, still_s=30.0)) == [HELP_NEEDED]
+    assert rig.run(60.0) == []  # and the window does not raise a second one for that fall
+
+
+def test_one_cancel_cancels_every_open_fall_when_two_are_pending(rig):
+    first = rig.handle(FALL)[0]
+    rig.run(5.0)
+    second = rig.handle(FALL)[0]
+    [cancelled] = rig.alerts.cancel("mqtt")
+    assert cancelled.features["cancelled_id"] == first.id  # the alarm that was sounding
+    assert set(cancelled.features["cancelled_ids"]) == {first.id, second.id}
+    assert rig.run(60.0) == []
