@@ -30,7 +30,7 @@ import math
 import queue
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 from hal.clock import Clock
@@ -39,117 +39,17 @@ from .events import (CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, LOSS_OF_BALANCE, 
 # PatternSettings, DEFAULT_PATTERNS, Alarm, MIN_STEP_S and TEST_ALARM are also re-exported for importers
 from .alarm_patterns import (_BOUNDARY_S, DEFAULT_PATTERNS, MIN_STEP_S, TEST_ALARM, Alarm,  # noqa: F401
                              PatternSettings)
+# AlertSettings (the [alerts] section), PRIORITY and SELF_ENDING live in alert_settings; re-exported here
+from .alert_settings import BCM_PINS, I2C_PINS, PRIORITY, SELF_ENDING, AlertSettings  # noqa: F401
 
 #: button edges as queued by ``hal.gpio`` (kept as strings here: firmware_py does not import gpiozero's side)
 PRESS = "press"
 RELEASE = "release"
 
-#: higher pre-empts lower, lower never pre-empts higher
-PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4}
-
-#: alarms that stop on their own: cooldown and rate limit apply (the others sound until cancelled)
-SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
-
-#: pins already used by I2C bus 1 (the MPU-6050): BCM 2 (SDA) and 3 (SCL)
-I2C_PINS = (2, 3)
-BCM_PINS = range(2, 28)
-
-
-def _default(kind: str) -> Callable[[], PatternSettings]:
-    return lambda: DEFAULT_PATTERNS[kind]
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """The ``[alerts]`` section: pins, buzzer, button, timings and one pattern per event type.
-
-    Pins are BCM numbers. ``buzzer_kind`` "active" (has its own oscillator: on/off) or "passive" (a piezo
-    driven at ``tone_hz``). ``cancel_window_s``: how long the wearer has to press "I'm OK" after a fall before
-    ``help_needed``. ``long_press_s``: a hold this long is a manual SOS. ``help_dedupe_s``: a ``help_needed``
-    within this long of a fall belongs to that fall. ``cooldown_s``: a stumble or loss-of-balance alarm does
-    not sound again within this long of its last start; ``rate_limit_alarms`` per ``rate_limit_window_s`` caps
-    them together. ``mute_max_minutes`` bounds ``mute``; ``mute_falls`` lets a mute silence fall-class alarms.
-    """
-
-    buzzer_pin: int = 17
-    button_pin: int = 27
-    led_pin: Optional[int] = None
-    buzzer_kind: str = "active"
-    tone_hz: float = 2800.0
-    button_bounce_s: float = 0.02
-    long_press_s: float = 3.0
-    cancel_window_s: float = 30.0
-    help_dedupe_s: float = 120.0
-    cooldown_s: float = 3.0
-    rate_limit_alarms: int = 6
-    rate_limit_window_s: float = 60.0
-    mute_max_minutes: float = 120.0
-    mute_falls: bool = False
-    stumble: PatternSettings = field(default_factory=_default(STUMBLE))
-    loss_of_balance: PatternSettings = field(default_factory=_default(LOSS_OF_BALANCE))
-    fall: PatternSettings = field(default_factory=_default(FALL))
-    help_needed: PatternSettings = field(default_factory=_default(HELP_NEEDED))
-    sos: PatternSettings = field(default_factory=_default(SOS))
-    test_alarm: PatternSettings = field(default_factory=_default(TEST_ALARM))
-
-    def __post_init__(self) -> None:
-        pins = [("buzzer_pin", self.buzzer_pin), ("button_pin", self.button_pin)]
-        if self.led_pin is not None:
-            pins.append(("led_pin", self.led_pin))
-        for key, pin in pins:
-            if isinstance(pin, bool) or not isinstance(pin, int) or pin not in BCM_PINS:
-                raise ValueError(f"{key} = {pin!r} is not a GPIO pin; use a BCM number from 2 to 27")
-            if pin in I2C_PINS:
-                raise ValueError(f"{key} = {pin} is I2C bus 1 (BCM 2/3, the MPU-6050); choose another pin, "
-                                 f"e.g. 17 or 27")
-        for i, (key, pin) in enumerate(pins):
-            for other_key, other_pin in pins[:i]:
-                if pin == other_pin:
-                    raise ValueError(f"{key} = {pin} is already {other_key}; each device needs its own pin")
-        if self.buzzer_kind not in ("active", "passive"):
-            raise ValueError(f"buzzer_kind = {self.buzzer_kind!r} is not allowed; use \"active\" (a buzzer "
-                             f"that beeps on its own when powered) or \"passive\" (a piezo driven at tone_hz)")
-        if not (50.0 <= self.tone_hz <= 6000.0):
-            raise ValueError(f"tone_hz = {self.tone_hz:g} is not allowed; use 50 to 6000 Hz (piezos are "
-                             f"loudest near their resonance, often 2000-4000 Hz)")
-        _check_range("button_bounce_s", self.button_bounce_s, 0.0, 0.5)
-        _check_range("long_press_s", self.long_press_s, 0.5, 30.0)
-        _check_range("cancel_window_s", self.cancel_window_s, 1.0, 600.0)
-        _check_range("help_dedupe_s", self.help_dedupe_s, self.cancel_window_s, 3600.0,
-                     low_text="cancel_window_s")
-        _check_range("cooldown_s", self.cooldown_s, 0.0, 3600.0)
-        _check_range("rate_limit_window_s", self.rate_limit_window_s, 1.0, 3600.0)
-        if isinstance(self.rate_limit_alarms, bool) or not isinstance(self.rate_limit_alarms, int) \
-                or self.rate_limit_alarms < 1:
-            raise ValueError(f"rate_limit_alarms = {self.rate_limit_alarms!r} is not allowed; use a count >= 1")
-        _check_range("mute_max_minutes", self.mute_max_minutes, 1.0, 24 * 60.0)
-        for key in (STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, SOS, TEST_ALARM):
-            pattern = getattr(self, key)
-            if isinstance(pattern, dict):  # a loader that hands over the raw table
-                pattern = PatternSettings(**pattern)
-                object.__setattr__(self, key, pattern)
-            if not isinstance(pattern, PatternSettings):
-                raise ValueError(f"{key} = {pattern!r} is not a pattern; use a table with steps_s and repeat")
-            pattern = pattern.with_defaults(DEFAULT_PATTERNS[key])
-            object.__setattr__(self, key, pattern)
-            if key in SELF_ENDING or key == TEST_ALARM:
-                if pattern.repeat == 0:
-                    raise ValueError(f"{key}.repeat = 0 would buzz until cancelled; a {key} pattern must end "
-                                     f"on its own (repeat >= 1)")
-
-    def pattern_for(self, kind: str) -> Optional[PatternSettings]:
-        return getattr(self, kind) if kind in PRIORITY else None
-
 
 def _reached(elapsed_s: float, limit_s: float) -> bool:
     """``elapsed_s >= limit_s``, counting a tick that lands on the limit as there (float error)."""
     return elapsed_s + _BOUNDARY_S >= limit_s
-
-
-def _check_range(key: str, value: float, low: float, high: float, low_text: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
-        low_part = f"{low_text} ({low:g})" if low_text else f"{low:g}"
-        raise ValueError(f"{key} = {value!r} is not allowed; use {low_part} to {high:g}")
 
 
 @dataclass
@@ -177,7 +77,11 @@ class _Incident:
     fall: Event
     opened_s: float
     is_cancelled: bool = False
-    help_event_id: Optional[str] = None
+    help_event: Optional[Event] = None
+
+    @property
+    def help_event_id(self) -> Optional[str]:
+        return self.help_event.id if self.help_event is not None else None
 
 
 class AlertManager:
@@ -229,7 +133,7 @@ class AlertManager:
             if incident is not None:
                 if incident.help_event_id is not None:
                     return []  # the same fall's help was already raised (window or detector)
-                incident.help_event_id = event.id
+                incident.help_event = event
         elif event.type == RECOVERED:
             # caught themselves: the urgent beeping has done its job
             if self._sounding is not None and self._sounding.kind == LOSS_OF_BALANCE:
@@ -308,6 +212,42 @@ class AlertManager:
                               if self._press_started_s is not None else None),
             "suppressed_alarms": self.suppressed_alarms,
         }
+
+    # ---- surviving a restart -----------------------------------------------------------------------------
+    def pending_alarms(self) -> Dict[str, Any]:
+        """What a restarted daemon must take up: the open falls (each with its window's start and its
+        help_needed once raised) and a sounding fall, help_needed or SOS. JSON-able; times are this clock's
+        (``daemon.alarm_state`` turns them into wall time for the file)."""
+        now = self.clock.monotonic()
+        incidents = [{"fall": i.fall.to_dict(), "opened_s": i.opened_s,
+                      "help": i.help_event.to_dict() if i.help_event is not None else None}
+                     for i in self._open_incidents(now)]
+        sounding = self._sounding
+        alarm = None
+        if sounding is not None and sounding.event is not None and sounding.kind in (FALL, HELP_NEEDED, SOS):
+            alarm = {"kind": sounding.kind, "event": sounding.event.to_dict()}
+        return {"incidents": incidents, "sounding": alarm} if incidents or alarm else {}
+
+    def resume(self, pending: Dict[str, Any]) -> List[Event]:
+        """Take up what ``pending_alarms`` gave in an earlier run (its times already moved onto this clock):
+        the windows run on (or escalate at the next ``tick`` if their time has passed) and the alarm that was
+        sounding sounds again. Returns those events, with their original ids, to be published again
+        (delivery is at least once: subscribers dedupe by id)."""
+        now = self.clock.monotonic()
+        events: List[Event] = []
+        for item in pending.get("incidents") or []:
+            fall = Event.from_dict(item["fall"])
+            help_event = Event.from_dict(item["help"]) if item.get("help") else None
+            self._incidents.append(_Incident(fall, float(item["opened_s"]), help_event=help_event))
+            events += [fall] + ([help_event] if help_event is not None else [])
+        alarm = pending.get("sounding")
+        if alarm:
+            event = Event.from_dict(alarm["event"])
+            self._start(alarm["kind"], event, now)
+            if event.id not in {e.id for e in events}:
+                events.append(event)
+        self._update_led()
+        return events
 
     def close(self) -> None:
         """Buzzer and LED off. Idempotent; events are still returned afterwards, silently."""
@@ -445,7 +385,7 @@ class AlertManager:
             event = Event(HELP_NEEDED, t_onset_s=now, t_detect_s=now,
                           features={"reason": "not_cancelled", "fall_id": incident.fall.id,
                                     "cancel_window_s": self.settings.cancel_window_s})
-            incident.help_event_id = event.id
+            incident.help_event = event
             self._start(HELP_NEEDED, event, now)
             raised.append(event)
         return raised

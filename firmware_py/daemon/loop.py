@@ -28,6 +28,7 @@ from hal.clock import Clock
 from hal.types import SampleBlock
 
 from ..events import INFO, STORAGE_FAULT, Event
+from .alarm_state import AlarmStateFile
 from .blocks import concat_blocks
 from .calibration_file import save_calibration
 from .sensor_link import SensorLink
@@ -143,6 +144,8 @@ class Daemon:
         self._resources = list(resources)  # closed last (the GPIO)
         self._make_pipeline = make_pipeline
         self._state_dir = state_dir
+        # the alarms a restart must take up (a fall's window, help_needed, SOS), beside the outbox
+        self.alarm_state = AlarmStateFile(state_dir, clock, wall_clock) if state_dir is not None else None
         self._calibrating: Optional[Tuple[Any, float, List[SampleBlock]]] = None
         self.stop_requested = threading.Event()
         now = clock.monotonic()
@@ -172,6 +175,8 @@ class Daemon:
         for event in self.alerts.tick():
             recorded += self._store(event)
         recorded += self._storage_events()
+        if self.alarm_state is not None:
+            self.alarm_state.save_if_changed(self.alerts.pending_alarms())
         if self.publisher is not None:
             self.publisher.step()
             for command in self.publisher.commands():
@@ -374,6 +379,7 @@ class Daemon:
         A sensor that does not answer at start is a ``sensor_fault`` retried with backoff, like one lost
         later: a crash loop would hide the fault from the carer, the fault event reaches them.
         """
+        self._resume_alarms()
         for event in self.link.open():
             self._record(event)
         self._storage_events()  # a state dir unwritable at start: said at once, the daemon runs from memory
@@ -381,6 +387,21 @@ class Daemon:
             self.publisher.start()
         self.notifier.ready()
         self._update_status(self.clock.monotonic(), force=True)
+
+    def _resume_alarms(self) -> None:
+        """Alarms the last run left pending sound again at once, windows running on from where they were;
+        their events are queued again with their original ids (a restart may have lost them from memory)."""
+        if self.alarm_state is None:
+            return
+        pending = self.alarm_state.load()
+        if not pending:
+            return
+        for event in self.alerts.resume(pending):
+            self._store(event)
+        state = self.alerts.state()
+        log.warning("resumed after a restart: %s alarm%s", (state["alarm"] or "no").replace("_", " "),
+                    "" if state["cancel_in_s"] is None else f", help called in {state['cancel_in_s']:.0f} s "
+                                                            f"unless cancelled")
 
     def request_stop(self, signum: Optional[int] = None, frame: Any = None) -> None:
         """Signal handler: only sets the event the loop waits on (the loop does the work)."""

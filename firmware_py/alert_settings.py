@@ -1,0 +1,110 @@
+"""``[alerts]``: pins, buzzer, button, timings and one pattern per event type (``AlertSettings``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .alarm_patterns import DEFAULT_PATTERNS, TEST_ALARM, PatternSettings
+from .events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SOS, STUMBLE
+
+#: higher pre-empts lower, lower never pre-empts higher
+PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4}
+
+#: alarms that stop on their own: cooldown and rate limit apply (the others sound until cancelled)
+SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
+
+#: pins already used by I2C bus 1 (the MPU-6050): BCM 2 (SDA) and 3 (SCL)
+I2C_PINS = (2, 3)
+BCM_PINS = range(2, 28)
+
+
+def _default(kind: str) -> Callable[[], PatternSettings]:
+    return lambda: DEFAULT_PATTERNS[kind]
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The ``[alerts]`` section: pins, buzzer, button, timings and one pattern per event type.
+
+    Pins are BCM numbers. ``buzzer_kind`` "active" (has its own oscillator: on/off) or "passive" (a piezo
+    driven at ``tone_hz``). ``cancel_window_s``: how long the wearer has to press "I'm OK" after a fall before
+    ``help_needed``. ``long_press_s``: a hold this long is a manual SOS. ``help_dedupe_s``: a ``help_needed``
+    within this long of a fall belongs to that fall. ``cooldown_s``: a stumble or loss-of-balance alarm does
+    not sound again within this long of its last start; ``rate_limit_alarms`` per ``rate_limit_window_s`` caps
+    them together. ``mute_max_minutes`` bounds ``mute``; ``mute_falls`` lets a mute silence fall-class alarms.
+    """
+
+    buzzer_pin: int = 17
+    button_pin: int = 27
+    led_pin: Optional[int] = None
+    buzzer_kind: str = "active"
+    tone_hz: float = 2800.0
+    button_bounce_s: float = 0.02
+    long_press_s: float = 3.0
+    cancel_window_s: float = 30.0
+    help_dedupe_s: float = 120.0
+    cooldown_s: float = 3.0
+    rate_limit_alarms: int = 6
+    rate_limit_window_s: float = 60.0
+    mute_max_minutes: float = 120.0
+    mute_falls: bool = False
+    stumble: PatternSettings = field(default_factory=_default(STUMBLE))
+    loss_of_balance: PatternSettings = field(default_factory=_default(LOSS_OF_BALANCE))
+    fall: PatternSettings = field(default_factory=_default(FALL))
+    help_needed: PatternSettings = field(default_factory=_default(HELP_NEEDED))
+    sos: PatternSettings = field(default_factory=_default(SOS))
+    test_alarm: PatternSettings = field(default_factory=_default(TEST_ALARM))
+
+    def __post_init__(self) -> None:
+        pins = [("buzzer_pin", self.buzzer_pin), ("button_pin", self.button_pin)]
+        if self.led_pin is not None:
+            pins.append(("led_pin", self.led_pin))
+        for key, pin in pins:
+            if isinstance(pin, bool) or not isinstance(pin, int) or pin not in BCM_PINS:
+                raise ValueError(f"{key} = {pin!r} is not a GPIO pin; use a BCM number from 2 to 27")
+            if pin in I2C_PINS:
+                raise ValueError(f"{key} = {pin} is I2C bus 1 (BCM 2/3, the MPU-6050); choose another pin, "
+                                 f"e.g. 17 or 27")
+        for i, (key, pin) in enumerate(pins):
+            for other_key, other_pin in pins[:i]:
+                if pin == other_pin:
+                    raise ValueError(f"{key} = {pin} is already {other_key}; each device needs its own pin")
+        if self.buzzer_kind not in ("active", "passive"):
+            raise ValueError(f"buzzer_kind = {self.buzzer_kind!r} is not allowed; use \"active\" (a buzzer "
+                             f"that beeps on its own when powered) or \"passive\" (a piezo driven at tone_hz)")
+        if not (50.0 <= self.tone_hz <= 6000.0):
+            raise ValueError(f"tone_hz = {self.tone_hz:g} is not allowed; use 50 to 6000 Hz (piezos are "
+                             f"loudest near their resonance, often 2000-4000 Hz)")
+        _check_range("button_bounce_s", self.button_bounce_s, 0.0, 0.5)
+        _check_range("long_press_s", self.long_press_s, 0.5, 30.0)
+        _check_range("cancel_window_s", self.cancel_window_s, 1.0, 600.0)
+        _check_range("help_dedupe_s", self.help_dedupe_s, self.cancel_window_s, 3600.0,
+                     low_text="cancel_window_s")
+        _check_range("cooldown_s", self.cooldown_s, 0.0, 3600.0)
+        _check_range("rate_limit_window_s", self.rate_limit_window_s, 1.0, 3600.0)
+        if isinstance(self.rate_limit_alarms, bool) or not isinstance(self.rate_limit_alarms, int) \
+                or self.rate_limit_alarms < 1:
+            raise ValueError(f"rate_limit_alarms = {self.rate_limit_alarms!r} is not allowed; use a count >= 1")
+        _check_range("mute_max_minutes", self.mute_max_minutes, 1.0, 24 * 60.0)
+        for key in (STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, SOS, TEST_ALARM):
+            pattern = getattr(self, key)
+            if isinstance(pattern, dict):  # a loader that hands over the raw table
+                pattern = PatternSettings(**pattern)
+                object.__setattr__(self, key, pattern)
+            if not isinstance(pattern, PatternSettings):
+                raise ValueError(f"{key} = {pattern!r} is not a pattern; use a table with steps_s and repeat")
+            pattern = pattern.with_defaults(DEFAULT_PATTERNS[key])
+            object.__setattr__(self, key, pattern)
+            if key in SELF_ENDING or key == TEST_ALARM:
+                if pattern.repeat == 0:
+                    raise ValueError(f"{key}.repeat = 0 would buzz until cancelled; a {key} pattern must end "
+                                     f"on its own (repeat >= 1)")
+
+    def pattern_for(self, kind: str) -> Optional[PatternSettings]:
+        return getattr(self, kind) if kind in PRIORITY else None
+
+
+def _check_range(key: str, value: float, low: float, high: float, low_text: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
+        low_part = f"{low_text} ({low:g})" if low_text else f"{low:g}"
+        raise ValueError(f"{key} = {value!r} is not allowed; use {low_part} to {high:g}")
