@@ -164,11 +164,25 @@ class CalibrationSettings:
                 raise ValueError(f"{name} = {value} is not allowed; use a positive number")
 
 
+#: a still period counts as standing only with the forward axis within this of horizontal (lying on the back
+#: or front tips it towards vertical)
+UPRIGHT_MAX_FORWARD_ELEVATION_DEG = 45.0
+
+
+def _forward_elevation_deg(up_sensor: np.ndarray, forward_axis: str) -> float:
+    """How far the configured forward axis points above or below the horizontal, in degrees."""
+    up = np.asarray(up_sensor, dtype=float)
+    return float(np.degrees(np.arcsin(min(1.0, abs(float(np.asarray(_AXES[forward_axis]) @ up))
+                                              / max(float(np.linalg.norm(up)), 1e-9)))))
+
+
 class RestLearner:
     """Learns a :class:`Calibration` from the first ``still_s`` of stillness in the stream.
 
-    Assumes that the first still period is the wearer standing upright (true when the device is
-    switched on while worn and the wearer stands for a second). Until then the pipeline has no body
+    Assumes that the first still period with the forward axis near horizontal is the wearer standing
+    upright (true when the device is switched on while worn and the wearer stands for a second). A still
+    period with the forward axis steep is lying on the back or front and is never learned as upright
+    (``lying_s`` says how long the wearer has been lying so). Until then the pipeline has no body
     frame and raises nothing; ``retrowalk calibrate`` avoids the wait.
     """
 
@@ -179,6 +193,8 @@ class RestLearner:
         self._sum_a = np.zeros(3)
         self._sum_g = np.zeros(3)
         self._prev_g = np.full(3, np.nan)
+        #: how long the forward axis has pointed far from horizontal (lying on the back or front), else 0
+        self.lying_s = 0.0
 
     def learn(self, t_s: np.ndarray, dt_s: np.ndarray, accel_g: np.ndarray, gyro_dps: np.ndarray,
               accel_spread_g: np.ndarray) -> Tuple[Optional[Calibration], int]:
@@ -190,7 +206,11 @@ class RestLearner:
         still = ((accel_spread_g < s.still_accel_spread_g) & (np.abs(a_mag - 1.0) < 0.2)
                  & (np.abs(gyro_dps - prev).max(axis=1) < s.still_gyro_change_dps))
         self._prev_g = gyro_dps[-1].copy()
+        fwd = np.asarray(_AXES[s.forward_axis])
+        steep = np.abs(accel_g @ fwd) > np.sin(np.radians(UPRIGHT_MAX_FORWARD_ELEVATION_DEG)) * a_mag
         for i in range(len(t_s)):
+            # lying: the posture, whatever small movements
+            self.lying_s = self.lying_s + float(dt_s[i]) if steep[i] and abs(a_mag[i] - 1.0) < 0.3 else 0.0
             if not still[i]:
                 self._run_frames, self._run_time_s = 0, 0.0
                 self._sum_a[:] = 0.0
@@ -202,11 +222,10 @@ class RestLearner:
             self._sum_g += gyro_dps[i]
             if self._run_time_s >= s.still_s:
                 up = self._sum_a / self._run_frames
-                try:
-                    rotation = rotation_from_gravity(up, s.forward_axis)
-                except ValueError:
-                    # the configured forward axis is vertical as worn: fall back to the most horizontal axis
-                    axis = "+" + "xyz"[int(np.argmin(np.abs(up)))]
-                    rotation = rotation_from_gravity(up, axis)
+                if _forward_elevation_deg(up, s.forward_axis) > UPRIGHT_MAX_FORWARD_ELEVATION_DEG:
+                    # lying on the back or front (or forward_axis names the wrong axis): never learn that as
+                    # upright; the pipeline counts it as lying (long lie) until the wearer stands
+                    continue
+                rotation = rotation_from_gravity(up, s.forward_axis)
                 return Calibration(tuple(self._sum_g / self._run_frames), rotation), i + 1
         return None, len(t_s)

@@ -30,6 +30,7 @@ from firmware_py.calibration import Calibration, CalibrationSettings, RestLearne
 from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
                                    SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
                                    StumbleDetector, StumbleSettings)
+from firmware_py.detectors.stillness import long_lie_event
 from firmware_py.detectors.trees import TreeEnsemble
 from firmware_py.errors import ConfigError
 from firmware_py.events import Event
@@ -86,6 +87,7 @@ class Pipeline:
         self.settings = settings
         self.calibration = calibration
         self._learner = RestLearner(settings.calibration) if calibration is None else None
+        self._early_lie_sent = False
         self._framer = Framer(settings.frame_s, settings.orientation.gyro_range_dps)
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
@@ -116,13 +118,24 @@ class Pipeline:
             cal, first = self._learner.learn(frames.t_s, frames.dt_s, frames.accel_g, frames.gyro_dps,
                                              frames.accel_spread_g)
             if cal is None:
-                return []
+                return self._long_lie_before_mounting(float(frames.t_s[-1]))
             self.calibration = cal
             self._state["calibrated"] = True
             frames = _tail(frames, first)
             if len(frames) == 0:
                 return []
         return self._detect(frames)
+
+    def _long_lie_before_mounting(self, t_s: float) -> List[Event]:
+        """No body frame yet, but lying (the learner refuses it as upright) for ``long_lie_s``."""
+        lying_s = self._learner.lying_s if self._learner is not None else 0.0
+        if lying_s < self.settings.stillness.long_lie_s:
+            self._early_lie_sent = self._early_lie_sent and lying_s > 0
+            return []
+        if self._early_lie_sent:
+            return []
+        self._early_lie_sent = True
+        return [long_lie_event(t_s - lying_s, t_s, mounting="not yet learned")]
 
     def finish(self) -> List[Event]:
         """End of the stream: the summary of a walk still in progress."""

@@ -402,6 +402,21 @@ def _fall_scenario(direction: str, seed: int, walk_s: float, lie_s: float, impac
     return m.build(f"synthetic_{label or direction}_fall_seed{seed}")
 
 
+def lying_down(seed: int = 0, stand_s: float = 3.0, lie_s: float = 150.0, rate_hz: float = DEFAULT_RATE_HZ) -> Scenario:
+    """Standing, then lying down on the back over 4 s without an impact, then lying still (synthetic).
+    ``stand_s = 0``: lying still from the first sample (a wearer found on the floor by a daemon just started).
+    Not a fall; the truth lists the long lie's ``help_needed`` only if the detector would see it."""
+    m = _start(seed, rate_hz)
+    _stand(m, stand_s)
+    if stand_s > 0:
+        t = m.samples(4.0)
+        m.add(m.last_pitch_deg - 90.0 * _smoothstep(t / 4.0), m.last_roll_deg, m.last_yaw_deg, np.zeros(3))
+    else:
+        m.add(np.full(len(m.samples(0.1)), -90.0), 0.0, 0.0, np.zeros(3))
+    _lie_still(m, lie_s)
+    return m.build(f"synthetic_lying_down_seed{seed}")
+
+
 def sitting(seed: int = 0, stand_s: float = 3.0, seated_s: float = 8.0,
             rate_hz: float = DEFAULT_RATE_HZ) -> Scenario:
     """Standing, sitting down on a chair, staying seated (synthetic). Not a fall."""

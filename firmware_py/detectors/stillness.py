@@ -1,9 +1,14 @@
-"""After a fall: ``help_needed`` when the wearer lies still, ``recovered`` when they are up again.
+"""After a fall: ``help_needed`` when the wearer lies still, ``recovered`` when they are up again; and the
+long lie, ``help_needed`` with no fall seen at all.
 
 After a ``fall`` (or a ``loss_of_balance``), the detector watches the posture:
 
 * lying (tilt ≥ ``lying_deg``) and still for ``help_after_s`` without a break → one ``help_needed``;
 * upright (tilt < ``upright_deg``) and moving for ``recovered_s`` → ``recovered``, and the episode ends.
+
+Outside such an episode, lying still for ``long_lie_s`` (a fall the detectors missed, a faint, a wearer found
+on the floor by a daemon that just started) → one ``help_needed`` with ``reason: long_lie``; movements shorter
+than ``LIE_MOVE_S`` (trying to get up, a cough) do not restart the count, getting up does.
 """
 from __future__ import annotations
 
@@ -13,6 +18,16 @@ from typing import Optional
 
 from firmware_py.detectors.motion import Motion
 from firmware_py.events import FALL, HELP_NEEDED, RECOVERED, Event
+
+#: movement while lying shorter than this does not restart the long-lie count
+LIE_MOVE_S = 2.0
+LONG_LIE = "long_lie"
+
+
+def long_lie_event(lying_since_s: float, t_s: float, **features: float) -> Event:
+    """The ``help_needed`` of a long lie (also raised by the pipeline before the mounting is known)."""
+    return Event(HELP_NEEDED, t_onset_s=lying_since_s, t_detect_s=t_s,
+                 features={"reason": LONG_LIE, "lying_s": round(t_s - lying_since_s, 1), **features})
 
 
 @dataclass(frozen=True)
@@ -25,17 +40,24 @@ class StillnessSettings:
     lying_deg : tilt that counts as lying
     upright_deg : tilt under which the wearer counts as up again
     recovered_s : up and moving this long after a fall or loss_of_balance raises recovered
+    long_lie_s : lying still this long with no fall seen (also right after a start) raises help_needed (long_lie)
     """
 
     help_after_s: float = 30.0
     lying_deg: float = 50.0
     upright_deg: float = 30.0
     recovered_s: float = 2.0
+    long_lie_s: float = 120.0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if not (isinstance(value, (int, float)) and value > 0):
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
                 raise ValueError(f"stillness.{name} = {value!r} is not allowed; use a positive number")
+        for name, low, high in (("help_after_s", 1.0, 3600.0), ("long_lie_s", 10.0, 3600.0),
+                                ("recovered_s", 0.1, 600.0), ("lying_deg", 1.0, 90.0), ("upright_deg", 1.0, 90.0)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"stillness.{name} = {value!r} is not allowed; use {low:g} to {high:g}")
 
 
 class StillnessDetector:
@@ -48,6 +70,9 @@ class StillnessDetector:
         self._still_since = math.nan
         self._upright_since = math.nan
         self._help_sent = False
+        self._lying_since = math.nan   # long lie: when the current lie began (NaN: not lying)
+        self._moving_since = math.nan  # long lie: when the current movement began
+        self._long_lie_sent = False
 
     @property
     def in_episode(self) -> bool:
@@ -66,7 +91,8 @@ class StillnessDetector:
 
     def step(self, mo: Motion) -> Optional[Event]:
         if self._episode_t != self._episode_t:
-            return None
+            return self._long_lie(mo)
+        self._lying_since = math.nan  # an episode has its own help_needed
         s = self.settings
         t = mo.t_s
         tilt = mo.tilt_deg
@@ -90,4 +116,25 @@ class StillnessDetector:
                 return event
         elif tilt >= s.upright_deg:
             self._upright_since = math.nan
+        return None
+
+    def _long_lie(self, mo: Motion) -> Optional[Event]:
+        s, t = self.settings, mo.t_s
+        if mo.tilt_deg < s.lying_deg:
+            self._lying_since = self._moving_since = math.nan
+            self._long_lie_sent = False
+            return None
+        if self._lying_since != self._lying_since:
+            self._lying_since = t
+        if mo.is_still:
+            self._moving_since = math.nan
+        elif self._moving_since != self._moving_since:
+            self._moving_since = t
+        elif t - self._moving_since > LIE_MOVE_S:  # moving about while lying (floor exercise): start again
+            self._lying_since, self._moving_since = t, math.nan
+            self._long_lie_sent = False
+            return None
+        if not self._long_lie_sent and mo.is_still and t - self._lying_since >= s.long_lie_s:
+            self._long_lie_sent = True
+            return long_lie_event(self._lying_since, t, tilt_deg=round(mo.tilt_deg, 1))
         return None

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from firmware_py import scenarios
@@ -254,3 +256,57 @@ def test_orientation_survives_a_zeroed_sample_when_the_stream_starts():
 def test_a_frame_length_the_model_was_not_trained_on_is_refused():
     with pytest.raises(ConfigError, match=r"frame_s = 0.02: the pre-impact model was trained on 0.05 s frames"):
         Pipeline(DetectionSettings(frame_s=0.02))
+
+
+# --- the long lie: help_needed with no fall seen (issue 10) ---------------------------------------------
+
+def _body_frame():
+    from firmware_py.calibration import Calibration
+    return Calibration(gyro_bias_dps=(0.0, 0.0, 0.0), body_from_sensor=np.eye(3))
+
+
+def _run(trace, settings, calibration=None):
+    from firmware_py.pipeline import Pipeline
+    pipeline = Pipeline(settings, calibration=calibration)
+    events = []
+    for i in range(0, len(trace.t_s), 20):
+        events += pipeline.process(SampleBlock(trace.t_s[i:i + 20], trace.accel_g[i:i + 20],
+                                               trace.gyro_dps[i:i + 20], 25.0))
+    return events, pipeline
+
+
+def test_lying_still_with_no_fall_raises_help_needed_long_lie_after_the_configured_time():
+    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=60.0))
+    events, _ = _run(scenarios.lying_down(seed=1, stand_s=3.0, lie_s=80.0), settings, _body_frame())
+    assert FALL not in _types(events)
+    helps = [e for e in events if e.type == HELP_NEEDED]
+    assert len(helps) == 1 and helps[0].features["reason"] == "long_lie"
+    assert 60.0 <= helps[0].features["lying_s"] <= 66.0  # from lying down (~4 s) plus the configured time
+
+
+def test_no_long_lie_before_the_configured_time():
+    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=120.0))
+    events, _ = _run(scenarios.lying_down(seed=1, stand_s=3.0, lie_s=80.0), settings, _body_frame())
+    assert HELP_NEEDED not in _types(events)
+
+
+def test_a_daemon_started_on_a_wearer_lying_still_raises_long_lie_and_never_learns_lying_as_upright():
+    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0))
+    events, pipeline = _run(scenarios.lying_down(seed=2, stand_s=0.0, lie_s=45.0), settings)  # no calibration
+    helps = [e for e in events if e.type == HELP_NEEDED]
+    assert len(helps) == 1 and helps[0].features["reason"] == "long_lie"
+    assert helps[0].features["mounting"] == "not yet learned"
+    assert pipeline.calibration is None  # lying down was not taken for upright
+
+
+def test_a_wearer_who_stands_first_is_learned_upright_then_long_lie_works_in_the_body_frame():
+    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0))
+    events, pipeline = _run(scenarios.lying_down(seed=3, stand_s=3.0, lie_s=40.0), settings)
+    assert pipeline.calibration is not None
+    assert [e.features["reason"] for e in events if e.type == HELP_NEEDED] == ["long_lie"]
+
+
+@pytest.mark.parametrize("field,value", [("long_lie_s", 5.0), ("help_after_s", 1e9), ("long_lie_s", 1e9)])
+def test_stillness_times_outside_their_range_are_refused_naming_the_range(field, value):
+    with pytest.raises(ValueError, match=rf"{field} = {value!r} is not allowed; use"):
+        StillnessSettings(**{field: value})
