@@ -360,8 +360,8 @@ class AlertManager:
             incident.is_cancelled = True
         features: Dict[str, Any] = {"source": source, "cancelled_type": cancelled.type,
                                     "cancelled_id": cancelled.id}
-        if len(incidents) > 1 or (incidents and incidents[0].fall.id != cancelled.id):
-            features["cancelled_ids"] = sorted({cancelled.id} | {i.fall.id for i in incidents})
+        if len(incidents) > 1:
+            features["cancelled_ids"] = [i.fall.id for i in incidents]
         if held_s is not None:
             features["held_s"] = round(held_s, 3)
         return [Event(CANCELLED, t_onset_s=t_s, t_detect_s=now, features=features)]

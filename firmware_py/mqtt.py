@@ -66,7 +66,7 @@ def read_password_file(path: str) -> str:
     fix = "create it with the broker password on its first line (UTF-8 text), readable by this user"
     p = Path(path)
     try:
-        if not p.is_file():
+        if p.exists() and not p.is_file():
             raise ConfigError(f"{where} is not a regular file; {fix}")
         data = p.read_bytes()
     except OSError as exc:
@@ -76,6 +76,16 @@ def read_password_file(path: str) -> str:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where} is not UTF-8 text (byte {exc.start}); {fix}") from None
     return text.splitlines()[0] if text else ""
+
+
+def process_client_id(device_id: str) -> str:
+    """``retrowalk-<device>-<8 hex digits>``, new for every process.
+
+    Sessions are clean, so a fixed id carries no state; it only lets whoever knows the device name take the
+    connection over (the broker drops the older client of an id), and two daemons given the same device id
+    (a copied SD card) would kick each other off in a loop. Who may publish as the device is the broker's ACL's
+    job (docs/mosquitto/acl), not the id's."""
+    return f"retrowalk-{device_id}-{random.SystemRandom().getrandbits(32):08x}"
 
 
 def _new_client(settings: MqttSettings, client_id: str, clean_session: bool = True) -> paho.Client:
@@ -155,12 +165,13 @@ class Publisher:
         self._refused = False
         self._acks: "queue.SimpleQueue[int]" = queue.SimpleQueue()
         self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
-        self._inbox: "queue.SimpleQueue[Tuple[str, bytes]]" = queue.SimpleQueue()
+        self._inbox: "queue.SimpleQueue[Tuple[str, bytes, bool]]" = queue.SimpleQueue()
         self._activity = threading.Event()  # set by paho's thread whenever it queued something
         self._inflight: Dict[int, int] = {}  # mid -> outbox row id
         self._inflight_held: set = set()  # row ids < 0 (held in memory by a full disk) handed to paho
         self._last_sent_row = 0
-        self._client = _new_client(settings, f"retrowalk-{settings.device_id}")
+        self.client_id = process_client_id(settings.device_id)
+        self._client = _new_client(settings, self.client_id)
         # headroom above our own bound for status, discovery and replies, so outbox rows never queue in paho
         self._client.max_inflight_messages_set(settings.max_inflight + 10)
         self._client.will_set(self.topics.status, OFFLINE, qos=1, retain=True)
@@ -303,9 +314,18 @@ class Publisher:
         good: List[Command] = []
         while True:
             try:
-                name, payload = self._inbox.get_nowait()
+                name, payload, retained = self._inbox.get_nowait()
             except queue.Empty:
                 return good
+            if retained:
+                # a retained command replays at every (re)connect: a stale 'cancel' would silence the next fall
+                topic = self.topics.cmd(name)
+                text = (f"{name}: a retained command is ignored (it would be obeyed again at every reconnect); "
+                        f"send commands without the retain flag, and clear this one with: "
+                        f"mosquitto_pub -r -n -t {topic}")
+                log.warning("MQTT: %s", text)
+                self.reply(CommandResult(name, False, text))
+                continue
             try:
                 good.append(parse_command(name, payload, self.settings.max_mute_minutes))
             except CommandError as exc:
@@ -367,7 +387,7 @@ class Publisher:
     def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
         name = self.topics.command_name(message.topic)
         if name is not None:
-            self._inbox.put((name, bytes(message.payload)))
+            self._inbox.put((name, bytes(message.payload), bool(message.retain)))
             self._activity.set()
 
 

@@ -519,3 +519,12 @@ def test_one_cancel_cancels_every_open_fall_when_two_are_pending(rig):
     assert cancelled.features["cancelled_id"] == first.id  # the alarm that was sounding
     assert set(cancelled.features["cancelled_ids"]) == {first.id, second.id}
     assert rig.run(60.0) == []
+
+
+def test_a_remote_cancel_stops_help_needed_and_names_it_when_help_sounds(rig):
+    # decided in issue 10 (docs/mqtt.md): the carer at the wearer's side can stop the help alarm remotely
+    rig.handle(FALL)
+    [help_needed] = rig.run(30.0)
+    [cancelled] = rig.alerts.cancel("mqtt")
+    assert cancelled.features == {"source": "mqtt", "cancelled_type": HELP_NEEDED, "cancelled_id": help_needed.id}
+    assert not rig.buzzer_is_on and rig.run(60.0) == []
