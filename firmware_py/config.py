@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import math
 import os
 import re
 import sys
@@ -155,7 +156,14 @@ def load_config(path: Optional[os.PathLike] = None, *, environ: Optional[Mapping
         raise ConfigError(f"{where}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: is not valid TOML: {exc}") from None
-    config = config_from_dict(data, where)
+    except RecursionError:
+        raise ConfigError(f"{where}: arrays or tables nested too deeply to read; no retrowalk key takes more "
+                          f"than two levels of [[...]]") from None
+    try:
+        config = config_from_dict(data, where)
+    except RecursionError:
+        raise ConfigError(f"{where}: a value is nested too deeply; no retrowalk key takes more than two levels "
+                          f"of [[...]]") from None
     if check_files:
         check_named_files(config, where, base=path.parent)  # before resolving: errors quote what was written
     # relative file paths mean "next to the config", whatever directory the daemon later runs in
@@ -260,10 +268,34 @@ def _convert(value: Any, hint: Any, where: str, section: Tuple[str, ...], key: s
                               f"[{'.'.join(section + (key,))}] is a table of settings")
         return _build(sub, value, where, section + (key,))
     try:
-        return _coerce(value, hint)
+        converted = _coerce(value, hint)
     except _Rejected as exc:
         raise ConfigError(f"{_label(where, section)} {key} = {toml_value(value)} is not allowed; "
                           f"use {exc.allowed}") from None
+    _check_unit_bound(converted, where, section, key)
+    return converted
+
+
+#: the largest magnitude a value may have, by the unit its key ends in: beyond these no setting means
+#: anything on a person (the MPU-6050 measures at most 16 g and 2000 °/s), and 1e308 must not pass silently
+UNIT_BOUNDS = {"_g": (64.0, "the MPU-6050 measures at most 16 g"),
+               "_dps": (5000.0, "the MPU-6050 measures at most 2000 °/s"),
+               "_deg": (360.0, "an angle"),
+               "_s": (86400.0, "a day"),
+               "_hz": (10000.0, "the MPU-6050 samples at most at 8 kHz")}
+
+
+def _check_unit_bound(value: Any, where: str, section: Tuple[str, ...], key: str) -> None:
+    for suffix, (bound, why) in UNIT_BOUNDS.items():
+        if not key.endswith(suffix):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        flat = [v for item in values for v in (item if isinstance(item, (list, tuple)) else [item])]
+        for v in flat:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > bound:
+                raise ConfigError(f"{_label(where, section)} {key} = {toml_value(value)} is not allowed; a value "
+                                  f"in {suffix[1:]} must be within ±{bound:g} ({why})")
+        return
 
 
 def _coerce(value: Any, hint: Any) -> Any:
@@ -301,9 +333,9 @@ def _coerce(value: Any, hint: Any) -> Any:
             return value
         raise _Rejected(describe_type(hint))
     if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
-        raise _Rejected(describe_type(hint))
+        raise _Rejected("a finite number" if isinstance(value, float) else describe_type(hint))
     if hint is str:
         if isinstance(value, str):
             return value

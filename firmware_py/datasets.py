@@ -261,68 +261,124 @@ def _parse_csv_comment(path: Path, number: int, text: str) -> Tuple[str, object]
     return key, value.strip()
 
 
-def load_csv(path: Union[str, Path]) -> Recording:
-    """Read the project's CSV (what ``retrowalk record`` writes).
+#: lines parsed per chunk: a large CSV is read in pieces, so memory holds the samples, not the text
+CSV_CHUNK_LINES = 65536
+#: sample times must stay below this (float64 keeps microseconds up to ~1e10 s) ...
+MAX_ABS_T_S = 1e9
+#: ... and advance by at most this between samples (a recording is one session: split it at a longer gap)
+MAX_GAP_S = 3600.0
+#: largest |value| per axis: beyond any sensor on a person (the MPU-6050 measures at most 16 g, 2000 °/s)
+MAX_ABS_ACCEL_G = 64.0
+MAX_ABS_GYRO_DPS = 5000.0
 
-    Format: optional ``# key=value`` comment lines (``body_from_sensor=[[..],[..],[..]]`` for the mounting,
-    ``impact_t_s=`` to mark the impact of a fall, ``synthetic=true`` for generated data), then the header
-    ``t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps`` and one line per sample, at any rate; timestamps may
-    jitter but must not go backwards. The class comes from the file name (``fall…``, ``stumble…``,
-    ``walk…``, else other).
 
-    Raises
-    ------
-    DataFormatError
-        Missing header, a line without seven numbers, or time going backwards; names file and line.
-    """
-    path = Path(path)
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    lines = text.splitlines()
-    meta: Dict[str, object] = {}
-    header_line = 0
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped.startswith("#"):
-            key, value = _parse_csv_comment(path, number, stripped[1:])
-            meta[key] = value
-            continue
-        header_line = number
-        break
-    if not header_line or lines[header_line - 1].replace(" ", "").strip() != _CSV_HEADER:
-        got = lines[header_line - 1].strip()[:80] if header_line else "nothing"
-        raise DataFormatError(f"{path}, line {header_line or 1}: expected the header {_CSV_HEADER!r}, got {got!r}")
-    body = "\n".join(lines[header_line:])
+def _csv_chunk(path: Path, lines: List[bytes], first_number: int) -> np.ndarray:
+    """Parse ``lines`` (numbered from ``first_number``) into an (n, 7) array; DataFormatError names the line."""
+    text = [line.decode("utf-8", errors="replace") for line in lines]
     try:
-        values = np.loadtxt(io.StringIO(body), delimiter=",", dtype=float, ndmin=2, comments="#")
+        values = np.loadtxt(text, delimiter=",", dtype=float, ndmin=2, comments="#")
     except ValueError:
         values = None
-    if values is None or (values.size and values.shape[1] != len(CSV_COLUMNS)):
-        for number, line in enumerate(lines[header_line:], start=header_line + 1):
-            fields = line.split("#")[0].strip()
-            if not fields:
-                continue
-            parts = fields.split(",")
-            try:
-                ok = len(parts) == len(CSV_COLUMNS) and all(np.isfinite(float(p)) for p in parts)
-            except ValueError:
-                ok = False
-            if not ok:
-                raise DataFormatError(f"{path}, line {number}: expected seven numbers ({_CSV_HEADER}), "
-                                      f"got {line.strip()[:80]!r}")
-        raise DataFormatError(f"{path}: could not read the samples; expected seven numbers per line")
-    if values.size == 0:
-        raise DataFormatError(f"{path}: header but no samples")
+    if values is not None and (values.size == 0 or values.shape[1] == len(CSV_COLUMNS)):
+        return values.reshape(-1, len(CSV_COLUMNS))
+    for number, line in enumerate(text, start=first_number):
+        fields = line.split("#")[0].strip()
+        if not fields:
+            continue
+        parts = fields.split(",")
+        try:
+            ok = len(parts) == len(CSV_COLUMNS) and all(np.isfinite(float(p)) for p in parts)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DataFormatError(f"{path}, line {number}: expected seven numbers ({_CSV_HEADER}), "
+                                  f"got {line.strip()[:80]!r}")
+    raise DataFormatError(f"{path}: could not read the samples; expected seven numbers per line")
+
+
+def _check_samples(path: Path, values: np.ndarray) -> None:
+    """Refuse what the pipeline cannot take, naming the sample: non-finite values, times that do not
+    increase, jump by more than MAX_GAP_S or are beyond MAX_ABS_T_S, values beyond any sensor."""
     if not np.all(np.isfinite(values)):
         row = int(np.flatnonzero(~np.all(np.isfinite(values), axis=1))[0])
         raise DataFormatError(f"{path}: sample {row + 1} holds a value that is not a finite number")
     t_s = values[:, 0]
-    backwards = np.flatnonzero(np.diff(t_s) < 0)
+    far = np.flatnonzero(np.abs(t_s) > MAX_ABS_T_S)
+    if far.size:
+        raise DataFormatError(f"{path}: sample {int(far[0]) + 1} has t_s = {t_s[far[0]]:g} s; times must be within "
+                              f"±{MAX_ABS_T_S:g} s (seconds since the recording started)")
+    step = np.diff(t_s)
+    backwards = np.flatnonzero(step < 0)
     if backwards.size:
         raise DataFormatError(f"{path}: t_s goes backwards at sample {int(backwards[0]) + 2} "
                               f"({t_s[backwards[0]]:.6f} s then {t_s[backwards[0] + 1]:.6f} s); "
                               "timestamps must not decrease")
+    repeated = np.flatnonzero(step == 0)
+    if repeated.size:
+        raise DataFormatError(f"{path}: t_s repeats at sample {int(repeated[0]) + 2} ({t_s[repeated[0]]:.6f} s "
+                              f"twice); each sample needs its own, later time")
+    gaps = np.flatnonzero(step > MAX_GAP_S)
+    if gaps.size:
+        raise DataFormatError(f"{path}: t_s jumps by {step[gaps[0]]:g} s at sample {int(gaps[0]) + 2}; at most "
+                              f"{MAX_GAP_S:g} s between samples (split the recording at the gap)")
+    for columns, bound, unit in (((1, 4), MAX_ABS_ACCEL_G, "g"), ((4, 7), MAX_ABS_GYRO_DPS, "°/s")):
+        beyond = np.flatnonzero(np.any(np.abs(values[:, columns[0]:columns[1]]) > bound, axis=1))
+        if beyond.size:
+            row = int(beyond[0])
+            raise DataFormatError(f"{path}: sample {row + 1} holds {values[row, columns[0]:columns[1]].tolist()} "
+                                  f"{unit}; each axis must be within ±{bound:g} {unit} (the MPU-6050 measures at "
+                                  f"most 16 g and 2000 °/s)")
+
+
+def load_csv(path: Union[str, Path]) -> Recording:
+    """Read the project's CSV (what ``retrowalk record`` writes), in chunks of ``CSV_CHUNK_LINES`` lines.
+
+    Format: optional ``# key=value`` comment lines (``body_from_sensor=[[..],[..],[..]]`` for the mounting,
+    ``impact_t_s=`` to mark the impact of a fall, ``synthetic=true`` for generated data), then the header
+    ``t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps`` and one line per sample, at any rate; timestamps may
+    jitter but must increase. The class comes from the file name (``fall…``, ``stumble…``, ``walk…``, else
+    other).
+
+    Raises
+    ------
+    DataFormatError
+        Missing header, a line without seven numbers, time not increasing, jumping by more than an hour or
+        beyond 1e9 s, values beyond any sensor; names file and line or sample.
+    """
+    path = Path(path)
+    meta: Dict[str, object] = {}
+    chunks: List[np.ndarray] = []
+    header_line, header = 0, ""
+    try:
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                stripped = raw.decode("utf-8", errors="replace").strip()
+                if not stripped:
+                    continue
+                if stripped.startswith("#"):
+                    key, value = _parse_csv_comment(path, number, stripped[1:])
+                    meta[key] = value
+                    continue
+                header_line, header = number, stripped
+                break
+            if not header_line or header.replace(" ", "") != _CSV_HEADER:
+                raise DataFormatError(f"{path}, line {header_line or 1}: expected the header {_CSV_HEADER!r}, "
+                                      f"got {header[:80] if header_line else 'nothing'!r}")
+            first = header_line + 1
+            while True:
+                lines = [line for _, line in zip(range(CSV_CHUNK_LINES), f)]
+                if not lines:
+                    break
+                chunks.append(_csv_chunk(path, lines, first))
+                first += len(lines)
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    values = np.concatenate(chunks) if chunks else np.empty((0, len(CSV_COLUMNS)))
+    del chunks
+    if values.size == 0:
+        raise DataFormatError(f"{path}: header but no samples")
+    _check_samples(path, values)
+    t_s = values[:, 0]
     accel_g = values[:, 1:4]
     kind = kind_from_name(path.name)
     impact = None

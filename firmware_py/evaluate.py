@@ -329,11 +329,12 @@ class ReplayTrace:
 
 
 def replay(recording: Recording, settings: Any = None, block_s: float = 0.02,
-           make_pipeline: Optional[PipelineFactory] = None) -> ReplayTrace:
+           make_pipeline: Optional[PipelineFactory] = None, keep_state: bool = True) -> ReplayTrace:
     """Run one recording and keep the pipeline's state after each ``block_s`` block as well as its events.
 
     Small blocks give a fine trace; the events are the same as with the daemon's 0.1 s blocks because the
-    pipeline gives the same events whatever the block size.
+    pipeline gives the same events whatever the block size. ``keep_state=False`` keeps the events only (a
+    long recording's per-block trace is only needed for a plot).
     """
     pipeline = (make_pipeline or _default_pipeline)(recording, settings)
     events: List[Any] = []
@@ -341,8 +342,9 @@ def replay(recording: Recording, settings: Any = None, block_s: float = 0.02,
     rows: List[Dict[str, Any]] = []
     for block in recording.blocks(block_s):
         events.extend(pipeline.process(block))
-        times.append(float(block.t_s[-1]))
-        rows.append(pipeline.state() if hasattr(pipeline, "state") else {})
+        if keep_state:
+            times.append(float(block.t_s[-1]))
+            rows.append(pipeline.state() if hasattr(pipeline, "state") else {})
     events.extend(pipeline.finish())
     keys = [k for k, v in (rows[0].items() if rows else ())
             if isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)) or v is None]

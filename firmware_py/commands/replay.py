@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
         require_matplotlib()  # fail before the run, not after it
     recording = load_recording(args.file, args.format)
-    trace = replay(recording, settings)
+    trace = replay(recording, settings, keep_state=args.plot is not None)
     label = " (synthetic)" if recording.synthetic else ""
     print(f"{recording.name}{label}: {recording.duration_s:.1f} s, class {recording.kind}, "
           f"activity {recording.activity}")

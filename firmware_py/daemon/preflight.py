@@ -7,7 +7,6 @@ gone read-only must not stop the monitor), so only ``config check`` refuses a st
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,10 @@ def check_can_run(config: Any) -> Any:
 
 
 def check_state_dir(config: Any) -> None:
-    """``[paths] state_dir`` exists (or can be created) as a directory this user can write."""
+    """``[paths] state_dir`` is a directory, or a path that can become one (not under a file).
+
+    Not whether it is writable: that depends on who runs the check (root, a user, the service user); the
+    daemon says ``storage_fault`` when it cannot write there."""
     state_dir = Path(config.paths.state_dir).expanduser()
     where = f"[paths] state_dir = {str(state_dir)!r}"
     existing = state_dir
@@ -35,6 +37,3 @@ def check_state_dir(config: Any) -> None:
     if not existing.is_dir():
         raise ConfigError(f"{where}: {existing} is not a directory; choose a directory path "
                           f"(the default is /var/lib/retrowalk)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where}: {existing} is not writable by this user; make it writable for the "
-                          f"service user (the systemd unit's StateDirectory= does) or choose another")

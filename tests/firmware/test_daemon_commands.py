@@ -84,3 +84,35 @@ def test_config_check_exits_78_naming_the_key_when_the_state_dir_cannot_be_creat
     config.write_text(f'[paths]\nstate_dir = "{blocker}/state"\n\n[daemon]\ndriver = "emulated"\n')
     assert main(["config", "check", str(config)]) == 78
     assert "[paths] state_dir" in capsys.readouterr().err
+
+
+# ---- `config check` runs every check `run` runs; bad input is one line, exit 78 (issue 10) ------------------
+
+def _bad_configs(tmp_path):
+    password = tmp_path / "password"
+    password.write_bytes(b"\xe6\xff\x00secret\n")
+    deep = "[" * 100000 + "]" * 100000
+    return {
+        "model_file is not a model": ('[detection.balance]\nmodel_file = "/etc/passwd"\n', "model_file"),
+        "password file not UTF-8": (f'[mqtt]\nusername = "walker"\npassword_file = "{password}"\n',
+                                    "is not UTF-8 text"),
+        "password file a directory": (f'[mqtt]\nusername = "walker"\npassword_file = "{tmp_path}"\n',
+                                      "no such file"),
+        "nested arrays": (f"[sensor]\nbus = {deep}\n", "nested too deeply"),
+        "1e308 g": ("[detection.fall]\nimpact_g = 1e308\n", "within ±64"),
+        "nan": ("[detection.fall]\nimpact_g = nan\n", "finite number"),
+        "help_after_s = 1e9": ("[detection.stillness]\nhelp_after_s = 1e9\n", "help_after_s"),
+    }
+
+
+@pytest.mark.parametrize("case", ["model_file is not a model", "password file not UTF-8",
+                                  "password file a directory", "nested arrays", "1e308 g", "nan",
+                                  "help_after_s = 1e9"])
+def test_config_check_and_run_refuse_the_same_bad_input_in_one_line_with_exit_78(tmp_path, capsys, case):
+    text, words = _bad_configs(tmp_path)[case]
+    config = tmp_path / "bad.toml"
+    config.write_text(text + f'\n[paths]\nstate_dir = "{tmp_path / "state"}"\n')
+    for argv in (["config", "check", str(config)], ["run", "--config", str(config)]):
+        assert main(argv) == 78, argv
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err

@@ -93,3 +93,43 @@ def test_replay_command_names_the_file_when_it_cannot_be_read(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "walk.csv, line 1: expected the header" in proc.stderr
+
+
+# ---- inputs replay refuses in one line (issue 10) ---------------------------------------------------------
+
+HEADER = "t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n"
+
+
+def _csv(tmp_path, rows, name="walk_bad.csv"):
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(",".join(str(v) for v in row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([(0.0, 0, 0, 1, 0, 0, 0), (0.0, 0, 0, 1, 0, 0, 0)], "t_s repeats at sample 2"),
+    ([(0.0, 0, 0, 1, 0, 0, 0), (1e12, 0, 0, 1, 0, 0, 0)], "times must be within"),
+    ([(0.0, 0, 0, 1, 0, 0, 0), (5000.0, 0, 0, 1, 0, 0, 0)], "t_s jumps by 5000 s at sample 2"),
+    ([(1e300, 0, 0, 1, 0, 0, 0)], "t_s = 1e+300 s"),
+    ([(0.0, 0, 0, 1e308, 0, 0, 0)], "within ±64 g"),
+    ([(0.0, 0, 0, 1, 0, 0, 1e308)], "within ±5000 °/s"),
+])
+def test_replay_refuses_impossible_samples_in_one_line_without_a_traceback(tmp_path, rows, message):
+    proc = subprocess.run([sys.executable, "-m", "firmware_py.cli", "replay", str(_csv(tmp_path, rows))],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_csv_longer_than_one_chunk_reads_the_same_and_names_a_bad_line_in_a_later_chunk(tmp_path, monkeypatch):
+    from firmware_py import datasets
+
+    rows = [(i * 0.005, 0.0, 0.0, 1.0, 0.1, 0.0, 0.0) for i in range(2500)]
+    whole = datasets.load_csv(_csv(tmp_path, rows, "walk_ok.csv"))
+    monkeypatch.setattr(datasets, "CSV_CHUNK_LINES", 1000)
+    chunked = datasets.load_csv(_csv(tmp_path, rows, "walk_ok.csv"))
+    assert np.array_equal(whole.t_s, chunked.t_s) and np.array_equal(whole.accel_g, chunked.accel_g)
+    path = _csv(tmp_path, rows[:2200] + [("x",)] + rows[2200:], "walk_broken.csv")
+    with pytest.raises(RetrowalkError, match=r"line 2202: expected seven numbers"):
+        datasets.load_csv(path)
