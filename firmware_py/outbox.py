@@ -187,6 +187,10 @@ class Outbox:
         moved = 0
         try:
             db.execute("BEGIN IMMEDIATE")
+            # a write even with nothing to move: opening and reading work on a full or read-only disk, so only a
+            # commit that reached the log shows the disk takes writes again
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            db.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
             if self._acked_unsaved:
                 db.executemany("DELETE FROM outbox WHERE row_id = ?", [(i,) for i in self._acked_unsaved])
             for row in self._held.rows():

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Sequence, Tuple
 
 DRIVERS = ("mpu6050", "emulated")
-SCENARIOS = ("still", "backward_walk", "demo_walk")
+SCENARIOS = ("still", "backward_walk", "demo_walk", "backward_fall", "lying")
 
 Window = Tuple[float, float]
 
@@ -30,7 +30,9 @@ class EmulatorSettings:
     ----------
     scenario : str
         The chip's motion: ``still`` (standing upright), ``backward_walk`` (a seeded synthetic backward walk)
-        or ``demo_walk`` (the demo's synthetic walk with a stumble and a fall). All synthetic.
+        ``demo_walk`` (the demo's synthetic walk with a stumble and a fall), ``backward_fall`` (stand 2 s, walk
+        1 s, fall backwards at about 4.7 s, lie still) or ``lying`` (lying on the back, still, from the start).
+        All synthetic; the last two are for fault trials (tests/integration/test_fault_injection.py).
     loop : bool
         Replay the scenario forever (otherwise the chip holds its last value).
     seed : int

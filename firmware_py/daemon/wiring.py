@@ -52,6 +52,11 @@ def build_motion(settings: EmulatorSettings) -> Any:
         return ArrayMotion(t_s, accel_g, np.zeros((2, 3)), loop=False)
     if settings.scenario == "demo_walk":
         scenario = scenarios.demo_walk(seed=settings.seed)
+    elif settings.scenario in ("backward_fall", "lying"):  # fault trials: the wearer ends lying, then holds
+        scenario = (scenarios.backward_fall(seed=settings.seed, walk_s=1.0, lie_s=5.0)
+                    if settings.scenario == "backward_fall"
+                    else scenarios.lying_down(seed=settings.seed, stand_s=0.0, lie_s=5.0))
+        return ArrayMotion(scenario.t_s, scenario.accel_g, scenario.gyro_dps, loop=False)
     else:
         scenario = scenarios.backward_walk(60.0, seed=settings.seed)
     return ArrayMotion(scenario.t_s, scenario.accel_g, scenario.gyro_dps, loop=settings.loop)
