@@ -12,8 +12,8 @@ telemetry only lands here while the broker is unreachable, so the cost is paid w
 
 Bounds: at most ``max_rows`` rows. When full, the oldest telemetry goes first, then the oldest event that is not
 fall-class; fall-class events and ``cancelled`` are never dropped, even past the bound. The ``-wal`` file is
-truncated (``wal_checkpoint(TRUNCATE)``) whenever it passes ``wal_limit_bytes``, so the outbox's files stay
-bounded on a small card with the broker up (deleted rows' pages are reused).
+truncated (``wal_checkpoint(TRUNCATE)``) whenever it passes ``wal_limit_bytes`` and whenever every row has been
+delivered, so the outbox's files stay bounded on a small card with the broker up (deleted rows' pages are reused).
 
 **The disk is never on the alarm path.** Any SQLite or OS error (a full card, ``disk I/O error``, a read-only
 remount, ``unable to open``, the state directory deleted) puts the outbox in *storage fault*: new rows are held
@@ -75,7 +75,7 @@ class Outbox:
 
     def __init__(self, path: Union[str, Path], clock: Clock, max_rows: int = 10000,
                  max_db_bytes: Optional[int] = None, retry_interval_s: float = 1.0, retry_max_s: float = 60.0,
-                 wal_limit_bytes: int = 256 * 1024) -> None:
+                 wal_limit_bytes: int = 64 * 1024) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows = {max_rows} is not allowed; use 1 or more")
         self.path = Path(path)
@@ -363,7 +363,10 @@ class Outbox:
             self._fault("removing delivered messages", exc)
             return
         self._count -= deleted
-        self._trim_wal()
+        if self._count == 0 and not self._held:  # all delivered: an empty log costs one checkpoint now
+            trim_wal(db, self.path, 0)
+        else:
+            self._trim_wal()
 
     # ---- figures and lifecycle ---------------------------------------------------------------------------
     @property

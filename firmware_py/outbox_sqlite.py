@@ -64,9 +64,10 @@ def trim_wal(db: sqlite3.Connection, path: Path, limit_bytes: int) -> None:
     A failure loses nothing (the rows stay in the log) and is not a storage fault: the next write tries again.
     """
     try:
-        if os.path.getsize(f"{path}-wal") <= limit_bytes:
-            return
+        size = os.path.getsize(f"{path}-wal")
     except OSError:
+        return
+    if size <= limit_bytes or size == 0:
         return
     try:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
