@@ -71,9 +71,10 @@ class PathsSettings:
     Attributes
     ----------
     state_dir : str
-        Directory for the calibration (``calibration.json``) and the event outbox (``outbox.sqlite3``).
-        Must be writable by the service user; the systemd unit creates ``/var/lib/retrowalk`` for it.
-        ``~`` is expanded.
+        Directory for the calibration (``calibration.json``), the event outbox (``outbox.sqlite3``) and the
+        alarms a restart must take up (``alarms.json``). Should be writable by the service user (the systemd
+        unit creates ``/var/lib/retrowalk``); when it is not, the daemon runs from memory and says
+        ``storage_fault``. ``~`` is expanded.
     """
 
     state_dir: str = "/var/lib/retrowalk"

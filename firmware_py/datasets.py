@@ -24,7 +24,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -272,6 +272,14 @@ MAX_ABS_ACCEL_G = 64.0
 MAX_ABS_GYRO_DPS = 5000.0
 
 
+def _count_lines(f: Any) -> int:
+    """Lines from the current position of binary file ``f`` to its end (counted in 1 MiB blocks)."""
+    count = 0
+    for block in iter(lambda: f.read(1 << 20), b""):
+        count += block.count(b"\n")
+    return count
+
+
 def _csv_chunk(path: Path, lines: List[bytes], first_number: int) -> np.ndarray:
     """Parse ``lines`` (numbered from ``first_number``) into an (n, 7) array; DataFormatError names the line."""
     text = [line.decode("utf-8", errors="replace") for line in lines]
@@ -347,7 +355,7 @@ def load_csv(path: Union[str, Path]) -> Recording:
     """
     path = Path(path)
     meta: Dict[str, object] = {}
-    chunks: List[np.ndarray] = []
+    filled = 0
     header_line, header = 0, ""
     try:
         with open(path, "rb") as f:
@@ -365,16 +373,22 @@ def load_csv(path: Union[str, Path]) -> Recording:
                 raise DataFormatError(f"{path}, line {header_line or 1}: expected the header {_CSV_HEADER!r}, "
                                       f"got {header[:80] if header_line else 'nothing'!r}")
             first = header_line + 1
+            # one array for all samples, sized by counting lines first (a fast pass over bytes): no list of
+            # chunks to concatenate, so memory peaks at the samples plus one chunk
+            body_start = f.tell()
+            values = np.empty((_count_lines(f) + 1, len(CSV_COLUMNS)))
+            f.seek(body_start)
             while True:
                 lines = [line for _, line in zip(range(CSV_CHUNK_LINES), f)]
                 if not lines:
                     break
-                chunks.append(_csv_chunk(path, lines, first))
+                chunk = _csv_chunk(path, lines, first)
+                values[filled:filled + len(chunk)] = chunk
+                filled += len(chunk)
                 first += len(lines)
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    values = np.concatenate(chunks) if chunks else np.empty((0, len(CSV_COLUMNS)))
-    del chunks
+    values = values[:filled]
     if values.size == 0:
         raise DataFormatError(f"{path}: header but no samples")
     _check_samples(path, values)
