@@ -233,6 +233,9 @@ state_dir = "{self.state_dir}"
             (self.state_dir / "calibration.json").write_text(json.dumps(IDENTITY))
         run = self.start("backward_fall")
         if kind == "disk_full":
+            # after the loss of balance is on disk: with the broker down, its acknowledgement then meets the
+            # full disk (the crash: mark_delivered on 'database or disk is full')
+            self.heard(run, "loss of balance alarm")
             self.fill()
         elif trigger is not None:
             Path(trigger).write_text("retrowalk fault trial\n")

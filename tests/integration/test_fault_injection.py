@@ -24,10 +24,13 @@ def outcomes(tmp_path_factory):
     if find_mosquitto() is None:
         pytest.fail("mosquitto is not installed: 'make test' installs it")
 
+    # made here, in one thread: pytest's tmp_path_factory is not thread-safe
+    workdirs = {case: tmp_path_factory.mktemp(f"{case[0][:12]}-{'up' if case[1] else 'dn'}") for case in CASES}
+
     def one(case):
         kind, up = case
         try:
-            return run_trial(kind, up, tmp_path_factory.mktemp(f"{kind[:12]}-{'up' if up else 'dn'}"))
+            return run_trial(kind, up, workdirs[case])
         except Exception as exc:  # reported by that case's test
             return exc
 
