@@ -159,3 +159,39 @@ def test_an_unreadable_file_is_ignored_and_an_unwritable_one_never_raises(state_
     assert "kept in memory only" in caplog.text and caplog.text.count("cannot save the pending alarms") == 1
     assert run.rig.alerts.state()["alarm"] == FALL
     run.kill()
+
+
+def test_whatever_happened_a_resumed_manager_sounds_and_escalates_as_the_first_would(state_dir, wall):
+    # a few orders of events, presses and time; the restarted manager (same clock, no downtime) must hold
+    # the same alarm and raise the same help_needed for the same falls
+    from firmware_py.events import LOSS_OF_BALANCE, STUMBLE
+
+    scripts = [
+        [FALL, 1.0, FALL, 0.5],
+        [FALL, 31.0],
+        [FALL, 31.0, "press", "release", 10.0, FALL],
+        [LOSS_OF_BALANCE, FALL, 5.0, STUMBLE],
+        ["press", 3.1, "release", FALL, 1.0],
+    ]
+    for script in scripts:
+        first = Run(state_dir, wall, mono_start_s=50.0)
+        for op in script:
+            if isinstance(op, float):
+                first.run(op)
+            elif op == "press":
+                first.rig.press()
+            elif op == "release":
+                first.rig.release()
+            else:
+                first.handle(op)
+        second = Run(state_dir, wall, mono_start_s=50.0)
+        second.clock.advance(first.clock.monotonic() - 50.0)
+        second.resume()
+        before, after = first.rig.alerts.state(), second.rig.alerts.state()
+        assert after["alarm"] == before["alarm"] and after["cancel_in_s"] == before["cancel_in_s"], script
+        helps_first = [e.features["fall_id"] for e in first.run(40.0) if e.type == HELP_NEEDED]
+        helps_second = [e.features["fall_id"] for e in second.run(40.0) if e.type == HELP_NEEDED]
+        assert helps_second == helps_first, script
+        first.kill()
+        second.kill()
+        (state_dir / "alarms.json").unlink(missing_ok=True)
