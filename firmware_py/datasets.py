@@ -30,6 +30,9 @@ import numpy as np
 
 from hal.types import SampleBlock
 
+from . import csv_samples
+# the CSV's columns and the checks on its samples live in csv_samples (CSV_COLUMNS re-exported here)
+from .csv_samples import _CSV_HEADER, CSV_COLUMNS, check_samples, count_lines, parse_chunk
 from .errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -55,8 +58,6 @@ SISFALL_BODY_FROM_SENSOR = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1
 _SISFALL_NAME = re.compile(r"^([DF]\d\d)_(S[AE]\d\d)_(R\d\d)$")
 _SISFALL_LINE = re.compile(rb"^\s*-?\d+(\s*,\s*-?\d+){8}\s*;?\s*$")
 
-CSV_COLUMNS = ("t_s", "ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps")
-_CSV_HEADER = ",".join(CSV_COLUMNS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,85 +262,8 @@ def _parse_csv_comment(path: Path, number: int, text: str) -> Tuple[str, object]
     return key, value.strip()
 
 
-#: lines parsed per chunk: a large CSV is read in pieces, so memory holds the samples, not the text
-CSV_CHUNK_LINES = 65536
-#: sample times must stay below this (float64 keeps microseconds up to ~1e10 s) ...
-MAX_ABS_T_S = 1e9
-#: ... and advance by at most this between samples (a recording is one session: split it at a longer gap)
-MAX_GAP_S = 3600.0
-#: largest |value| per axis: beyond any sensor on a person (the MPU-6050 measures at most 16 g, 2000 °/s)
-MAX_ABS_ACCEL_G = 64.0
-MAX_ABS_GYRO_DPS = 5000.0
-
-
-def _count_lines(f: Any) -> int:
-    """Lines from the current position of binary file ``f`` to its end (counted in 1 MiB blocks)."""
-    count = 0
-    for block in iter(lambda: f.read(1 << 20), b""):
-        count += block.count(b"\n")
-    return count
-
-
-def _csv_chunk(path: Path, lines: List[bytes], first_number: int) -> np.ndarray:
-    """Parse ``lines`` (numbered from ``first_number``) into an (n, 7) array; DataFormatError names the line."""
-    text = [line.decode("utf-8", errors="replace") for line in lines]
-    try:
-        values = np.loadtxt(text, delimiter=",", dtype=float, ndmin=2, comments="#")
-    except ValueError:
-        values = None
-    if values is not None and (values.size == 0 or values.shape[1] == len(CSV_COLUMNS)):
-        return values.reshape(-1, len(CSV_COLUMNS))
-    for number, line in enumerate(text, start=first_number):
-        fields = line.split("#")[0].strip()
-        if not fields:
-            continue
-        parts = fields.split(",")
-        try:
-            ok = len(parts) == len(CSV_COLUMNS) and all(np.isfinite(float(p)) for p in parts)
-        except ValueError:
-            ok = False
-        if not ok:
-            raise DataFormatError(f"{path}, line {number}: expected seven numbers ({_CSV_HEADER}), "
-                                  f"got {line.strip()[:80]!r}")
-    raise DataFormatError(f"{path}: could not read the samples; expected seven numbers per line")
-
-
-def _check_samples(path: Path, values: np.ndarray) -> None:
-    """Refuse what the pipeline cannot take, naming the sample: non-finite values, times that do not
-    increase, jump by more than MAX_GAP_S or are beyond MAX_ABS_T_S, values beyond any sensor."""
-    if not np.all(np.isfinite(values)):
-        row = int(np.flatnonzero(~np.all(np.isfinite(values), axis=1))[0])
-        raise DataFormatError(f"{path}: sample {row + 1} holds a value that is not a finite number")
-    t_s = values[:, 0]
-    far = np.flatnonzero(np.abs(t_s) > MAX_ABS_T_S)
-    if far.size:
-        raise DataFormatError(f"{path}: sample {int(far[0]) + 1} has t_s = {t_s[far[0]]:g} s; times must be within "
-                              f"±{MAX_ABS_T_S:g} s (seconds since the recording started)")
-    step = np.diff(t_s)
-    backwards = np.flatnonzero(step < 0)
-    if backwards.size:
-        raise DataFormatError(f"{path}: t_s goes backwards at sample {int(backwards[0]) + 2} "
-                              f"({t_s[backwards[0]]:.6f} s then {t_s[backwards[0] + 1]:.6f} s); "
-                              "timestamps must not decrease")
-    repeated = np.flatnonzero(step == 0)
-    if repeated.size:
-        raise DataFormatError(f"{path}: t_s repeats at sample {int(repeated[0]) + 2} ({t_s[repeated[0]]:.6f} s "
-                              f"twice); each sample needs its own, later time")
-    gaps = np.flatnonzero(step > MAX_GAP_S)
-    if gaps.size:
-        raise DataFormatError(f"{path}: t_s jumps by {step[gaps[0]]:g} s at sample {int(gaps[0]) + 2}; at most "
-                              f"{MAX_GAP_S:g} s between samples (split the recording at the gap)")
-    for columns, bound, unit in (((1, 4), MAX_ABS_ACCEL_G, "g"), ((4, 7), MAX_ABS_GYRO_DPS, "°/s")):
-        beyond = np.flatnonzero(np.any(np.abs(values[:, columns[0]:columns[1]]) > bound, axis=1))
-        if beyond.size:
-            row = int(beyond[0])
-            raise DataFormatError(f"{path}: sample {row + 1} holds {values[row, columns[0]:columns[1]].tolist()} "
-                                  f"{unit}; each axis must be within ±{bound:g} {unit} (the MPU-6050 measures at "
-                                  f"most 16 g and 2000 °/s)")
-
-
 def load_csv(path: Union[str, Path]) -> Recording:
-    """Read the project's CSV (what ``retrowalk record`` writes), in chunks of ``CSV_CHUNK_LINES`` lines.
+    """Read the project's CSV (what ``retrowalk record`` writes), ``csv_samples.CHUNK_LINES`` lines at a time.
 
     Format: optional ``# key=value`` comment lines (``body_from_sensor=[[..],[..],[..]]`` for the mounting,
     ``impact_t_s=`` to mark the impact of a fall, ``synthetic=true`` for generated data), then the header
@@ -376,13 +300,13 @@ def load_csv(path: Union[str, Path]) -> Recording:
             # one array for all samples, sized by counting lines first (a fast pass over bytes): no list of
             # chunks to concatenate, so memory peaks at the samples plus one chunk
             body_start = f.tell()
-            values = np.empty((_count_lines(f) + 1, len(CSV_COLUMNS)))
+            values = np.empty((count_lines(f) + 1, len(CSV_COLUMNS)))
             f.seek(body_start)
             while True:
-                lines = [line for _, line in zip(range(CSV_CHUNK_LINES), f)]
+                lines = [line for _, line in zip(range(csv_samples.CHUNK_LINES), f)]
                 if not lines:
                     break
-                chunk = _csv_chunk(path, lines, first)
+                chunk = parse_chunk(path, lines, first)
                 values[filled:filled + len(chunk)] = chunk
                 filled += len(chunk)
                 first += len(lines)
@@ -391,7 +315,7 @@ def load_csv(path: Union[str, Path]) -> Recording:
     values = values[:filled]
     if values.size == 0:
         raise DataFormatError(f"{path}: header but no samples")
-    _check_samples(path, values)
+    check_samples(path, values)
     t_s = values[:, 0]
     accel_g = values[:, 1:4]
     kind = kind_from_name(path.name)

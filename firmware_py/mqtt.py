@@ -28,7 +28,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from hal.clock import Clock
 from .errors import ConfigError, RetrowalkError
-from .mqtt_settings import MqttSettings, MqttTlsSettings, default_device_id  # noqa: F401 (re-exported)
+from .mqtt_settings import (MqttSettings, MqttTlsSettings, default_device_id,  # noqa: F401 (re-exported)
+                            process_client_id, read_password_file)
 from .outbox import TELEMETRY, Outbox, OutboxRow
 from .topics import (OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, discovery_messages,
                      parse_command)
@@ -58,34 +59,6 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
-
-
-def read_password_file(path: str) -> str:
-    """The broker password: the first line of ``path``. ConfigError if it is not a readable UTF-8 text file."""
-    where = f"[mqtt] password_file = {path!r}"
-    fix = "create it with the broker password on its first line (UTF-8 text), readable by this user"
-    p = Path(path)
-    try:
-        if p.exists() and not p.is_file():
-            raise ConfigError(f"{where} is not a regular file; {fix}")
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{where} cannot be read ({exc.strerror}); {fix}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where} is not UTF-8 text (byte {exc.start}); {fix}") from None
-    return text.splitlines()[0] if text else ""
-
-
-def process_client_id(device_id: str) -> str:
-    """``retrowalk-<device>-<8 hex digits>``, new for every process.
-
-    Sessions are clean, so a fixed id carries no state; it only lets whoever knows the device name take the
-    connection over (the broker drops the older client of an id), and two daemons given the same device id
-    (a copied SD card) would kick each other off in a loop. Who may publish as the device is the broker's ACL's
-    job (docs/mosquitto/acl), not the id's."""
-    return f"retrowalk-{device_id}-{random.SystemRandom().getrandbits(32):08x}"
 
 
 def _new_client(settings: MqttSettings, client_id: str, clean_session: bool = True) -> paho.Client:

@@ -1,14 +1,18 @@
 """The ``[mqtt]`` settings: how to reach the broker, TLS, and what to publish, validated once.
 
 No network here and no paho (``mqtt`` is the only paho import), so the config loader can build and check these
-without the MQTT client; ``mqtt`` re-exports them.
+without the MQTT client; ``mqtt`` re-exports them. Also here: reading ``password_file`` (shared with the checks
+``retrowalk run`` and ``config check`` make before starting) and the per-process client id.
 """
 from __future__ import annotations
 
+import random
 import re
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .errors import ConfigError
 from .topics import check_device_id, check_prefix
 
 
@@ -122,3 +126,31 @@ class MqttSettings:
     @property
     def broker(self) -> str:
         return f"{'mqtts' if self.tls.enabled else 'mqtt'}://{self.host}:{self.port}"
+
+
+def read_password_file(path: str) -> str:
+    """The broker password: the first line of ``path``. ConfigError if it is not a readable UTF-8 text file."""
+    where = f"[mqtt] password_file = {path!r}"
+    fix = "create it with the broker password on its first line (UTF-8 text), readable by this user"
+    p = Path(path)
+    try:
+        if p.exists() and not p.is_file():
+            raise ConfigError(f"{where} is not a regular file; {fix}")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read ({exc.strerror}); {fix}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text (byte {exc.start}); {fix}") from None
+    return text.splitlines()[0] if text else ""
+
+
+def process_client_id(device_id: str) -> str:
+    """``retrowalk-<device>-<8 hex digits>``, new for every process.
+
+    Sessions are clean, so a fixed id carries no state; it only lets whoever knows the device name take the
+    connection over (the broker drops the older client of an id), and two daemons given the same device id
+    (a copied SD card) would kick each other off in a loop. Who may publish as the device is the broker's ACL's
+    job (docs/mosquitto/acl), not the id's."""
+    return f"retrowalk-{device_id}-{random.SystemRandom().getrandbits(32):08x}"

@@ -127,7 +127,7 @@ def test_a_csv_longer_than_one_chunk_reads_the_same_and_names_a_bad_line_in_a_la
 
     rows = [(i * 0.005, 0.0, 0.0, 1.0, 0.1, 0.0, 0.0) for i in range(2500)]
     whole = datasets.load_csv(_csv(tmp_path, rows, "walk_ok.csv"))
-    monkeypatch.setattr(datasets, "CSV_CHUNK_LINES", 1000)
+    monkeypatch.setattr(datasets.csv_samples, "CHUNK_LINES", 1000)
     chunked = datasets.load_csv(_csv(tmp_path, rows, "walk_ok.csv"))
     assert np.array_equal(whole.t_s, chunked.t_s) and np.array_equal(whole.accel_g, chunked.accel_g)
     path = _csv(tmp_path, rows[:2200] + [("x",)] + rows[2200:], "walk_broken.csv")
