@@ -100,14 +100,9 @@ class Outbox:
         self._closed = False
         self._db: Optional[sqlite3.Connection] = None
         try:
-            self._db = self._open()
+            self._db, self._count, self._max_row_id, self._identity = open_database(self.path, max_db_bytes)
         except STORAGE_ERRORS as exc:
             self._fault("opening", exc)
-
-    def _open(self) -> sqlite3.Connection:
-        db, self._count, self._max_row_id, self._identity = open_database(self.path, self.max_db_bytes,
-                                                                          self._max_row_id)
-        return db
 
     # ---- a storage fault ---------------------------------------------------------------------------------
     @property
@@ -179,8 +174,10 @@ class Outbox:
     def _retry_if_due(self, now: float) -> None:
         if self.last_error is None or now < self._next_retry_s:
             return
+        if self._db is not None and self._file_was_replaced():
+            self._rescue_rows()  # removed during the fault (e.g. to free space): keep what the old file held
         try:
-            db = self._open()
+            db, count, top, identity = open_database(self.path, self.max_db_bytes, self._max_row_id)
         except STORAGE_ERRORS as exc:
             self._retry_failed(exc)
             return
@@ -206,7 +203,7 @@ class Outbox:
             self._retry_failed(exc)
             return
         self._close_db()
-        self._db, self._count = db, count
+        self._db, self._count, self._identity = db, count, identity
         self._max_row_id = max(self._max_row_id, top)
         self._held = HeldRows(self.max_rows)
         self._acked_unsaved.clear()

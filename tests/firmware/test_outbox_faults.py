@@ -147,3 +147,24 @@ def test_a_256_kib_state_dir_never_fills_when_the_broker_is_up(tmp_path, fake_cl
         box.close()
     finally:
         subprocess.run(["umount", "-l", str(state)])
+
+
+def test_rows_on_a_full_disk_survive_when_the_state_dir_is_removed_to_free_space(tmp_path, fake_clock):
+    state = tmp_path / "state"
+    box = Outbox(state / "o.sqlite3", fake_clock, max_db_bytes=64 * 1024, retry_interval_s=1.0)
+    put = []
+    for i in range(200):
+        e = Event(STUMBLE, 1.0, 1.1, {"pad": "x" * 2000, "n": i})
+        put.append((box.put(e, "w"), e.id))
+        if put[-1][0] < 0:
+            break
+    fall = event(FALL, 7)
+    box.put(fall, "w")
+    assert box.is_degraded and any(row_id > 0 for row_id, _ in put)
+    shutil.rmtree(state)  # an admin frees the card by removing the state dir
+    fake_clock.advance(1.0)
+    box.tick()
+    rows = box.pending(1000)
+    assert ids(rows) == [eid for _, eid in put] + [fall.id], "rows of the removed file were lost"
+    assert box.depth() == len(put) + 1  # (the 64 KiB cap applies to the new file too: some stay in memory)
+    box.close()
