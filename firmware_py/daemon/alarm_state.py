@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "alarms.json"
 VERSION = 1
+#: after a failed write, the next try (a full or read-only card refuses quickly, but not every 50 ms)
+RETRY_S = 1.0
 
 
 def _events(state: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
@@ -60,10 +62,11 @@ class AlarmStateFile:
         self.wall_clock = wall_clock
         self._last: Optional[Dict[str, Any]] = None
         self._failing = False
+        self._retry_at_s = -float("inf")
 
     def save_if_changed(self, pending: Dict[str, Any]) -> None:
         """Write ``pending`` (from ``AlertManager.pending_alarms``) when it differs from what was saved."""
-        if pending == self._last:
+        if pending == self._last or (self._failing and self.clock.monotonic() < self._retry_at_s):
             return
         try:
             if pending:
@@ -75,7 +78,8 @@ class AlarmStateFile:
                 log.error("cannot save the pending alarms to %s (%s): they are kept in memory only, so a restart "
                           "now would not resume them", self.path, exc)
             self._failing = True
-            return  # tried again at the next step (_last unchanged)
+            self._retry_at_s = self.clock.monotonic() + RETRY_S
+            return  # tried again in RETRY_S (_last unchanged), not at every step of the loop
         if self._failing:
             log.warning("pending alarms saved to %s again", self.path)
         self._failing = False
