@@ -30,7 +30,7 @@ IDENTITY = {"gyro_bias_dps": [0.0, 0.0, 0.0], "body_from_sensor": [[1, 0, 0], [0
 STAY = ["user root"] if os.geteuid() == 0 else []
 
 STORAGE_KINDS = ("disk_full", "readonly_at_start", "ext4_error_remount_ro", "state_dir_removed")
-KILL_KINDS = ("sigkill_in_cancel_window", "sigkill_while_help_sounds")
+KILL_KINDS = ("sigkill_before_the_impact", "sigkill_in_cancel_window", "sigkill_while_help_sounds")
 
 
 class Unavailable(Exception):
@@ -73,7 +73,7 @@ class Trial:
         self._seen: Dict[str, dict] = {}
 
     # ---- the parts ---------------------------------------------------------------------------------------
-    def config(self, scenario: str, cancel_window_s: float) -> Path:
+    def config(self, scenario: str, cancel_window_s: float, long_lie_s: float = 120.0) -> Path:
         path = self.workdir / f"{scenario}.toml"
         path.write_text(f"""
 [daemon]
@@ -85,6 +85,9 @@ scenario = "{scenario}"
 
 [alerts]
 cancel_window_s = {cancel_window_s}
+
+[detection.stillness]
+long_lie_s = {long_lie_s}
 
 [mqtt]
 host = "127.0.0.1"
@@ -98,10 +101,10 @@ state_dir = "{self.state_dir}"
 """)
         return path
 
-    def start(self, scenario: str, cancel_window_s: float = 2.0) -> Systemd:
+    def start(self, scenario: str, cancel_window_s: float = 2.0, long_lie_s: float = 120.0) -> Systemd:
         run = Systemd(self._fresh_dir(f"run{len(self._runs) + 1}"))
         self._runs.append(run)
-        run.start(self.config(scenario, cancel_window_s))
+        run.start(self.config(scenario, cancel_window_s, long_lie_s))
         run.wait_for("READY=1", timeout_s=30)
         return run
 
@@ -259,16 +262,20 @@ state_dir = "{self.state_dir}"
     def _kill_trial(self) -> None:
         self.state_dir.mkdir(parents=True)
         (self.state_dir / "calibration.json").write_text(json.dumps(IDENTITY))
-        in_window = self.kind == "sigkill_in_cancel_window"
-        window_s = 4.0 if in_window else 2.0
-        first = self.start("backward_fall", window_s)
-        self.heard(first, "fall alarm" if in_window else "help needed alarm")
+        step = {"sigkill_before_the_impact": "loss of balance alarm", "sigkill_in_cancel_window": "fall alarm",
+                "sigkill_while_help_sounds": "help needed alarm"}[self.kind]
+        window_s = 4.0 if self.kind == "sigkill_in_cancel_window" else 2.0
+        # killed before the impact, the daemon never sees the fall: the long lie is the net (10 s here)
+        long_lie_s = 10.0 if self.kind == "sigkill_before_the_impact" else 120.0
+        first = self.start("backward_fall", window_s, long_lie_s)
+        self.heard(first, step)
         self.kill(first)
         self.outcome.heard.append("(SIGKILL)")
-        second = self.start("lying", window_s)  # the wearer still on the floor
-        self.heard(second, "help needed alarm")
+        second = self.start("lying", window_s, long_lie_s)  # the wearer on the floor
+        self.heard(second, "help needed alarm", timeout_s=30)
         self._bring_broker_up()
-        self.received(lambda got: {"fall", "help_needed"} <= {e["type"] for e in got})
+        wanted = {"help_needed"} if self.kind == "sigkill_before_the_impact" else {"fall", "help_needed"}
+        self.received(lambda got: wanted <= {e["type"] for e in got})
         assert second.proc.poll() is None, f"{self.kind}: the restarted daemon exited: {second.stderr()[-2000:]}"
         self.stop(second)
 
