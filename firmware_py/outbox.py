@@ -12,8 +12,9 @@ telemetry only lands here while the broker is unreachable, so the cost is paid w
 
 Bounds: at most ``max_rows`` rows. When full, the oldest telemetry goes first, then the oldest event that is not
 fall-class; fall-class events and ``cancelled`` are never dropped, even past the bound. The ``-wal`` file is
-truncated (``wal_checkpoint(TRUNCATE)``) whenever it passes ``wal_limit_bytes`` and whenever every row has been
-delivered, so the outbox's files stay bounded on a small card with the broker up (deleted rows' pages are reused).
+checkpointed whenever it passes ``wal_limit_bytes`` (the next commit then writes the log from its start, so the
+file stops growing there) and truncated when an outage has grown it past four times that, so the outbox's files
+stay bounded on a small card with the broker up (deleted rows' pages are reused).
 
 **The disk is never on the alarm path.** Any SQLite or OS error (a full card, ``disk I/O error``, a read-only
 remount, ``unable to open``, the state directory deleted) puts the outbox in *storage fault*: new rows are held
@@ -63,7 +64,7 @@ class Outbox:
     retry_interval_s, retry_max_s : float
         The first disk retry after a fault, doubling up to the maximum.
     wal_limit_bytes : int
-        The ``-wal`` file is truncated after a write that leaves it larger than this.
+        The log is checkpointed after a write that leaves the ``-wal`` file larger than this.
 
     Example
     -------
@@ -131,7 +132,8 @@ class Outbox:
         return notices
 
     def tick(self) -> None:
-        """Called every loop step: retries the disk when due, notices a removed state directory."""
+        """Called every loop step: retries the disk when due, notices a removed state directory, keeps the
+        ``-wal`` file bounded."""
         if self._closed:
             return
         now = self.clock.monotonic()
@@ -143,6 +145,8 @@ class Outbox:
                                                f"removed while running; re-creating it"))
                 self._next_retry_s = now  # re-create at once
         self._retry_if_due(now)
+        if self.last_error is None:
+            self._trim_wal()  # between steps, off the put path (a long outage grows the log here)
 
     def _file_was_replaced(self) -> bool:
         try:
@@ -267,8 +271,7 @@ class Outbox:
             raise
         self._count += 1
         self._max_row_id = max(self._max_row_id, int(cur.lastrowid))
-        self._trim_wal()
-        return int(cur.lastrowid)
+        return int(cur.lastrowid)  # no checkpoint here: put() is on the alarm's way to the carer
 
     def _rollback_and_recount(self) -> None:
         try:
@@ -360,10 +363,7 @@ class Outbox:
             self._fault("removing delivered messages", exc)
             return
         self._count -= deleted
-        if self._count == 0 and not self._held:  # all delivered: an empty log costs one checkpoint now
-            trim_wal(db, self.path, 0)
-        else:
-            self._trim_wal()
+        self._trim_wal()
 
     # ---- figures and lifecycle ---------------------------------------------------------------------------
     @property

@@ -59,18 +59,32 @@ def open_database(path: Path, max_db_bytes: Optional[int],
 
 
 def trim_wal(db: sqlite3.Connection, path: Path, limit_bytes: int) -> None:
-    """Truncate the ``-wal`` file once it passes ``limit_bytes`` (its pages copied into the database first).
+    """Checkpoint once the ``-wal`` file passes ``limit_bytes``, so it stops growing there; truncate it only past
+    four times the limit (an outage grew it: a truncated log must grow again, which costs later commits).
 
-    A failure loses nothing (the rows stay in the log) and is not a storage fault: the next write tries again.
+    Called after deliveries and between loop steps, never from ``put``. After the checkpoint, one small write
+    restarts the log from its start: with ``synchronous=FULL`` that first commit also syncs the log's new header,
+    and it is better paid here than by the next fall's ``put``.
     """
     try:
         size = os.path.getsize(f"{path}-wal")
     except OSError:
         return
-    if size <= limit_bytes or size == 0:
+    if size <= limit_bytes:
         return
+    checkpoint(db, path, "TRUNCATE" if size > 4 * limit_bytes else "PASSIVE")
     try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
+    except STORAGE_ERRORS as exc:
+        log.warning("outbox %s: could not restart the log (%s)", path, exc)
+
+
+def checkpoint(db: sqlite3.Connection, path: Path, mode: str = "PASSIVE") -> None:
+    """Copy the log into the database. A failure loses nothing (the rows stay in the log) and is not a storage
+    fault: the next write tries again."""
+    try:
+        db.execute(f"PRAGMA wal_checkpoint({mode})")
     except STORAGE_ERRORS as exc:
         log.warning("outbox %s: checkpoint failed (%s); will retry", path, exc)
 
