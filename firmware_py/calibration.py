@@ -165,8 +165,10 @@ class CalibrationSettings:
 
 
 #: a still period counts as standing only with the forward axis within this of horizontal (lying on the back
-#: or front tips it towards vertical)
+#: or front tips it towards vertical) ...
 UPRIGHT_MAX_FORWARD_ELEVATION_DEG = 45.0
+#: ... and as lying (for the long lie before the mounting is known) only beyond this (not a reclined armchair)
+LYING_MIN_FORWARD_ELEVATION_DEG = 70.0
 
 
 def _forward_elevation_deg(up_sensor: np.ndarray, forward_axis: str) -> float:
@@ -207,7 +209,7 @@ class RestLearner:
                  & (np.abs(gyro_dps - prev).max(axis=1) < s.still_gyro_change_dps))
         self._prev_g = gyro_dps[-1].copy()
         fwd = np.asarray(_AXES[s.forward_axis])
-        steep = np.abs(accel_g @ fwd) > np.sin(np.radians(UPRIGHT_MAX_FORWARD_ELEVATION_DEG)) * a_mag
+        steep = np.abs(accel_g @ fwd) > np.sin(np.radians(LYING_MIN_FORWARD_ELEVATION_DEG)) * a_mag
         for i in range(len(t_s)):
             # lying: the posture, whatever small movements
             self.lying_s = self.lying_s + float(dt_s[i]) if steep[i] and abs(a_mag[i] - 1.0) < 0.3 else 0.0

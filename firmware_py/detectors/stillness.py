@@ -6,7 +6,7 @@ After a ``fall`` (or a ``loss_of_balance``), the detector watches the posture:
 * lying (tilt ≥ ``lying_deg``) and still for ``help_after_s`` without a break → one ``help_needed``;
 * upright (tilt < ``upright_deg``) and moving for ``recovered_s`` → ``recovered``, and the episode ends.
 
-Outside such an episode, lying still for ``long_lie_s`` (a fall the detectors missed, a faint, a wearer found
+Outside such an episode, lying still (tilt ≥ ``long_lie_deg``) for ``long_lie_s`` (a fall the detectors missed, a faint, a wearer found
 on the floor by a daemon that just started) → one ``help_needed`` with ``reason: long_lie``; movements shorter
 than ``LIE_MOVE_S`` (trying to get up, a cough) do not restart the count, getting up does.
 """
@@ -41,6 +41,8 @@ class StillnessSettings:
     upright_deg : tilt under which the wearer counts as up again
     recovered_s : up and moving this long after a fall or loss_of_balance raises recovered
     long_lie_s : lying still this long with no fall seen (also right after a start) raises help_needed (long_lie)
+    long_lie_deg : tilt that counts as lying for the long lie: flatter than after a fall, so that resting in a
+        reclined armchair is not a long lie
     """
 
     help_after_s: float = 30.0
@@ -48,13 +50,15 @@ class StillnessSettings:
     upright_deg: float = 30.0
     recovered_s: float = 2.0
     long_lie_s: float = 120.0
+    long_lie_deg: float = 70.0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
             if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
                 raise ValueError(f"stillness.{name} = {value!r} is not allowed; use a positive number")
         for name, low, high in (("help_after_s", 1.0, 3600.0), ("long_lie_s", 10.0, 3600.0),
-                                ("recovered_s", 0.1, 600.0), ("lying_deg", 1.0, 90.0), ("upright_deg", 1.0, 90.0)):
+                                ("recovered_s", 0.1, 600.0), ("lying_deg", 1.0, 90.0), ("upright_deg", 1.0, 90.0),
+                                ("long_lie_deg", 30.0, 90.0)):
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f"stillness.{name} = {value!r} is not allowed; use {low:g} to {high:g}")
@@ -120,7 +124,7 @@ class StillnessDetector:
 
     def _long_lie(self, mo: Motion) -> Optional[Event]:
         s, t = self.settings, mo.t_s
-        if mo.tilt_deg < s.lying_deg:
+        if mo.tilt_deg < s.long_lie_deg:
             self._lying_since = self._moving_since = math.nan
             self._long_lie_sent = False
             return None

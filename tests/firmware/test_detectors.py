@@ -310,3 +310,15 @@ def test_a_wearer_who_stands_first_is_learned_upright_then_long_lie_works_in_the
 def test_stillness_times_outside_their_range_are_refused_naming_the_range(field, value):
     with pytest.raises(ValueError, match=rf"{field} = {value!r} is not allowed; use"):
         StillnessSettings(**{field: value})
+
+
+def test_resting_still_in_a_reclined_chair_is_not_a_long_lie():
+    from firmware_py.detectors.motion import Motion
+
+    detector = StillnessDetector(StillnessSettings(long_lie_s=30.0))
+    out = []
+    for i in range(2000):  # 100 s reclined at 55 degrees, perfectly still
+        mo = Motion()
+        mo.t_s, mo.tilt_deg, mo.is_still = i * 0.05, 55.0, True
+        out.append(detector.step(mo))
+    assert [e for e in out if e is not None] == []
