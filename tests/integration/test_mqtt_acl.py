@@ -169,3 +169,17 @@ def test_two_daemons_of_one_device_keep_both_connections(login, tmp_path):
             pub.close()
         for box in boxes:
             box.close()
+
+
+def test_connecting_as_retrowalk_device_no_longer_takes_the_daemons_connection_over(device, login):
+    # the trial: a client with id retrowalk-<device> kicked the daemon off, 10 times out of 10
+    impostor = Follower(login("stranger"), [], client_id="retrowalk-walker-1").start()
+    try:
+        carer_sent = Follower(login("carer-anna"), []).start()  # anything sent after the impostor connected
+        carer_sent.publish("retrowalk/walker-1/cmd/ping", json.dumps({"id": "after"}))
+        seen: List[str] = []
+        assert pump(device, lambda: seen.extend(c.request_id for c in device.commands()) or "after" in seen)
+        assert device.is_connected
+        carer_sent.close()
+    finally:
+        impostor.close()
