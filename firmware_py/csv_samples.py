@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -55,35 +55,43 @@ def parse_chunk(path: Path, lines: List[bytes], first_number: int) -> np.ndarray
     raise DataFormatError(f"{path}: could not read the samples; expected seven numbers per line")
 
 
-def check_samples(path: Path, values: np.ndarray) -> None:
+def check_samples(path: Path, values: np.ndarray, before: int = 0, prev_t_s: Optional[float] = None) -> None:
     """Refuse what the pipeline cannot take, naming the sample: non-finite values, times that do not
-    increase, jump by more than MAX_GAP_S or are beyond MAX_ABS_T_S, values beyond any sensor."""
+    increase, jump by more than MAX_GAP_S or are beyond MAX_ABS_T_S, values beyond any sensor.
+
+    ``before``: samples already checked (a chunked read: numbering continues); ``prev_t_s``: the last one's time.
+    """
+    first = before + 1  # the number of values[0]
     if not np.all(np.isfinite(values)):
         row = int(np.flatnonzero(~np.all(np.isfinite(values), axis=1))[0])
-        raise DataFormatError(f"{path}: sample {row + 1} holds a value that is not a finite number")
+        raise DataFormatError(f"{path}: sample {first + row} holds a value that is not a finite number")
     t_s = values[:, 0]
     far = np.flatnonzero(np.abs(t_s) > MAX_ABS_T_S)
     if far.size:
-        raise DataFormatError(f"{path}: sample {int(far[0]) + 1} has t_s = {t_s[far[0]]:g} s; times must be within "
-                              f"±{MAX_ABS_T_S:g} s (seconds since the recording started)")
-    step = np.diff(t_s)
+        raise DataFormatError(f"{path}: sample {first + int(far[0])} has t_s = {t_s[far[0]]:g} s; times must be "
+                              f"within ±{MAX_ABS_T_S:g} s (seconds since the recording started)")
+    times = t_s if prev_t_s is None else np.r_[prev_t_s, t_s]
+    later = first + 1 if prev_t_s is None else first  # the number of the later sample of step[0]
+    step = np.diff(times)
     backwards = np.flatnonzero(step < 0)
     if backwards.size:
-        raise DataFormatError(f"{path}: t_s goes backwards at sample {int(backwards[0]) + 2} "
-                              f"({t_s[backwards[0]]:.6f} s then {t_s[backwards[0] + 1]:.6f} s); "
-                              "timestamps must not decrease")
+        i = int(backwards[0])
+        raise DataFormatError(f"{path}: t_s goes backwards at sample {later + i} ({times[i]:.6f} s then "
+                              f"{times[i + 1]:.6f} s); timestamps must not decrease")
     repeated = np.flatnonzero(step == 0)
     if repeated.size:
-        raise DataFormatError(f"{path}: t_s repeats at sample {int(repeated[0]) + 2} ({t_s[repeated[0]]:.6f} s "
-                              f"twice); each sample needs its own, later time")
+        i = int(repeated[0])
+        raise DataFormatError(f"{path}: t_s repeats at sample {later + i} ({times[i]:.6f} s twice); each sample "
+                              f"needs its own, later time")
     gaps = np.flatnonzero(step > MAX_GAP_S)
     if gaps.size:
-        raise DataFormatError(f"{path}: t_s jumps by {step[gaps[0]]:g} s at sample {int(gaps[0]) + 2}; at most "
-                              f"{MAX_GAP_S:g} s between samples (split the recording at the gap)")
+        i = int(gaps[0])
+        raise DataFormatError(f"{path}: t_s jumps by {step[i]:g} s at sample {later + i}; at most {MAX_GAP_S:g} s "
+                              f"between samples (split the recording at the gap)")
     for columns, bound, unit in (((1, 4), MAX_ABS_ACCEL_G, "g"), ((4, 7), MAX_ABS_GYRO_DPS, "°/s")):
         beyond = np.flatnonzero(np.any(np.abs(values[:, columns[0]:columns[1]]) > bound, axis=1))
         if beyond.size:
             row = int(beyond[0])
-            raise DataFormatError(f"{path}: sample {row + 1} holds {values[row, columns[0]:columns[1]].tolist()} "
-                                  f"{unit}; each axis must be within ±{bound:g} {unit} (the MPU-6050 measures at "
-                                  f"most 16 g and 2000 °/s)")
+            raise DataFormatError(f"{path}: sample {first + row} holds "
+                                  f"{values[row, columns[0]:columns[1]].tolist()} {unit}; each axis must be within "
+                                  f"±{bound:g} {unit} (the MPU-6050 measures at most 16 g and 2000 °/s)")

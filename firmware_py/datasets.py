@@ -262,24 +262,59 @@ def _parse_csv_comment(path: Path, number: int, text: str) -> Tuple[str, object]
     return key, value.strip()
 
 
-def load_csv(path: Union[str, Path]) -> Recording:
-    """Read the project's CSV (what ``retrowalk record`` writes), ``csv_samples.CHUNK_LINES`` lines at a time.
+class CsvStream:
+    """An open CSV recording read chunk by chunk (``open_csv``): its ``# key=value`` metadata at once, its
+    samples as checked (n, 7) arrays from ``chunks()``, so a recording of hours needs the memory of one chunk."""
 
-    Format: optional ``# key=value`` comment lines (``body_from_sensor=[[..],[..],[..]]`` for the mounting,
-    ``impact_t_s=`` to mark the impact of a fall, ``synthetic=true`` for generated data), then the header
-    ``t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps`` and one line per sample, at any rate; timestamps may
-    jitter but must increase. The class comes from the file name (``fall…``, ``stumble…``, ``walk…``, else
-    other).
+    def __init__(self, path: Path, meta: Dict[str, object], body_start: int, first_line: int) -> None:
+        self.path, self.meta = path, meta
+        self._body_start, self._first_line = body_start, first_line
 
-    Raises
-    ------
-    DataFormatError
-        Missing header, a line without seven numbers, time not increasing, jumping by more than an hour or
-        beyond 1e9 s, values beyond any sensor; names file and line or sample.
-    """
+    @property
+    def body_from_sensor(self) -> Optional[np.ndarray]:
+        return self.meta.get("body_from_sensor")  # type: ignore[return-value]
+
+    @property
+    def is_synthetic(self) -> bool:
+        return "synthetic" in self.path.stem.lower() or str(self.meta.get("synthetic", "")).lower() == "true"
+
+    def count_lines(self) -> int:
+        """Lines after the header (an upper bound on the samples), from a fast pass over the bytes."""
+        with open(self.path, "rb") as f:
+            f.seek(self._body_start)
+            return count_lines(f) + 1
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The samples, ``csv_samples.CHUNK_LINES`` lines at a time, each chunk checked (``check_samples``),
+        times continuing across chunks. DataFormatError names the line or sample; none at all is an error."""
+        before, prev_t = 0, None
+        number = self._first_line
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._body_start)
+                while True:
+                    lines = [line for _, line in zip(range(csv_samples.CHUNK_LINES), f)]
+                    if not lines:
+                        break
+                    chunk = parse_chunk(self.path, lines, number)
+                    number += len(lines)
+                    if not len(chunk):
+                        continue
+                    check_samples(self.path, chunk, before, prev_t)
+                    before, prev_t = before + len(chunk), float(chunk[-1, 0])
+                    yield chunk
+        except OSError as exc:
+            raise DataFormatError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
+        if before == 0:
+            raise DataFormatError(f"{self.path}: header but no samples")
+
+
+def open_csv(path: Union[str, Path]) -> CsvStream:
+    """Read a CSV recording's metadata and header; its samples come from ``CsvStream.chunks()``.
+
+    Raises DataFormatError for a missing or wrong header or a bad ``# key=value`` line (see ``load_csv``)."""
     path = Path(path)
     meta: Dict[str, object] = {}
-    filled = 0
     header_line, header = 0, ""
     try:
         with open(path, "rb") as f:
@@ -293,29 +328,40 @@ def load_csv(path: Union[str, Path]) -> Recording:
                     continue
                 header_line, header = number, stripped
                 break
-            if not header_line or header.replace(" ", "") != _CSV_HEADER:
-                raise DataFormatError(f"{path}, line {header_line or 1}: expected the header {_CSV_HEADER!r}, "
-                                      f"got {header[:80] if header_line else 'nothing'!r}")
-            first = header_line + 1
-            # one array for all samples, sized by counting lines first (a fast pass over bytes): no list of
-            # chunks to concatenate, so memory peaks at the samples plus one chunk
             body_start = f.tell()
-            values = np.empty((count_lines(f) + 1, len(CSV_COLUMNS)))
-            f.seek(body_start)
-            while True:
-                lines = [line for _, line in zip(range(csv_samples.CHUNK_LINES), f)]
-                if not lines:
-                    break
-                chunk = parse_chunk(path, lines, first)
-                values[filled:filled + len(chunk)] = chunk
-                filled += len(chunk)
-                first += len(lines)
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not header_line or header.replace(" ", "") != _CSV_HEADER:
+        raise DataFormatError(f"{path}, line {header_line or 1}: expected the header {_CSV_HEADER!r}, "
+                              f"got {header[:80] if header_line else 'nothing'!r}")
+    return CsvStream(path, meta, body_start, header_line + 1)
+
+
+def load_csv(path: Union[str, Path]) -> Recording:
+    """Read the project's CSV (what ``retrowalk record`` writes) into one ``Recording``.
+
+    Format: optional ``# key=value`` comment lines (``body_from_sensor=[[..],[..],[..]]`` for the mounting,
+    ``impact_t_s=`` to mark the impact of a fall, ``synthetic=true`` for generated data), then the header
+    ``t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps`` and one line per sample, at any rate; timestamps may
+    jitter but must increase. The class comes from the file name (``fall…``, ``stumble…``, ``walk…``, else
+    other). Read in chunks into one array sized by counting lines first: memory holds the samples, not the
+    text (``open_csv`` reads without holding them at all).
+
+    Raises
+    ------
+    DataFormatError
+        Missing header, a line without seven numbers, time not increasing, jumping by more than an hour or
+        beyond 1e9 s, values beyond any sensor; names file and line or sample.
+    """
+    stream = open_csv(path)
+    path = stream.path
+    meta = stream.meta
+    values = np.empty((stream.count_lines(), len(CSV_COLUMNS)))
+    filled = 0
+    for chunk in stream.chunks():
+        values[filled:filled + len(chunk)] = chunk
+        filled += len(chunk)
     values = values[:filled]
-    if values.size == 0:
-        raise DataFormatError(f"{path}: header but no samples")
-    check_samples(path, values)
     t_s = values[:, 0]
     accel_g = values[:, 1:4]
     kind = kind_from_name(path.name)
@@ -329,8 +375,7 @@ def load_csv(path: Union[str, Path]) -> Recording:
         name=path.stem, t_s=t_s, accel_g=accel_g, gyro_dps=values[:, 4:7],
         body_from_sensor=meta.get("body_from_sensor"),  # type: ignore[arg-type]
         kind=kind, activity=activity_from_name(path, "csv"), impact_index=impact,
-        source_path=str(path),
-        synthetic="synthetic" in path.stem.lower() or str(meta.get("synthetic", "")).lower() == "true",
+        source_path=str(path), synthetic=stream.is_synthetic,
     )
 
 

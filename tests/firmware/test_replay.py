@@ -133,3 +133,22 @@ def test_a_csv_longer_than_one_chunk_reads_the_same_and_names_a_bad_line_in_a_la
     path = _csv(tmp_path, rows[:2200] + [("x",)] + rows[2200:], "walk_broken.csv")
     with pytest.raises(RetrowalkError, match=r"line 2202: expected seven numbers"):
         datasets.load_csv(path)
+
+
+def test_replaying_a_csv_in_chunks_gives_the_events_and_header_of_replaying_it_whole(tmp_path, monkeypatch):
+    from firmware_py import csv_samples
+    from firmware_py.commands.replay import _replay_csv_streaming
+    from firmware_py.datasets import load_csv
+
+    s = scenarios.backward_fall(seed=2, lie_s=4.0)
+    path = tmp_path / "fall_synthetic.csv"
+    write_csv(path, s.blocks(0.5), body_from_sensor=np.eye(3))
+    recording = load_csv(path)
+    whole = replay(recording).events
+    monkeypatch.setattr(csv_samples, "CHUNK_LINES", 700)  # several chunks: blocks of 700 samples
+    described, streamed = _replay_csv_streaming(path, None)
+    assert [(e.type, round(e.t_detect_s, 3)) for e in streamed] == [(e.type, round(e.t_detect_s, 3)) for e in whole]
+    assert "fall" in [e.type for e in streamed]
+    assert (described.name, described.kind, described.synthetic) == (recording.name, recording.kind, True)
+    assert described.duration_s == pytest.approx(recording.duration_s)
+    assert described.impact_t_s == pytest.approx(recording.impact_t_s)
