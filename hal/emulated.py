@@ -15,8 +15,16 @@ Example::
 
 Time: each bus transaction first generates every sample that fell due since the previous one (a vectorised
 numpy step, so a 1 kHz chip polled every 100 ms costs one small array operation, not 100 Python calls).
+Datasheet behaviour modelled (RM-MPU-6000A rev 4.2, pinned in ``tests/hal/test_emulated_datasheet.py``):
+FIFO_COUNT_H/L are shadow registers loaded when FIFO_COUNT_H is read (§4.30); the accelerometer outputs at
+1 kHz, so faster sample rates repeat its samples (§4.2); INT_STATUS clears when read, or on any read with
+INT_PIN_CFG.INT_RD_CLEAR = 1 (§4.14); "Read Only" registers ignore writes (§3); CLKSEL = 7 stops sampling (§4.28).
+
 What is not modelled: the DLPF's filtering of the signal (only its effect on the output rate), low-power
-cycle mode, the auxiliary I2C master, standby of single axes.
+cycle mode, the auxiliary I2C master (I2C_MST_STATUS and EXT_SENS_DATA stay 0), standby of single axes,
+FSYNC, the motion-detection interrupt, the DMP (its memory banks and firmware load: DMP-based drivers cannot
+run here), and the undocumented offset registers 0x06-0x0B (accel) and 0x13-0x18 (gyro), which rev 4.2 does
+not describe: writes to them are kept but do not shift the output.
 """
 from __future__ import annotations
 
@@ -115,7 +123,7 @@ class EmulatedMpu6050:
         self._fifo = bytearray()
         self._fifo_last_byte = 0
         self._pending_drop = 0
-        self._count_latch: Optional[int] = None
+        self._count_latch = 0  # the FIFO_COUNT_H/L shadow registers (RM §4.30), reset to 0
         self._anchor_s: Optional[float] = None  # chip time of sample k = 0 of the current run
         self._next_k = 0
         self._reset_until_s = -1.0
@@ -140,7 +148,9 @@ class EmulatedMpu6050:
         return len(self._fifo)
 
     def _is_sampling(self) -> bool:
-        return not (self._regs[R.PWR_MGMT_1] & (R.PWR_MGMT_1_SLEEP.mask | R.PWR_MGMT_1_DEVICE_RESET.mask))
+        power = self._regs[R.PWR_MGMT_1]
+        return not (power & (R.PWR_MGMT_1_SLEEP.mask | R.PWR_MGMT_1_DEVICE_RESET.mask)) and \
+            R.PWR_MGMT_1_CLKSEL.get(power) != R.CLKSEL_STOP  # CLKSEL 7 stops the clock (RM §4.28)
 
     # ---- the bus side (called by EmulatedI2CBus) -------------------------------------------------------------------
     def begin_transfer(self) -> None:
@@ -163,6 +173,8 @@ class EmulatedMpu6050:
             out.append(self._read_register(pointer))
             pointer = (pointer + 1) & 0x7F
         self._pointer = pointer
+        if length and R.INT_PIN_CFG_INT_RD_CLEAR.get(self._regs[R.INT_PIN_CFG]):
+            self._regs[R.INT_STATUS] = 0  # RM §4.14: INT_RD_CLEAR = 1, any read operation clears the status
         return bytes(out)
 
     def write(self, data: bytes) -> None:
@@ -180,15 +192,15 @@ class EmulatedMpu6050:
     def _read_register(self, reg: int) -> int:
         if reg == R.INT_STATUS:
             value = self._regs[reg]
-            self._regs[reg] = 0  # cleared by reading (INT_PIN_CFG INT_RD_CLEAR = 0, the default)
+            self._regs[reg] = 0  # cleared by reading it, whatever INT_RD_CLEAR says (RM §4.14, §4.16)
             return value
         if reg == R.FIFO_COUNTH:
-            self._count_latch = len(self._fifo)  # the pair is latched so H and L belong together
+            # RM §4.30: reading FIFO_COUNT_H loads both count registers; FIFO_COUNT_L read alone keeps
+            # answering from the last load, however the FIFO has filled since.
+            self._count_latch = len(self._fifo)
             return (self._count_latch >> 8) & 0xFF
         if reg == R.FIFO_COUNTL:
-            count = len(self._fifo) if self._count_latch is None else self._count_latch
-            self._count_latch = None
-            return count & 0xFF
+            return self._count_latch & 0xFF
         return self._regs[reg]
 
     def _write_register(self, reg: int, value: int) -> None:
@@ -212,7 +224,6 @@ class EmulatedMpu6050:
             if value & R.USER_CTRL_FIFO_RESET.mask:
                 self._fifo.clear()
                 self._pending_drop = 0
-                self._count_latch = None
             if value & R.USER_CTRL_SIG_COND_RESET.mask:
                 self._regs[R.ACCEL_XOUT_H:R.GYRO_ZOUT_L + 1] = bytes(R.DATA_BURST_LENGTH)
             value &= ~(R.USER_CTRL_FIFO_RESET.mask | R.USER_CTRL_I2C_MST_RESET.mask |
@@ -252,7 +263,7 @@ class EmulatedMpu6050:
             t_s = t_s[~frozen]  # a frozen chip produces nothing: those samples never exist
         if len(t_s) == 0:
             return
-        counts = self._quantise(t_s)
+        counts = self._quantise(t_s, self._accel_times(t_s))
         self._regs[R.ACCEL_XOUT_H:R.GYRO_ZOUT_L + 1] = counts[-1].astype(">i2").tobytes()
         self._regs[R.INT_STATUS] |= R.INT_STATUS_DATA_RDY_INT.mask
         fifo_on = self._regs[R.USER_CTRL] & R.USER_CTRL_FIFO_EN.mask
@@ -265,14 +276,28 @@ class EmulatedMpu6050:
                 self._regs[R.INT_STATUS] |= R.INT_STATUS_FIFO_OFLOW_INT.mask
             self._push_fifo(counts[:, columns].astype(">i2").tobytes())
 
-    def _quantise(self, t_s: np.ndarray) -> np.ndarray:
+    def _accel_times(self, t_s: np.ndarray) -> np.ndarray:
+        """When the accelerometer last updated before each sample: it runs at 1 kHz (RM §4.2), so above that
+        sample rate the newest accel value is output again until the next one (on the chip's own clock)."""
+        if self.output_rate_hz <= R.ACCEL_MAX_OUTPUT_RATE_HZ:
+            return t_s
+        accel_period_s = 1.0 / (R.ACCEL_MAX_OUTPUT_RATE_HZ * self._rate_scale)
+        return self._anchor_s + np.floor((t_s - self._anchor_s) / accel_period_s + 1e-9) * accel_period_s
+
+    def _quantise(self, t_s: np.ndarray, accel_t_s: np.ndarray) -> np.ndarray:
         """int16 counts (n, 7): accel x/y/z, temperature, gyro x/y/z, rounded and saturated like the ADC."""
         accel_g, gyro_dps = self._motion.sample(t_s)
+        accel_index = None
+        if accel_t_s is not t_s:  # each accel sample (and its noise) is made once, then repeated
+            accel_once_t_s, accel_index = np.unique(accel_t_s, return_inverse=True)
+            accel_g = self._motion.sample(accel_once_t_s)[0]
         accel_g = np.array(accel_g, dtype=float)
         gyro_dps = np.array(gyro_dps, dtype=float)
         if self._noise_rng is not None:
             accel_g += self._noise_rng.normal(0.0, self._noise.accel_g_rms, accel_g.shape)
             gyro_dps += self._noise_rng.normal(0.0, self._noise.gyro_dps_rms, gyro_dps.shape)
+        if accel_index is not None:
+            accel_g = accel_g[accel_index.reshape(-1)]
         accel_st = np.array([bool(self._regs[R.ACCEL_CONFIG] & f.mask) for f in
                              (R.ACCEL_CONFIG_XA_ST, R.ACCEL_CONFIG_YA_ST, R.ACCEL_CONFIG_ZA_ST)])
         gyro_st = np.array([bool(self._regs[R.GYRO_CONFIG] & f.mask) for f in
@@ -289,7 +314,7 @@ class EmulatedMpu6050:
         return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
 
     def _fifo_columns(self) -> List[int]:
-        """Which of the 7 values go into a FIFO frame, in register order (RM §4.7)."""
+        """Which of the 7 values go into a FIFO frame, in register order (RM §4.31)."""
         enabled = self._regs[R.FIFO_EN]
         columns = []
         if enabled & R.FIFO_EN_ACCEL.mask:
@@ -329,7 +354,7 @@ class EmulatedMpu6050:
         del self._fifo[:n]
         if take:
             self._fifo_last_byte = take[-1]
-        # An empty FIFO reads as the last byte read, until new data arrives (RM §4.33).
+        # An empty FIFO reads as the last byte read, until new data arrives (RM §4.31).
         return take + bytes([self._fifo_last_byte]) * (n - len(take))
 
 

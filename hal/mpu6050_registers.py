@@ -47,6 +47,7 @@ GYRO_CONFIG = 0x1B
 ACCEL_CONFIG = 0x1C
 MOT_THR = 0x1F
 FIFO_EN = 0x23
+I2C_MST_STATUS = 0x36
 INT_PIN_CFG = 0x37
 INT_ENABLE = 0x38
 INT_STATUS = 0x3A
@@ -64,6 +65,8 @@ GYRO_YOUT_H = 0x45
 GYRO_YOUT_L = 0x46
 GYRO_ZOUT_H = 0x47
 GYRO_ZOUT_L = 0x48
+EXT_SENS_DATA_00 = 0x49
+EXT_SENS_DATA_23 = 0x60
 SIGNAL_PATH_RESET = 0x68
 MOT_DETECT_CTRL = 0x69
 USER_CTRL = 0x6A
@@ -81,7 +84,12 @@ DATA_REGISTERS = range(ACCEL_XOUT_H, GYRO_ZOUT_L + 1)
 """The 14 sensor output bytes: accel X/Y/Z, temperature, gyro X/Y/Z, each big-endian int16 (RM §4.17-4.19)."""
 DATA_BURST_LENGTH = len(DATA_REGISTERS)
 
-READ_ONLY_REGISTERS = frozenset([INT_STATUS, *DATA_REGISTERS, FIFO_COUNTH, FIFO_COUNTL, WHO_AM_I])
+EXT_SENS_DATA_REGISTERS = range(EXT_SENS_DATA_00, EXT_SENS_DATA_23 + 1)
+"""What the auxiliary I2C master read from external sensors (RM §4.20); this project leaves the master off."""
+
+READ_ONLY_REGISTERS = frozenset([I2C_MST_STATUS, INT_STATUS, *DATA_REGISTERS, *EXT_SENS_DATA_REGISTERS,
+                                 FIFO_COUNTH, FIFO_COUNTL, WHO_AM_I])
+"""Registers the register map types "Read Only" (RM §3, §4.13, §4.16-4.20, §4.30, §4.32): writes change nothing."""
 
 # ---- reset values (RM §3: "The reset value is 0x00 for all registers other than ... PWR_MGMT_1 (0x40) and
 # WHO_AM_I (0x68)") ----------------------------------------------------------------------------------------------
@@ -124,6 +132,9 @@ FIFO_EN_SLV2 = Field(FIFO_EN, 0x04)
 FIFO_EN_SLV1 = Field(FIFO_EN, 0x02)
 FIFO_EN_SLV0 = Field(FIFO_EN, 0x01)
 
+INT_PIN_CFG_INT_RD_CLEAR = Field(INT_PIN_CFG, 0x10)
+"""RM §4.14: 1 = any read clears INT_STATUS; 0 (reset) = only reading INT_STATUS clears it."""
+
 INT_ENABLE_FIFO_OFLOW_EN = Field(INT_ENABLE, 0x10)
 INT_ENABLE_I2C_MST_INT_EN = Field(INT_ENABLE, 0x08)
 INT_ENABLE_DATA_RDY_EN = Field(INT_ENABLE, 0x01)
@@ -159,12 +170,14 @@ WHO_AM_I_FIELD = Field(WHO_AM_I, 0x7E)
 CLKSEL_INTERNAL_8MHZ = 0
 CLKSEL_PLL_X_GYRO = 1
 """The register map recommends a gyro PLL over the internal oscillator for stability (RM §4.28)."""
+CLKSEL_STOP = 7
+"""RM §4.28: "Stops the clock and keeps the timing generator in reset": no samples until another source."""
 
 FIFO_EN_ACCEL_GYRO = (FIFO_EN_ACCEL.mask | FIFO_EN_XG.mask | FIFO_EN_YG.mask | FIFO_EN_ZG.mask)
 FIFO_CAPACITY_BYTES = 1024
 """PS §7.17: a 1024-byte FIFO."""
 FIFO_FRAME_BYTES = 12
-"""Accel X/Y/Z then gyro X/Y/Z, two bytes each: the FIFO writes enabled sensors in register order (RM §4.7)."""
+"""Accel X/Y/Z then gyro X/Y/Z, two bytes each: the FIFO writes enabled sensors in register order (RM §4.31)."""
 
 # ---- scales (PS §6.1, §6.2; RM §4.4, §4.5) -----------------------------------------------------------------------
 ACCEL_RANGES_G: Dict[int, int] = {2: 0, 4: 1, 8: 2, 16: 3}
@@ -189,7 +202,7 @@ DLPF_TABLE: Dict[int, Tuple[int, int, int]] = {
 DLPF_BANDWIDTHS_HZ: Dict[int, int] = {bw: cfg for cfg, (bw, _gyro, _rate) in DLPF_TABLE.items() if cfg != 7}
 """Accelerometer bandwidth in Hz (the user's ``dlpf_hz``) -> DLPF_CFG code; 260 Hz means the filter is off."""
 ACCEL_MAX_OUTPUT_RATE_HZ = 1000
-"""PS §6.2: the accelerometer updates at 1 kHz at most; faster sample rates repeat accel values."""
+"""RM §4.2: "the accelerometer output rate is 1kHz": above it the same accel sample is output more than once."""
 
 
 def gyro_output_rate_hz(dlpf_cfg: int) -> int:
@@ -260,7 +273,7 @@ REGISTER_NAMES: Dict[int, str] = {
     if name.isupper() and isinstance(value, int) and not isinstance(value, bool)
     and 0 <= value < REGISTER_FILE_SIZE and name not in (
         "PWR_MGMT_1_RESET_VALUE", "WHO_AM_I_VALUE", "REGISTER_FILE_SIZE", "DATA_BURST_LENGTH",
-        "FIFO_FRAME_BYTES", "CLKSEL_INTERNAL_8MHZ", "CLKSEL_PLL_X_GYRO", "SELF_TEST_G_MASK",
+        "FIFO_FRAME_BYTES", "CLKSEL_INTERNAL_8MHZ", "CLKSEL_PLL_X_GYRO", "CLKSEL_STOP", "SELF_TEST_G_MASK",
         "SELF_TEST_ACCEL_RANGE_G", "SELF_TEST_GYRO_RANGE_DPS", "SELF_TEST_ENABLE_BITS",
         "SELF_TEST_A_HIGH_MASK", "FIFO_EN_ACCEL_GYRO")
 }

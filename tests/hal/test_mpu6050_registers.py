@@ -10,11 +10,12 @@ from hal import mpu6050_registers as R
 DATASHEET_ADDRESSES = [
     ("SELF_TEST_X", 13), ("SELF_TEST_Y", 14), ("SELF_TEST_Z", 15), ("SELF_TEST_A", 16),
     ("SMPLRT_DIV", 25), ("CONFIG", 26), ("GYRO_CONFIG", 27), ("ACCEL_CONFIG", 28), ("MOT_THR", 31),
-    ("FIFO_EN", 35), ("INT_PIN_CFG", 55), ("INT_ENABLE", 56), ("INT_STATUS", 58),
+    ("FIFO_EN", 35), ("I2C_MST_STATUS", 54), ("INT_PIN_CFG", 55), ("INT_ENABLE", 56), ("INT_STATUS", 58),
     ("ACCEL_XOUT_H", 59), ("ACCEL_XOUT_L", 60), ("ACCEL_YOUT_H", 61), ("ACCEL_YOUT_L", 62),
     ("ACCEL_ZOUT_H", 63), ("ACCEL_ZOUT_L", 64), ("TEMP_OUT_H", 65), ("TEMP_OUT_L", 66),
     ("GYRO_XOUT_H", 67), ("GYRO_XOUT_L", 68), ("GYRO_YOUT_H", 69), ("GYRO_YOUT_L", 70),
-    ("GYRO_ZOUT_H", 71), ("GYRO_ZOUT_L", 72), ("SIGNAL_PATH_RESET", 104), ("MOT_DETECT_CTRL", 105),
+    ("GYRO_ZOUT_H", 71), ("GYRO_ZOUT_L", 72), ("EXT_SENS_DATA_00", 73), ("EXT_SENS_DATA_23", 96),
+    ("SIGNAL_PATH_RESET", 104), ("MOT_DETECT_CTRL", 105),
     ("USER_CTRL", 106), ("PWR_MGMT_1", 107), ("PWR_MGMT_2", 108), ("FIFO_COUNTH", 114), ("FIFO_COUNTL", 115),
     ("FIFO_R_W", 116), ("WHO_AM_I", 117),
 ]
@@ -28,7 +29,7 @@ DATASHEET_FIELDS = [
     ("ACCEL_CONFIG_AFS_SEL", 28, [4, 3]),
     ("FIFO_EN_TEMP", 35, [7]), ("FIFO_EN_XG", 35, [6]), ("FIFO_EN_YG", 35, [5]), ("FIFO_EN_ZG", 35, [4]),
     ("FIFO_EN_ACCEL", 35, [3]),
-    ("INT_ENABLE_FIFO_OFLOW_EN", 56, [4]), ("INT_ENABLE_DATA_RDY_EN", 56, [0]),
+    ("INT_PIN_CFG_INT_RD_CLEAR", 55, [4]), ("INT_ENABLE_FIFO_OFLOW_EN", 56, [4]), ("INT_ENABLE_DATA_RDY_EN", 56, [0]),
     ("INT_STATUS_FIFO_OFLOW_INT", 58, [4]), ("INT_STATUS_DATA_RDY_INT", 58, [0]),
     ("SIGNAL_PATH_RESET_GYRO", 104, [2]), ("SIGNAL_PATH_RESET_ACCEL", 104, [1]),
     ("SIGNAL_PATH_RESET_TEMP", 104, [0]),
@@ -55,6 +56,12 @@ def test_bit_field_sits_on_the_datasheet_bits_when_read_from_the_shared_table(na
 def test_reset_values_match_the_datasheet_when_the_chip_powers_up():
     assert R.RESET_VALUES == {107: 0x40, 117: 0x68}
     assert R.ADDRESSES == (0x68, 0x69)
+
+
+def test_read_only_registers_are_the_ones_the_register_map_types_read_only():
+    # RM §3: I2C_MST_STATUS, INT_STATUS, ACCEL/TEMP/GYRO_OUT, EXT_SENS_DATA_00..23, FIFO_COUNT_H/L, WHO_AM_I
+    assert R.READ_ONLY_REGISTERS == {54, 58, *range(59, 73), *range(73, 97), 114, 115, 117}
+    assert R.CLKSEL_STOP == 7
 
 
 def test_scales_match_the_product_spec_when_converting_counts():
