@@ -8,11 +8,11 @@ import errno
 import os
 from typing import List, Protocol
 
-from smbus2 import SMBus, i2c_msg  # the only smbus2 import in the project
+from smbus2 import I2cFunc, SMBus, i2c_msg  # the only smbus2 import in the project
 
 from .errors import SensorNotFound
 
-__all__ = ["I2CBus", "i2c_msg", "open_i2c_bus"]
+__all__ = ["I2CBus", "I2cFunc", "i2c_msg", "open_i2c_bus"]
 
 
 class I2CBus(Protocol):

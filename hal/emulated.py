@@ -32,7 +32,7 @@ import ctypes
 import errno
 import math
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -40,11 +40,11 @@ from . import mpu6050_registers as R
 from .clock import Clock
 from .emulated_faults import FaultPlan, in_windows
 from .emulated_motion import ArrayMotion, MotionSource, SensorNoise, still
+from .emulated_smbus import SMBusMethods
 
 __all__ = ["MotionSource", "ArrayMotion", "SensorNoise", "FaultPlan", "EmulatedMpu6050", "EmulatedI2CBus"]
 
 I2C_M_RD = 0x0001
-SMBUS_BLOCK_MAX = 32
 
 
 def _nack() -> OSError:
@@ -358,12 +358,14 @@ class EmulatedMpu6050:
         return take + bytes([self._fifo_last_byte]) * (n - len(take))
 
 
-class EmulatedI2CBus:
+class EmulatedI2CBus(SMBusMethods):
     """Stands wherever an ``smbus2.SMBus`` would: routes transfers to emulated chips by address.
 
-    An unknown address fails with ``OSError(EREMOTEIO)`` as the kernel reports a NACK; ``read_i2c_block_data``
-    refuses more than 32 bytes like smbus2; ``i2c_rdwr`` accepts real ``smbus2.i2c_msg`` objects and, like the
-    Raspberry Pi's i2c-bcm2835 controller, only a read as the last message.
+    Every public method of ``smbus2.SMBus`` is here with its signature (the SMBus ones in
+    ``hal.emulated_smbus``, which says how each reaches the chip on a Raspberry Pi). An unknown address fails
+    with ``OSError(EREMOTEIO)`` as the kernel reports a NACK; block transfers refuse more than 32 bytes like
+    smbus2; ``i2c_rdwr`` accepts real ``smbus2.i2c_msg`` objects and, like the Raspberry Pi's i2c-bcm2835
+    controller, only a read as the last message.
 
     Counters: ``transactions`` (START ... STOP sequences), ``messages`` (each START or repeated START sends an
     address byte), ``bytes`` (register pointers and data, address bytes not included).
@@ -391,29 +393,17 @@ class EmulatedI2CBus:
         self.messages += messages
         return device
 
-    def read_byte_data(self, i2c_addr: int, register: int) -> int:
-        device = self._transaction(i2c_addr, 2)
-        self.bytes += 2
-        return device.read(register, 1)[0]
+    def _transfer(self, i2c_addr: int, write: bytes, read_len: int) -> bytes:
+        """One START ... STOP: a write message (the register pointer, then data), then ``read_len`` bytes read
+        after a repeated START (from where the write left the pointer). A quick command is an empty write."""
+        device = self._transaction(i2c_addr, int(bool(write) or not read_len) + int(read_len > 0))
+        self.bytes += len(write) + read_len
+        device.write(write)
+        return device.read(None, read_len) if read_len else b""
 
-    def write_byte_data(self, i2c_addr: int, register: int, value: int) -> None:
-        device = self._transaction(i2c_addr, 1)
-        self.bytes += 2
-        device.write(bytes([register & 0xFF, value & 0xFF]))
-
-    def read_i2c_block_data(self, i2c_addr: int, register: int, length: int) -> List[int]:
-        if length > SMBUS_BLOCK_MAX:
-            raise ValueError(f"Desired block length over {SMBUS_BLOCK_MAX} bytes")
-        device = self._transaction(i2c_addr, 2)
-        self.bytes += 1 + length
-        return list(device.read(register, length))
-
-    def write_i2c_block_data(self, i2c_addr: int, register: int, data: Sequence[int]) -> None:
-        if len(data) > SMBUS_BLOCK_MAX:
-            raise ValueError(f"Data length cannot exceed {SMBUS_BLOCK_MAX} bytes")
-        device = self._transaction(i2c_addr, 1)
-        self.bytes += 1 + len(data)
-        device.write(bytes([register & 0xFF, *[d & 0xFF for d in data]]))
+    def open(self, bus: Any) -> None:
+        """Open again after :meth:`close` (``bus`` is the number or path smbus2 takes; there is one bus here)."""
+        self.closed = False
 
     def i2c_rdwr(self, *i2c_msgs: Any) -> None:
         if not i2c_msgs:
