@@ -213,7 +213,15 @@ def _build(cls: type, table: Mapping[str, Any], where: str, section: Tuple[str, 
         raise ConfigError(f"{_label(where, section)} {exc}") from None
 
 
+_MOVED_KEYS = {("detection", "orientation", "gyro_range_dps"): "[sensor] gyro_range_dps"}
+"""Keys that live elsewhere now: a config that still has one is told where."""
+
+
 def _unknown(key: str, names: List[str], where: str, section: Tuple[str, ...], is_root: bool) -> str:
+    moved_to = _MOVED_KEYS.get(section + (key,))
+    if moved_to:
+        return (f"{_label(where, section)} {key} is not a known key; it is {moved_to} now (one setting for the "
+                f"chip and the detection): move it there")
     near = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     if is_root:
         hint = f"; did you mean [{near[0]}]?" if near else f"; the sections are {', '.join(names)}"

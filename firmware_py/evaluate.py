@@ -19,6 +19,7 @@ Metrics (see docs/evaluation.md for the full definitions):
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import multiprocessing
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from hal.mpu6050_settings import SensorSettings
 
 from .datasets import Recording, activity_from_name, find_recordings, load_recording
 from .errors import DataFormatError
@@ -104,7 +107,8 @@ class TrialResult:
         return None
 
 
-def _default_pipeline(recording: Recording, settings: Any, model: Any = None) -> Any:
+def _default_pipeline(recording: Recording, settings: Any, model: Any = None,
+                      gyro_range_dps: float = SensorSettings.gyro_range_dps) -> Any:
     from .calibration import Calibration
     from .pipeline import DetectionSettings, Pipeline
 
@@ -113,10 +117,23 @@ def _default_pipeline(recording: Recording, settings: Any, model: Any = None) ->
         # datasets carry their known mounting; the gyro bias is unknown there and left to the pipeline
         calibration = Calibration(gyro_bias_dps=(0.0, 0.0, 0.0),
                                   body_from_sensor=np.asarray(recording.body_from_sensor).tolist())
-    return Pipeline(settings if settings is not None else DetectionSettings(), calibration=calibration, model=model)
+    return Pipeline(settings if settings is not None else DetectionSettings(), calibration=calibration, model=model,
+                    gyro_range_dps=gyro_range_dps)
 
 
 PipelineFactory = Callable[[Recording, Any], Any]
+
+
+def settings_from_config(path: Path) -> Tuple[Any, PipelineFactory]:
+    """For ``--config FILE``: its ``[detection]`` settings, and pipelines that take the recordings to come from
+    a gyro of its ``[sensor] gyro_range_dps`` (the default, ±2000 °/s, is SisFall's). A bad model file is one
+    ``ConfigError`` here, not one per trial."""
+    from .config import load_config
+    from .detectors.balance import load_model_for
+
+    config = load_config(path)
+    load_model_for(config.detection.balance)
+    return config.detection, functools.partial(_default_pipeline, gyro_range_dps=config.sensor.gyro_range_dps)
 
 
 def run_recording(recording: Recording, settings: Any = None, block_s: float = BLOCK_S,

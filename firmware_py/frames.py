@@ -60,10 +60,11 @@ class Framer:
         Wanted frame length; the frame holds ``max(1, round(frame_s * rate_hz))`` samples, the rate being
         the median sample interval of the stream's first samples (so 20 Hz to 1 kHz all work).
     gyro_range_dps : float
-        Full scale of the gyroscope; samples within 2 % of it count as overrange.
+        Full scale the gyroscope is set to (``[sensor] gyro_range_dps``); samples within 2 % of it count as
+        overrange.
     """
 
-    def __init__(self, frame_s: float = 0.05, gyro_range_dps: float = 2000.0) -> None:
+    def __init__(self, frame_s: float, gyro_range_dps: float) -> None:
         self._frame_s = frame_s
         self._overrange_dps = 0.98 * gyro_range_dps
         self._t = np.zeros(0)

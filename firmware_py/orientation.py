@@ -45,7 +45,8 @@ class OrientationSettings:
     bias_gain_per_s2 : Mahony's integral gain: how fast the gyro bias is learned (1/s²)
     max_bias_dps : the largest gyro bias the filter may learn (°/s)
     accel_smoothing_s : low-pass of the accelerometer before it corrects the tilt
-    gyro_range_dps : the gyroscope's full scale (samples at it are overrange)
+
+    The gyroscope's full scale is not here: it is ``[sensor] gyro_range_dps``, which the pipeline is given.
     """
 
     gain_per_s: float = 1.0
@@ -54,7 +55,6 @@ class OrientationSettings:
     recovery_s: float = 1.5
     recovery_gain_per_s: float = 8.0
     velocity_leak_s: float = 1.0
-    gyro_range_dps: float = 2000.0
     bias_gain_per_s2: float = 0.05
     max_bias_dps: float = 20.0
     accel_smoothing_s: float = 0.3
@@ -62,7 +62,7 @@ class OrientationSettings:
 
     def __post_init__(self) -> None:
         for name in ("gain_per_s", "accel_rejection_g", "accel_rejection_deg", "recovery_s",
-                     "recovery_gain_per_s", "velocity_leak_s", "gyro_range_dps", "bias_gain_per_s2",
+                     "recovery_gain_per_s", "velocity_leak_s", "bias_gain_per_s2",
                      "max_bias_dps", "accel_smoothing_s", "gravity_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):

@@ -37,6 +37,7 @@ from firmware_py.events import Event
 from firmware_py.frames import Framer, Frames
 from firmware_py.gait import GaitSettings, GaitTracker
 from firmware_py.orientation import OrientationFilter, OrientationSettings
+from hal.mpu6050_settings import SensorSettings
 from hal.types import SampleBlock
 
 
@@ -80,15 +81,19 @@ class Pipeline:
     model : TreeEnsemble or None
         The pre-impact model; None reads the one ``settings.balance`` names (see
         ``detectors.balance.load_model_for``: read it once when building many pipelines).
+    gyro_range_dps : float
+        The full scale the gyroscope was set to (``[sensor] gyro_range_dps``; for a recording, its
+        sensor's): frames with a sample at it are overrange and the tilt is re-learned from the accelerometer.
     """
 
     def __init__(self, settings: DetectionSettings = DetectionSettings(),
-                 calibration: Optional[Calibration] = None, model: Optional[TreeEnsemble] = None) -> None:
+                 calibration: Optional[Calibration] = None, model: Optional[TreeEnsemble] = None,
+                 gyro_range_dps: float = SensorSettings.gyro_range_dps) -> None:
         self.settings = settings
         self.calibration = calibration
         self._learner = RestLearner(settings.calibration) if calibration is None else None
         self._early_lie_sent = False
-        self._framer = Framer(settings.frame_s, settings.orientation.gyro_range_dps)
+        self._framer = Framer(settings.frame_s, gyro_range_dps)
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
         self._balance = BalanceDetector(settings.balance, model)

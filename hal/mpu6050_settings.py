@@ -44,7 +44,8 @@ class SensorSettings:
         saturating.
     gyro_range_dps : int
         Gyro full scale: ±250, 500, 1000 or 2000 °/s. A stumble swings the trunk at ~160 °/s and a fall faster;
-        ±2000 °/s keeps both from saturating.
+        ±2000 °/s keeps both from saturating. Detection reads it too: a sample at it is overrange, and the tilt
+        is re-learned from the accelerometer.
     dlpf_hz : int
         Digital low-pass filter bandwidth in Hz: 260 (off), 184, 94, 44, 21, 10 or 5 (RM §4.3). Keep it below
         half the sample rate.

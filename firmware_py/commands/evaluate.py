@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="worker processes (default: one per core)")
     parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="take the [detection] settings from this retrowalk.toml (default: built-in defaults)")
+                        help="take the [detection] settings, and the recordings' gyro range from [sensor] "
+                             "gyro_range_dps, from this retrowalk.toml (default: built-in defaults)")
     parser.add_argument("--labels", type=Path, metavar="DIR",
                         help="folder of SisFall per-subject .npz files with the SisFall_enhanced labels, to place "
                              "each impact inside its FALL label run (default: ../shared/data/sisfall when present, "
@@ -77,22 +78,18 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     from ..datasets import sisfall_fall_runs
-    from ..evaluate import compute_metrics, evaluate_files, format_table, iter_results
+    from ..evaluate import compute_metrics, evaluate_files, format_table, iter_results, settings_from_config
 
     if args.jobs is not None and args.jobs < 1:
         print(f"retrowalk evaluate: --jobs {args.jobs} is not allowed; use 1 or more", file=sys.stderr)
         return 2
-    settings = None
+    settings = make_pipeline = None
     if args.config is not None:
-        from ..config import load_config
-        from ..detectors.balance import load_model_for
-
-        settings = load_config(args.config).detection
-        load_model_for(settings.balance)      # a bad model file: one clear error, not one per trial
+        settings, make_pipeline = settings_from_config(args.config)
     labels = _find_labels(args)
     fall_runs = sisfall_fall_runs(labels) if labels is not None else {}
     results = evaluate_files(args.path, args.format, settings=settings, jobs=args.jobs, fall_runs=fall_runs,
-                             progress=_Progress(), activities=args.activity)
+                             progress=_Progress(), make_pipeline=make_pipeline, activities=args.activity)
     metrics = compute_metrics(results)
     metrics["impact_reference"] = (f"peak |a| inside the SisFall_enhanced FALL label run ({labels})" if fall_runs
                                    else "peak |a| of each fall trial (or impact_t_s in a CSV header)")

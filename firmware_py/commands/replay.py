@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw signals, tilt, steps and events on one time axis (needs matplotlib: "
                              "pip install 'retrowalk[plot]')")
     parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="take the [detection] settings from this retrowalk.toml (default: built-in defaults)")
+                        help="take the [detection] settings, and the recordings' gyro range from [sensor] "
+                             "gyro_range_dps, from this retrowalk.toml (default: built-in defaults)")
 
 
 def _features(features: dict) -> str:
@@ -33,15 +34,11 @@ def _features(features: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..datasets import load_recording
-    from ..evaluate import replay
+    from ..evaluate import replay, settings_from_config
 
-    settings = None
+    settings = make_pipeline = None
     if args.config is not None:
-        from ..config import load_config
-        from ..detectors.balance import load_model_for
-
-        settings = load_config(args.config).detection
-        load_model_for(settings.balance)      # a bad model file: one clear error, not one per trial
+        settings, make_pipeline = settings_from_config(args.config)
     if args.plot is not None:
         from ..plot import require_matplotlib
 
@@ -49,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else None)
     if fmt == "csv" and args.plot is None:
         # no plot: read and detect chunk by chunk, so an hours-long CSV needs the memory of one chunk
-        recording, events = _replay_csv_streaming(args.file, settings)
+        recording, events = _replay_csv_streaming(args.file, settings, make_pipeline)
     else:
         recording = load_recording(args.file, args.format)
-        events = list(replay(recording, settings, keep_state=args.plot is not None).events)
+        events = list(replay(recording, settings, make_pipeline=make_pipeline,
+                             keep_state=args.plot is not None).events)
     label = " (synthetic)" if recording.synthetic else ""
     print(f"{recording.name}{label}: {recording.duration_s:.1f} s, class {recording.kind}, "
           f"activity {recording.activity}")
@@ -66,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from ..plot import plot_replay
 
-        plot_replay(args.plot, recording, replay(recording, settings))
+        plot_replay(args.plot, recording, replay(recording, settings, make_pipeline=make_pipeline))
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 
@@ -83,7 +81,8 @@ class _Described:
     impact_t_s: Optional[float]
 
 
-def _replay_csv_streaming(path: Path, settings: Any) -> Tuple[_Described, List[Any]]:
+def _replay_csv_streaming(path: Path, settings: Any,
+                          make_pipeline: Any = None) -> Tuple[_Described, List[Any]]:
     """The events of a CSV recording read chunk by chunk through the pipeline (the same events as read
     whole: the pipeline's events do not depend on block sizes), and what the header line says of it."""
     import numpy as np
@@ -96,7 +95,7 @@ def _replay_csv_streaming(path: Path, settings: Any) -> Tuple[_Described, List[A
     kind = kind_from_name(path.name)
     mounting_only = Recording(name=path.stem, t_s=np.zeros(0), accel_g=np.zeros((0, 3)), gyro_dps=np.zeros((0, 3)),
                               body_from_sensor=stream.body_from_sensor, kind=kind, activity="", impact_index=None)
-    pipeline = _default_pipeline(mounting_only, settings)
+    pipeline = (make_pipeline or _default_pipeline)(mounting_only, settings)
     events: List[Any] = []
     first_t = last_t = impact_t = None
     impact_score = -np.inf

@@ -110,7 +110,8 @@ def build_pipeline(config: Any, calibration: Any = None, model: Any = None) -> A
 
     if model is None:
         model = load_model_for(config.detection.balance)
-    return Pipeline(config.detection, calibration=calibration, model=model)
+    return Pipeline(config.detection, calibration=calibration, model=model,
+                    gyro_range_dps=config.sensor.gyro_range_dps)
 
 
 def build_publisher(config: Any, outbox: Any, clock: Clock) -> Any:
