@@ -50,3 +50,21 @@ def test_tilt_reads_lying_after_a_roll_that_fits_the_default_range(fake_clock):
 def test_orientation_table_no_longer_takes_a_gyro_range_and_says_where_it_went():
     with pytest.raises(ConfigError, match=r"\[detection.orientation\] gyro_range_dps .*\[sensor\] gyro_range_dps"):
         config_from_dict({"detection": {"orientation": {"gyro_range_dps": 500.0}}})
+
+
+def test_replay_with_a_config_takes_the_recordings_gyro_range_from_its_sensor_section(tmp_path):
+    from firmware_py.datasets import Recording
+    from firmware_py.evaluate import replay, settings_from_config
+
+    t_s = np.arange(0.0, 6.0, 0.005)                 # what a ±500 °/s sensor recorded of the roll at 200 Hz
+    accel_g, gyro_dps = roll_onto_the_side().sample(t_s)
+    recording = Recording(name="roll", t_s=t_s, accel_g=accel_g, gyro_dps=np.clip(gyro_dps, -500.0, 500.0),
+                          body_from_sensor=np.eye(3), kind="other", activity="roll", impact_index=None,
+                          synthetic=True)
+    config_file = tmp_path / "retrowalk.toml"
+    config_file.write_text("[sensor]\ngyro_range_dps = 500\n")
+    settings, make_pipeline = settings_from_config(config_file)
+    trace = replay(recording, settings, make_pipeline=make_pipeline)
+    one_s_after = np.searchsorted(trace.t_s, ROLL_AT_S + 1.0)
+    assert trace.state["tilt_deg"][one_s_after] > 80.0
+    assert replay(recording).state["tilt_deg"][one_s_after] < 70.0   # read as a ±2000 °/s recording
