@@ -36,6 +36,7 @@ from hal.mpu6050_settings import SensorSettings
 from .datasets import Recording, activity_from_name, find_recordings, load_recording
 from .errors import DataFormatError
 from .events import FALL, LOSS_OF_BALANCE, STUMBLE
+from .transforms import Transform
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +153,10 @@ def run_recording(recording: Recording, settings: Any = None, block_s: float = B
     )
 
 
-def _run_file(job: Tuple[str, str, Optional[Tuple[int, int]], Any, Optional[PipelineFactory]]) -> TrialResult:
-    path, fmt, fall_run, settings, make_pipeline = job
+def _run_file(job: Tuple[str, str, Optional[Tuple[int, int]], Any, Optional[PipelineFactory], Transform]) -> TrialResult:
+    path, fmt, fall_run, settings, make_pipeline, transform = job
     try:
-        recording = load_recording(path, fmt, {Path(path).stem: fall_run} if fall_run else None)
+        recording = transform.apply(load_recording(path, fmt, {Path(path).stem: fall_run} if fall_run else None))
     except DataFormatError as exc:
         return TrialResult(name=Path(path).stem, activity="", kind="other", duration_s=0.0, impact_t_s=None,
                            source_path=str(path), error=str(exc))
@@ -173,11 +174,13 @@ def evaluate_files(path: Path, fmt: Optional[str] = None, settings: Any = None, 
                    fall_runs: Optional[Dict[str, Tuple[int, int]]] = None,
                    progress: Optional[Callable[[int, int], None]] = None,
                    make_pipeline: Optional[PipelineFactory] = None,
-                   activities: Optional[Sequence[str]] = None) -> List[TrialResult]:
+                   activities: Optional[Sequence[str]] = None,
+                   transform: Transform = Transform()) -> List[TrialResult]:
     """Run every recording under ``path`` through the pipeline, ``jobs`` processes at once (default: one
     per core), and return the results sorted by file. ``progress(done, total)`` is called as trials finish.
     Files that cannot be read come back with ``error`` set; the others still run. ``activities`` keeps only
-    those activity codes (SisFall ``F02``) or CSV name words (``fall``).
+    those activity codes (SisFall ``F02``) or CSV name words (``fall``). ``transform`` changes each
+    recording first (``transforms.py``: no mounting, rotated, resampled, reversed in time).
     """
     files = find_recordings(path, fmt)
     if activities:
@@ -187,7 +190,7 @@ def evaluate_files(path: Path, fmt: Optional[str] = None, settings: Any = None, 
         raise DataFormatError(f"{path}: no recordings found (looked for {fmt or 'SisFall .txt or .csv'} files"
                               f"{' of ' + ', '.join(activities) if activities else ''})")
     runs = fall_runs or {}
-    work = [(str(p), f, runs.get(p.stem), settings, make_pipeline) for p, f in files]
+    work = [(str(p), f, runs.get(p.stem), settings, make_pipeline, transform) for p, f in files]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(work)))
     results: List[TrialResult] = []
     if progress:
@@ -234,6 +237,7 @@ def _scores(results: Sequence[TrialResult]) -> Dict[str, Any]:
         "fall_sensitivity": _share(sum(r.alarmed for r in falls), len(falls)),
         "specificity": _share(sum(not r.alarmed for r in adls), len(adls)),
         "walking_false_alarms_per_hour": (sum(r.alarm_count for r in walks) / walk_hours) if walk_hours else None,
+        "walking_stumbles_per_hour": (sum(len(r.times(STUMBLE)) for r in walks) / walk_hours) if walk_hours else None,
         "stumble_recall": _share(sum(r.stumbled for r in stumbles), len(stumbles)),
         "stumble_as_fall_rate": _share(sum(r.alarmed for r in stumbles), len(stumbles)),
         "pre_impact_share": _share(sum(1 for v in leads if v > 0), len(falls_timed)),
@@ -247,7 +251,7 @@ def _scores(results: Sequence[TrialResult]) -> Dict[str, Any]:
 
 #: the headline keys of ``--json`` (besides ``trials`` and ``per_activity``), in table order
 HEADLINE = ("fall_sensitivity", "specificity", "stumble_recall", "stumble_as_fall_rate",
-            "walking_false_alarms_per_hour", "pre_impact_share", "lead_time_median_s", "lead_time_p10_s",
+            "walking_false_alarms_per_hour", "walking_stumbles_per_hour", "pre_impact_share", "lead_time_median_s", "lead_time_p10_s",
             "fall_latency_median_s")
 
 
@@ -310,6 +314,7 @@ def format_table(metrics: Dict[str, Any]) -> str:
         f"false alarms per hour of walking/jogging:               "
         f"{_cell(metrics['walking_false_alarms_per_hour'], 'f')} "
         f"({metrics['alarm_count_on_walks']} in {metrics['walking_hours']:.2f} h)",
+        f"stumble chirps per hour of walking/jogging:             {_cell(metrics['walking_stumbles_per_hour'], 'f')}",
         f"stumble recall (stumble event on a stumble trial):      {_cell(metrics['stumble_recall'], 'pct')}",
         f"stumbles reported as fall or loss_of_balance:           {_cell(metrics['stumble_as_fall_rate'], 'pct')}",
         f"falls warned before impact (loss_of_balance):           {_cell(metrics['pre_impact_share'], 'pct')}",

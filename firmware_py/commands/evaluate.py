@@ -37,6 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only these activities: SisFall codes (F02 D18 ...) or CSV name words (fall walk ...)")
     parser.add_argument("--trials", type=Path, metavar="FILE",
                         help="also write every trial's events and timings as JSON lines to FILE")
+    group = parser.add_argument_group("transforms", "check the figures as a stranger's device would see the "
+                                      "recordings (docs/evaluation.md)")
+    group.add_argument("--no-mounting", action="store_true",
+                       help="ignore each file's mounting: an uncalibrated wearer (the pipeline learns it)")
+    group.add_argument("--rotate", metavar="random|MATRIX",
+                       help="turn the sensor on the body: 'random' (one rotation per trial, seeded by its name) "
+                            "or a 3x3 rotation as JSON, e.g. '[[0,0,1],[0,1,0],[-1,0,0]]'")
+    group.add_argument("--resample", type=float, metavar="HZ", help="resample every recording to HZ")
+    group.add_argument("--time-reverse", action="store_true",
+                       help="play every recording backwards in time (reversed walks stand in for backward walks)")
+    group.add_argument("--seed", type=int, default=0, help="seed of --rotate random (default 0)")
 
 
 def _find_labels(args: argparse.Namespace) -> Optional[Path]:
@@ -79,9 +90,17 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     from ..datasets import sisfall_fall_runs
     from ..evaluate import compute_metrics, evaluate_files, format_table, iter_results, settings_from_config
+    from ..transforms import Transform, parse_rotation
 
     if args.jobs is not None and args.jobs < 1:
         print(f"retrowalk evaluate: --jobs {args.jobs} is not allowed; use 1 or more", file=sys.stderr)
+        return 2
+    try:
+        transform = Transform(no_mounting=args.no_mounting, rotate=args.rotate is not None,
+                              rotation=None if args.rotate is None else parse_rotation(args.rotate),
+                              resample_hz=args.resample, time_reverse=args.time_reverse, seed=args.seed)
+    except ValueError as exc:
+        print(f"retrowalk evaluate: {exc}", file=sys.stderr)
         return 2
     settings = make_pipeline = None
     if args.config is not None:
@@ -89,11 +108,13 @@ def run(args: argparse.Namespace) -> int:
     labels = _find_labels(args)
     fall_runs = sisfall_fall_runs(labels) if labels is not None else {}
     results = evaluate_files(args.path, args.format, settings=settings, jobs=args.jobs, fall_runs=fall_runs,
-                             progress=_Progress(), make_pipeline=make_pipeline, activities=args.activity)
+                             progress=_Progress(), make_pipeline=make_pipeline, activities=args.activity,
+                             transform=transform)
     metrics = compute_metrics(results)
     metrics["impact_reference"] = (f"peak |a| inside the SisFall_enhanced FALL label run ({labels})" if fall_runs
                                    else "peak |a| of each fall trial (or impact_t_s in a CSV header)")
-    table = format_table(metrics) + f"\nimpact: {metrics['impact_reference']}"
+    metrics["transform"] = transform.describe()
+    table = format_table(metrics) + f"\nimpact: {metrics['impact_reference']}\nrecordings: {metrics['transform']}"
     # stdout carries one thing: the JSON object when asked for it with no file, else the table
     json_to_stdout = args.json and args.output is None
     print(table, file=sys.stderr if json_to_stdout else sys.stdout)
