@@ -91,6 +91,11 @@ class GaitTracker:
         """Steps in the current run of steps at walking intervals."""
         return self._bout_steps
 
+    @property
+    def last_step_t(self) -> float:
+        """Time of the last step (-inf before the first)."""
+        return self._last_step_t
+
     def settle(self, up: tuple) -> None:
         """Take the first settled posture as the upright reference (until walking refines it), if it is
         within 35° of the body's z axis; the wearer is assumed to start upright."""
@@ -98,6 +103,12 @@ class GaitTracker:
             self._settled = True
             if up[2] > _MIN_REFERENCE_COS:
                 self.reference_up = up
+
+    def rebase(self, reference_up: tuple) -> None:
+        """The body axes were turned under the tracker (a mounting re-base): the upright reference, in the
+        new axes."""
+        self.reference_up = reference_up
+        self._settled = True
 
     def step(self, t: float, vertical_accel_g: float, up: tuple, trunk_rate_dps: float,
              accel_peak_g: float) -> None:

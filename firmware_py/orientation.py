@@ -116,6 +116,12 @@ class OrientationFilter:
     def lean_left_deg(self) -> float:
         return math.degrees(math.atan2(-self.up[1], self.up[2]))
 
+    def rotate(self, rows) -> None:
+        """The body axes turned (a mounting re-base; ``rows``: the new axes in the old ones): express the
+        filter's vectors in the new axes, so the tilt goes on without a jump."""
+        from firmware_py.mounting import rotate
+        self.up, self._smooth, self._bias = rotate(rows, self.up), rotate(rows, self._smooth), rotate(rows, self._bias)
+
     def step(self, dt: float, ax: float, ay: float, az: float, wx_dps: float, wy_dps: float, wz_dps: float,
              is_overrange: bool = False, is_gap: bool = False) -> None:
         """Advance one frame: ``dt`` s, mean body-frame acceleration (g) and angular rate (°/s).

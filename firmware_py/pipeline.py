@@ -26,18 +26,18 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from firmware_py.calibration import Calibration, CalibrationSettings, RestLearner
+from firmware_py import mounting
+from firmware_py.calibration import Calibration, CalibrationSettings
 from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
                                    SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
                                    StumbleDetector, StumbleSettings)
-from firmware_py.detectors.stillness import long_lie_event
 from firmware_py.detectors.trees import TreeEnsemble
 from firmware_py.errors import ConfigError
 from firmware_py.events import Event
 from firmware_py.frames import Framer, Frames
 from firmware_py.gait import GaitSettings, GaitTracker
+from firmware_py.heading import HEADING_WALK_S, RUNNING_ACCEL_G, UNKNOWN, GaitCues, HeadingLearner
 from firmware_py.orientation import OrientationFilter, OrientationSettings
-from hal.mpu6050_settings import SensorSettings
 from hal.types import SampleBlock
 
 
@@ -76,24 +76,25 @@ class Pipeline:
     ----------
     settings : DetectionSettings
     calibration : Calibration or None
-        The mounting and gyro bias; None learns them at the first second of standing still (no events
-        are raised before that).
+        The mounting and gyro bias; None learns them (``mounting.py``): gravity from the first samples,
+        the heading from ``settings.calibration.forward_axis`` or from walking. Detection runs meanwhile.
     model : TreeEnsemble or None
         The pre-impact model; None reads the one ``settings.balance`` names (see
         ``detectors.balance.load_model_for``: read it once when building many pipelines).
-    gyro_range_dps : float
-        The full scale the gyroscope was set to (``[sensor] gyro_range_dps``; for a recording, its
-        sensor's): frames with a sample at it are overrange and the tilt is re-learned from the accelerometer.
     """
 
     def __init__(self, settings: DetectionSettings = DetectionSettings(),
-                 calibration: Optional[Calibration] = None, model: Optional[TreeEnsemble] = None,
-                 gyro_range_dps: float = SensorSettings.gyro_range_dps) -> None:
+                 calibration: Optional[Calibration] = None, model: Optional[TreeEnsemble] = None) -> None:
         self.settings = settings
         self.calibration = calibration
-        self._learner = RestLearner(settings.calibration) if calibration is None else None
-        self._early_lie_sent = False
-        self._framer = Framer(settings.frame_s, gyro_range_dps)
+        self.mounting = mounting.CALIBRATED if calibration is not None else mounting.GRAVITY_ONLY
+        self._heading: Optional[HeadingLearner] = None
+        self._bout = GaitCues()             # the travel cue of the current walking bout
+        self._bout_start = (0.0, 0)         # (t_s, steps) when the bout started
+        self._was_walking = False
+        self._walking_direction = UNKNOWN
+        self._walking_up: tuple = (-math.inf, (0.0, 0.0, 1.0))    # (t_s, slow mean of "up" while walking)
+        self._framer = Framer(settings.frame_s, settings.orientation.gyro_range_dps)
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
         self._balance = BalanceDetector(settings.balance, model)
@@ -107,9 +108,9 @@ class Pipeline:
         self._stumble = StumbleDetector(settings.stumble)
         self._stillness = StillnessDetector(settings.stillness)
         self._session = SessionTracker(settings.session)
-        self._motion = Motion()
+        self._motion = Motion(heading_known=self.mounting == mounting.CALIBRATED)
         self._to_body = None             # (body_from_sensor transposed, gyro bias) once calibrated
-        self._state: Dict[str, Any] = {"calibrated": calibration is not None, "tilt_deg": None,
+        self._state: Dict[str, Any] = {"mounting": self.mounting, "tilt_deg": None,
                                        "trunk_rate_dps": None, "is_walking": False, "steps": 0,
                                        "cadence_spm": 0.0}
 
@@ -119,31 +120,22 @@ class Pipeline:
         if frames is None:
             return []
         if self.calibration is None:
-            assert self._learner is not None
-            cal, first = self._learner.learn(frames.t_s, frames.dt_s, frames.accel_g, frames.gyro_dps,
-                                             frames.accel_spread_g)
-            if cal is None:
-                return self._long_lie_before_mounting(float(frames.t_s[-1]))
-            self.calibration = cal
-            self._state["calibrated"] = True
-            frames = _tail(frames, first)
-            if len(frames) == 0:
+            first = mounting.plausible_gravity(frames.accel_g)
+            if first < 0:
                 return []
+            self.calibration, self.mounting = mounting.start_from_gravity(frames.accel_g[first],
+                                                                          self.settings.calibration.forward_axis)
+            if self.mounting == mounting.GRAVITY_ONLY:
+                self._heading = HeadingLearner()
+            self._motion.heading_known = self.mounting != mounting.GRAVITY_ONLY
+            self._state["mounting"] = self.mounting
+            frames = _tail(frames, first)
         return self._detect(frames)
-
-    def _long_lie_before_mounting(self, t_s: float) -> List[Event]:
-        """No body frame yet, but lying (the learner refuses it as upright) for ``long_lie_s``."""
-        lying_s = self._learner.lying_s if self._learner is not None else 0.0
-        if lying_s < self.settings.stillness.long_lie_s:
-            self._early_lie_sent = self._early_lie_sent and lying_s > 0
-            return []
-        if self._early_lie_sent:
-            return []
-        self._early_lie_sent = True
-        return [long_lie_event(t_s - lying_s, t_s, mounting="not yet learned")]
 
     def finish(self) -> List[Event]:
         """End of the stream: the summary of a walk still in progress."""
+        if self._was_walking:
+            self._end_bout(self._motion.t_s)
         summary = self._session.finish()
         return [summary] if summary is not None else []
 
@@ -175,7 +167,8 @@ class Pipeline:
                       frames.accel_peak_g.tolist(), frames.accel_low_g.tolist(), frames.accel_spread_g.tolist())
         # One pass per frame over plain floats: with ~2 frames per 0.1 s block, numpy's per-call cost
         # would outweigh the arithmetic (see bench/pipeline.py).
-        for t, dt, (ax, ay, az), (wx, wy, wz), over, gap, t_peak, peak, low, spread in columns:
+        learning = self.mounting != mounting.CALIBRATED
+        for i, (t, dt, (ax, ay, az), (wx, wy, wz), over, gap, t_peak, peak, low, spread) in enumerate(columns):
             orientation.step(dt, ax, ay, az, wx, wy, wz, over, gap)
             ux, uy, uz = up = orientation.up
             if not orientation.is_recovering:
@@ -202,6 +195,16 @@ class Pipeline:
             mo.horizontal_accel_g = sqrt(hx * hx + hy * hy + hz * hz)
             mo.accel_g = sqrt(ax * ax + ay * ay + az * az)
             mo.roll_rate_dps, mo.yaw_rate_dps = wx, wz
+            if mo.is_walking:
+                if not self._was_walking:
+                    self._was_walking, self._bout_start = True, (t, gait.steps)
+                    self._bout.reset()
+                running = gait.step_accel_g > RUNNING_ACCEL_G
+                self._bout.add(hx, hy, hz, mo.vertical_accel_g, -1.0 if running else 1.0)
+                if self._heading is not None:
+                    self._heading.add(dt, hx, hy, hz, mo.vertical_accel_g, running)
+            elif self._was_walking:
+                self._end_bout(t)
             warning = balance.step(mo)
             if warning is not None:
                 events.append(warning)
@@ -220,8 +223,17 @@ class Pipeline:
             summary = session.step(mo, gait.steps, gait.walk_ended)
             if summary is not None:
                 events.append(summary)
+            if learning and mo.is_walking and self._learn_mounting():
+                # the body axes turned: the rest of the block in the new ones (frame by frame, so the
+                # events do not depend on the block size)
+                events.extend(self._detect(_tail(frames, i + 1)))
+                return events
+        if self._was_walking:
+            self._walking_direction = self._bout.direction(self._anterior())
         self._state.update({
             "t_s": mo.t_s,
+            "mounting": self.mounting,
+            "walking_direction": self._walking_direction if mo.is_walking else None,
             "tilt_deg": round(mo.tilt_deg, 1),
             "direction": mo.direction,
             "trunk_rate_dps": round(mo.tilt_rate_dps, 1),
@@ -234,6 +246,46 @@ class Pipeline:
             "envelope_accel_g": round(gait.step_accel_g, 2),
         })
         return events
+
+
+    def _anterior(self) -> Optional[tuple]:
+        return None if self.mounting == mounting.GRAVITY_ONLY else (1.0, 0.0, 0.0)
+
+    def _end_bout(self, t: float) -> None:
+        """A walking bout ended: its direction, steps and time go to the session summary."""
+        self._was_walking = False
+        start_t, start_steps = self._bout_start
+        self._walking_direction = self._bout.direction(self._anterior())
+        self._session.count_bout(self._walking_direction, self._gait.steps - start_steps,
+                                 max(0.0, self._gait.last_step_t - start_t))
+
+    def _learn_mounting(self) -> bool:
+        """While walking: re-base the body frame on what walking taught (the heading, or a truer upright).
+        True when it did."""
+        rows = None
+        heading = self._heading
+        anterior = heading.anterior() if heading is not None and heading.walk_s >= HEADING_WALK_S else None
+        if anterior is not None:
+            rows = mounting.rebase_rows(self._gait.reference_up, anterior)
+            self.mounting, self._heading = mounting.LEARNED, None
+            self._motion.heading_known = True
+        elif self.mounting == mounting.GRAVITY_ONLY:
+            self._walking_up = mounting.follow(self._walking_up, self._orientation.up, self._motion.t_s)
+            if mounting.needs_upright_rebase(self._walking_up, self._orientation.up, self._gait.bout_steps):
+                rows = mounting.rebase_rows(self._walking_up[1], None)
+            if self._heading is not None:
+                self._heading = HeadingLearner()     # its cues were gathered around a wrong vertical
+        if rows is None:
+            return False
+        self._orientation.rotate(rows)
+        self._gait.rebase(mounting.rotate(rows, self._gait.reference_up) if anterior is not None
+                          else (0.0, 0.0, 1.0))
+        self._bout.rotate(rows)
+        self.calibration = Calibration(self.calibration.gyro_bias_dps,
+                                       np.asarray(rows) @ self.calibration.rotation)
+        self._to_body = None
+        self._state["mounting"] = self.mounting
+        return True
 
 
 def _tail(frames: Frames, first: int) -> Frames:

@@ -12,7 +12,7 @@ class Motion:
     __slots__ = ("t_s", "t_peak_s", "accel_peak_g", "accel_low_g", "tilt_deg", "lean_back_deg",
                  "lean_left_deg", "tilt_rate_dps", "back_rate_dps", "vertical_speed_m_s", "is_walking",
                  "step_rate_dps", "step_accel_g", "is_still", "walk_steps", "vertical_accel_g",
-                 "horizontal_accel_g", "accel_g", "roll_rate_dps", "yaw_rate_dps")
+                 "horizontal_accel_g", "accel_g", "roll_rate_dps", "yaw_rate_dps", "heading_known")
 
     def __init__(self, t_s: float = 0.0, t_peak_s: float = 0.0, accel_peak_g: float = 1.0,
                  accel_low_g: float = 1.0, tilt_deg: float = 0.0, lean_back_deg: float = 0.0,
@@ -20,7 +20,7 @@ class Motion:
                  vertical_speed_m_s: float = 0.0, is_walking: bool = False, step_rate_dps: float = 60.0,
                  step_accel_g: float = 1.7, is_still: bool = False, walk_steps: int = 0,
                  vertical_accel_g: float = 0.0, horizontal_accel_g: float = 0.0, accel_g: float = 1.0,
-                 roll_rate_dps: float = 0.0, yaw_rate_dps: float = 0.0) -> None:
+                 roll_rate_dps: float = 0.0, yaw_rate_dps: float = 0.0, heading_known: bool = True) -> None:
         self.t_s = t_s                                  # time of the frame's last sample
         self.t_peak_s = t_peak_s                        # time of the frame's largest |a|
         self.accel_peak_g = accel_peak_g                # largest |a| in the frame
@@ -41,9 +41,13 @@ class Motion:
         self.accel_g = accel_g                          # |frame-mean acceleration| (1 at rest)
         self.roll_rate_dps = roll_rate_dps              # body rates about the front-back axis ...
         self.yaw_rate_dps = yaw_rate_dps                # ... and about the vertical axis
+        self.heading_known = heading_known              # False: "gravity only" -- back/left mean nothing yet
 
     @property
     def direction(self) -> str:
+        """Where the trunk leans (``unknown`` until the mounting's heading is known)."""
+        if not self.heading_known:
+            return "unknown"
         return direction_of(self.lean_back_deg, self.lean_left_deg)
 
 

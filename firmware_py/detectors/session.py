@@ -40,10 +40,18 @@ class SessionTracker:
         self._stumbles = 0
         self._tilted_s = 0.0
         self._prev_t = math.nan
+        self._bouts = {"forward": [0, 0.0], "backward": [0, 0.0], "unknown": [0, 0.0]}   # steps, seconds
 
     def count_stumble(self) -> None:
         if self._start_t == self._start_t:
             self._stumbles += 1
+
+    def count_bout(self, direction: str, steps: int, duration_s: float) -> None:
+        """A walking bout ended, walked ``direction`` (``forward``, ``backward`` or ``unknown``)."""
+        if self._start_t == self._start_t:
+            bout = self._bouts[direction]
+            bout[0] += steps
+            bout[1] += duration_s
 
     def step(self, mo: Motion, steps: int, walk_ended: bool) -> Optional[Event]:
         t = mo.t_s
@@ -53,6 +61,8 @@ class SessionTracker:
             if self._start_t != self._start_t:
                 self._start_t, self._start_steps = t, steps
                 self._stumbles, self._tilted_s = 0, 0.0
+                for bout in self._bouts.values():
+                    bout[0], bout[1] = 0, 0.0
             self._last_walking_t, self._last_steps = t, steps
             if mo.tilt_deg > self.settings.tilted_deg:
                 self._tilted_s += dt
@@ -76,4 +86,14 @@ class SessionTracker:
             "cadence_spm": round(60.0 * steps / duration, 1) if duration > 0 else 0.0,
             "stumbles": self._stumbles,
             "tilted_s": round(self._tilted_s, 1),
+            "forward_steps": self._bouts["forward"][0],
+            "backward_steps": self._bouts["backward"][0],
+            "backward_s": round(self._bouts["backward"][1], 1),
+            "forward_cadence_spm": _cadence(*self._bouts["forward"]),
+            "backward_cadence_spm": _cadence(*self._bouts["backward"]),
+            "direction_unknown_steps": self._bouts["unknown"][0],
         })
+
+
+def _cadence(steps: int, duration_s: float) -> Optional[float]:
+    return round(60.0 * steps / duration_s, 1) if duration_s > 0 else None
