@@ -144,20 +144,23 @@ class CalibrationSettings:
 
     Attributes
     ----------
-    forward_axis : sensor axis taken as anterior (heading convention, see the module docstring)
+    forward_axis : sensor axis taken as anterior when no calibration was made (heading convention, see the
+        module docstring); empty: learn the heading from walking (``heading.py``) and run direction-free
+        until then (mounting "gravity only")
     still_s : how long the wearer must stand still before gravity and gyro bias are learned
     still_accel_spread_g : largest |a| spread within a frame that still counts as still
     still_gyro_change_dps : largest change of the mean angular rate between frames that counts as still
     """
 
-    forward_axis: str = "+x"
+    forward_axis: str = ""
     still_s: float = 1.0
     still_accel_spread_g: float = 0.05
     still_gyro_change_dps: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.forward_axis not in _AXES:
-            raise ValueError(f"forward_axis = {self.forward_axis!r} is not allowed; use one of {', '.join(_AXES)}")
+        if self.forward_axis and self.forward_axis not in _AXES:
+            raise ValueError(f"forward_axis = {self.forward_axis!r} is not allowed; use one of {', '.join(_AXES)}, "
+                             "or \"\" to learn the heading from walking")
         for name in ("still_s", "still_accel_spread_g", "still_gyro_change_dps"):
             value = getattr(self, name)
             if not value > 0:

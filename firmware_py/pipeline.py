@@ -273,7 +273,6 @@ class Pipeline:
             self._walking_up = mounting.follow(self._walking_up, self._orientation.up, self._motion.t_s)
             if mounting.needs_upright_rebase(self._walking_up, self._orientation.up, self._gait.bout_steps):
                 rows = mounting.rebase_rows(self._walking_up[1], None)
-            if self._heading is not None:
                 self._heading = HeadingLearner()     # its cues were gathered around a wrong vertical
         if rows is None:
             return False
@@ -281,6 +280,7 @@ class Pipeline:
         self._gait.rebase(mounting.rotate(rows, self._gait.reference_up) if anterior is not None
                           else (0.0, 0.0, 1.0))
         self._bout.rotate(rows)
+        self._walking_up = (self._walking_up[0], mounting.rotate(rows, self._walking_up[1]))
         self.calibration = Calibration(self.calibration.gyro_bias_dps,
                                        np.asarray(rows) @ self.calibration.rotation)
         self._to_body = None

@@ -38,13 +38,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from firmware_py.datasets import find_recordings, load_recording, sisfall_fall_runs  # noqa: E402
-from firmware_py.detectors.fall_features import FEATURE_NAMES  # noqa: E402
+from firmware_py.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES  # noqa: E402
 from firmware_py.detectors.trees import DEFAULT_MODEL_PATH, TreeEnsemble  # noqa: E402
 from firmware_py.evaluate import compute_metrics, evaluate_files, run_recording  # noqa: E402
 from firmware_py.pipeline import DetectionSettings  # noqa: E402
+from firmware_py.transforms import Transform  # noqa: E402
 
 DESCENT_S = FEATURE_NAMES.index("descent_s")
 #: hyper-parameters, chosen with subjects left out (docs/detection.md); a fixed seed for the early-stopping split
+#: --direction-free: train the "gravity only" model (the features that need the heading zeroed)
+DIRECTION_FREE = False
 TREES = dict(max_iter=200, max_depth=3, learning_rate=0.1, l2_regularization=1.0, min_samples_leaf=50,
              early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, random_state=0)
 
@@ -78,6 +81,9 @@ def training_rows(trials: List[dict], window_s: float, positive_weight: float, w
     xs, ys, ws = [], [], []
     for tr in trials:
         x, t = tr["x"], tr["t"]
+        if DIRECTION_FREE:
+            x = x.copy()
+            x[:, list(DIRECTION_INDEX)] = 0.0     # what the detector feeds while the heading is unknown
         descending = x[:, DESCENT_S] > 0
         if tr["kind"] == "fall":
             if tr["impact"] is None:
@@ -146,11 +152,14 @@ def left_out_results(files: List[Tuple[str, str]], runs: Dict[str, Tuple[int, in
                      threshold: float, jobs: int) -> list:
     """These recordings through the whole pipeline with this model and threshold (evaluate's scoring)."""
     settings = DetectionSettings()
-    settings = replace(settings, balance=replace(settings.balance, score_threshold=threshold, model_file=model_file))
+    key = "gravity_only_model_file" if DIRECTION_FREE else "model_file"
+    settings = replace(settings, balance=replace(settings.balance, score_threshold=threshold, **{key: model_file}))
     with tempfile.TemporaryDirectory() as tmp:
         for path, _fmt in files:        # a folder of links to this fold's files, for evaluate_files
             os.symlink(path, Path(tmp) / Path(path).name)
+        # the gravity-only model is scored as it is used: on an uncalibrated wearer
         return evaluate_files(Path(tmp), "sisfall", settings=settings, jobs=jobs,
+                              transform=Transform(no_mounting=DIRECTION_FREE),
                               fall_runs={Path(p).stem: runs[Path(p).stem] for p, _ in files if Path(p).stem in runs})
 
 
@@ -183,7 +192,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--max-iter", type=int, default=TREES["max_iter"], help="most trees (boosting rounds)")
     parser.add_argument("--learning-rate", type=float, default=TREES["learning_rate"])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--direction-free", action="store_true",
+                        help="train the model for a wearer whose heading is unknown (mounting 'gravity only'): "
+                             "the direction features zeroed, left-out subjects scored uncalibrated; write it with "
+                             "--output firmware_py/detectors/pre_impact_model_gravity_only.json")
     args = parser.parse_args(argv)
+    global DIRECTION_FREE
+    DIRECTION_FREE = args.direction_free
     TREES.update(max_iter=args.max_iter, learning_rate=args.learning_rate)
     try:
         import sklearn
@@ -226,6 +241,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     final.meta.update({
         "threshold_suggested": threshold,
         "trained": {"data": "SisFall development subjects (text files as distributed)",
+                    "direction_free": DIRECTION_FREE,
                     "subjects": sorted(set(subjects.tolist())), "trials": len(trials),
                     "frames": {"falling": int(y.sum()), "not_falling": int(len(y) - y.sum())},
                     "window_s": args.window, "positive_weight": args.positive_weight, "weights": args.weight,

@@ -25,9 +25,12 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from firmware_py.detectors.fall_features import FEATURE_NAMES, FallFeatures
+from firmware_py.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES, FallFeatures
 from firmware_py.detectors.motion import Motion
-from firmware_py.detectors.trees import ModelError, TreeEnsemble, load_model
+from firmware_py.detectors.trees import DEFAULT_MODEL_PATH, ModelError, TreeEnsemble, load_model
+
+#: the model for a wearer whose heading is not known yet: trained with the direction features zeroed
+GRAVITY_ONLY_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("pre_impact_model_gravity_only.json")
 from firmware_py.errors import ConfigError
 from firmware_py.events import LOSS_OF_BALANCE, Event
 
@@ -43,6 +46,8 @@ class BalanceSettings:
         means fewer warnings and fewer false alarms
     model_file : the pre-impact model file (``scripts/train_pre_impact.py`` makes one); empty for the one
         shipped with retrowalk; relative to the config file's folder
+    gravity_only_model_file : the model used while the heading is unknown (mounting "gravity only"; made by
+        ``scripts/train_pre_impact.py --direction-free``); empty for the shipped one
     backward_tilt_deg : lean back beyond which a backward tip counts (balance is lost at ~10° backwards)
     backward_rate_dps : backward tipping rate that counts (slow backward slips stay under ~140 °/s)
     backward_speed_m_s : downward waist speed that counts with a backward tip
@@ -55,6 +60,7 @@ class BalanceSettings:
 
     score_threshold: float = 4.5
     model_file: str = ""
+    gravity_only_model_file: str = ""
     backward_tilt_deg: float = 16.0
     backward_rate_dps: float = 60.0
     backward_speed_m_s: float = 0.6
@@ -65,9 +71,9 @@ class BalanceSettings:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if name == "model_file":
+            if name in ("model_file", "gravity_only_model_file"):
                 if not isinstance(value, str):
-                    raise ValueError(f"balance.model_file = {value!r} is not allowed; use a file path or \"\"")
+                    raise ValueError(f"balance.{name} = {value!r} is not allowed; use a file path or \"\"")
             elif name == "score_threshold":
                 if not (isinstance(value, (int, float)) and math.isfinite(value)):
                     raise ValueError(f"balance.score_threshold = {value!r} is not allowed; use a number")
@@ -78,10 +84,19 @@ class BalanceSettings:
 def load_model_for(settings: BalanceSettings) -> TreeEnsemble:
     """The pre-impact model the settings name (the shipped one by default), read once by whoever builds
     pipelines; a file that is not a model for this retrowalk is a :class:`ConfigError` naming it."""
+    return _load(settings.model_file or None, "model_file")
+
+
+def load_gravity_only_model_for(settings: BalanceSettings) -> TreeEnsemble:
+    """The model for a wearer whose heading is not known yet (``gravity_only_model_file``)."""
+    return _load(settings.gravity_only_model_file or GRAVITY_ONLY_MODEL_PATH, "gravity_only_model_file")
+
+
+def _load(path, key: str) -> TreeEnsemble:
     try:
-        return load_model(settings.model_file or None, FEATURE_NAMES)
+        return load_model(path, FEATURE_NAMES)
     except ModelError as exc:
-        raise ConfigError(f"[detection.balance] model_file: {exc}") from None
+        raise ConfigError(f"[detection.balance] {key}: {exc}") from None
 
 
 class BalanceDetector:
@@ -91,9 +106,11 @@ class BalanceDetector:
     collect ``(t_s, features)`` of every frame (what ``scripts/train_pre_impact.py`` learns from).
     """
 
-    def __init__(self, settings: BalanceSettings = BalanceSettings(), model: Optional[TreeEnsemble] = None) -> None:
+    def __init__(self, settings: BalanceSettings = BalanceSettings(), model: Optional[TreeEnsemble] = None,
+                 gravity_only_model: Optional[TreeEnsemble] = None) -> None:
         self.settings = settings
         self.model = model if model is not None else load_model_for(settings)
+        self._gravity_only_model = gravity_only_model     # read when first needed (most wearers never do)
         self.features = FallFeatures(settings.upright_deg)
         self.feature_log: Optional[List[Tuple[float, List[float]]]] = None
         self.last_fired_t = -math.inf
@@ -114,12 +131,13 @@ class BalanceDetector:
         if t - self.last_fired_t < s.refractory_s or not self.features.is_descending:
             return None
         score = math.nan
-        if (t - self.features.upright_t <= s.upright_within_s and mo.step_accel_g <= s.running_accel_g
+        if (mo.heading_known and t - self.features.upright_t <= s.upright_within_s
+                and mo.step_accel_g <= s.running_accel_g
                 and mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
                 and speed < -s.backward_speed_m_s):
             why = "backward_tip"
         elif self.features.is_warm and math.isfinite(sum(x)):   # a NaN would take an arbitrary branch
-            score = self.model.score(x)
+            score = self.model.score(x) if mo.heading_known else self._score_without_heading(x)
             if not score > s.score_threshold:
                 return None
             why = "model"
@@ -140,3 +158,11 @@ class BalanceDetector:
         if score == score:
             features["score"] = round(score, 2)
         return Event(LOSS_OF_BALANCE, t_onset_s=onset, t_detect_s=t, features=features)
+
+    def _score_without_heading(self, x: List[float]) -> float:
+        if self._gravity_only_model is None:
+            self._gravity_only_model = load_gravity_only_model_for(self.settings)
+        x = list(x)
+        for i in DIRECTION_INDEX:
+            x[i] = 0.0
+        return self._gravity_only_model.score(x)

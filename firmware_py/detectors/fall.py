@@ -16,6 +16,8 @@ and which posture are enough depends on what came before -- a softer landing nee
   down prone with a jolt on purpose; or a landing on the back (lean back ``back_lying_deg``) with an
   impact of ``back_impact_g``, or of ``back_change_impact_g`` when the posture changed by
   ``posture_change_deg`` -- lying down on a bed, even quickly, stayed under 2.3 g on the back in SisFall.
+  Until the mounting's heading is known (``gravity only``) face-down and on-the-back cannot be told: any
+  lying posture (``back_lying_deg``) after ``back_change_impact_g`` with that posture change counts.
 
 When a loss of balance preceded the impact, the event carries ``lead_s``: how long before the impact
 the warning was raised.
@@ -173,6 +175,13 @@ class FallDetector:
                 return "soft_landing"
         if g >= s.severe_impact_g and tilt >= s.severe_lying_deg:
             return "severe_impact"
+        if not mo.heading_known:
+            # face-down or on the back cannot be told yet: lying after a jolt that changed the posture, as
+            # the back landing asks (lying down on a bed, even quickly, stayed under it in SisFall)
+            if (g >= s.back_change_impact_g and tilt >= s.back_lying_deg
+                    and tilt - self._tilt_before >= s.posture_change_deg):
+                return "lying_after_impact"
+            return ""
         if (g >= s.soft_impact_g and -mo.lean_back_deg >= s.prone_deg
                 and tilt - self._tilt_before >= s.posture_change_deg):
             return "face_down"

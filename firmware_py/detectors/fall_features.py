@@ -24,6 +24,11 @@ FEATURE_NAMES = (
     "roll_rate_dps", "yaw_rate_dps", "speed_before_m_s",
 )
 
+#: the features that need the heading (which way is back, which is left); a model for a wearer whose heading
+#: is not known yet ("gravity only") is trained with them zeroed and scored the same way
+DIRECTION_FEATURES = ("lean_back_deg", "lean_side_deg", "back_rate_dps", "roll_rate_dps")
+DIRECTION_INDEX = tuple(FEATURE_NAMES.index(name) for name in DIRECTION_FEATURES)
+
 #: the waist counts as going down below this vertical speed (m/s); a descent starts there
 DESCENDING_M_S = -0.2
 #: "what the wearer was doing" is forgotten after this long (s): the features saturate there
