@@ -35,7 +35,7 @@ from hal.mpu6050_settings import SensorSettings
 
 from .datasets import Recording, activity_from_name, find_recordings, load_recording
 from .errors import DataFormatError
-from .events import FALL, LOSS_OF_BALANCE, STUMBLE
+from .events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY, STUMBLE
 from .transforms import Transform
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class TrialResult:
     events: Tuple[Tuple[str, float, float], ...] = ()
     source_path: str = ""
     error: str = ""
+    bouts: Tuple[int, int, int] = (0, 0, 0)       # walking bouts told forward, backward, unknown
 
     def times(self, event_type: str) -> List[float]:
         """Detection times of every event of this type."""
@@ -145,11 +146,16 @@ def run_recording(recording: Recording, settings: Any = None, block_s: float = B
     for block in recording.blocks(block_s):
         events.extend(pipeline.process(block))
     events.extend(pipeline.finish())
+    bouts = [0, 0, 0]
+    for e in events:
+        if e.type == SESSION_SUMMARY:
+            for i, direction in enumerate(("forward", "backward", "unknown")):
+                bouts[i] += e.features.get("bouts", {}).get(direction, 0)
     return TrialResult(
         name=recording.name, activity=recording.activity, kind=recording.kind,
         duration_s=recording.duration_s, impact_t_s=recording.impact_t_s,
         events=tuple((e.type, float(e.t_onset_s), float(e.t_detect_s)) for e in events),
-        source_path=recording.source_path,
+        source_path=recording.source_path, bouts=tuple(bouts),  # type: ignore[arg-type]
     )
 
 
@@ -223,7 +229,7 @@ def _percentile(values: Sequence[float], q: float) -> Optional[float]:
     return float(np.percentile(values, q)) if len(values) else None
 
 
-def _scores(results: Sequence[TrialResult]) -> Dict[str, Any]:
+def _scores(results: Sequence[TrialResult], walked: str = "forward") -> Dict[str, Any]:
     falls = [r for r in results if r.kind == "fall"]
     adls = [r for r in results if r.kind != "fall"]
     stumbles = [r for r in results if r.kind == "stumble"]
@@ -244,6 +250,8 @@ def _scores(results: Sequence[TrialResult]) -> Dict[str, Any]:
         "lead_time_median_s": _median(leads),
         "lead_time_p10_s": _percentile(leads, 10),
         "fall_latency_median_s": _median(latencies),
+        "walking_direction_right": _share(sum(r.bouts[0 if walked == "forward" else 1] for r in walks),
+                                          sum(sum(r.bouts) for r in walks)),
         "alarm_rate": _share(sum(r.alarmed for r in results), len(results)),
         "stumble_rate": _share(sum(r.stumbled for r in results), len(results)),
     }
@@ -251,21 +259,23 @@ def _scores(results: Sequence[TrialResult]) -> Dict[str, Any]:
 
 #: the headline keys of ``--json`` (besides ``trials`` and ``per_activity``), in table order
 HEADLINE = ("fall_sensitivity", "specificity", "stumble_recall", "stumble_as_fall_rate",
-            "walking_false_alarms_per_hour", "walking_stumbles_per_hour", "pre_impact_share", "lead_time_median_s", "lead_time_p10_s",
-            "fall_latency_median_s")
+            "walking_false_alarms_per_hour", "walking_stumbles_per_hour", "walking_direction_right",
+            "pre_impact_share", "lead_time_median_s", "lead_time_p10_s", "fall_latency_median_s")
 
 
-def compute_metrics(results: Sequence[TrialResult]) -> Dict[str, Any]:
+def compute_metrics(results: Sequence[TrialResult], walked: str = "forward") -> Dict[str, Any]:
     """All metrics overall and per activity code, as the ``--json`` object.
 
-    Trials that could not be read are listed under ``failed`` and left out of every figure.
+    ``walked`` is the direction the walk trials were walked in (``backward`` when they were reversed in time),
+    for ``walking_direction_right``. Trials that could not be read are listed under ``failed`` and left out of
+    every figure.
     """
     ok = [r for r in results if not r.error]
-    overall = _scores(ok)
+    overall = _scores(ok, walked)
     per_activity: Dict[str, Any] = {}
     for activity in sorted({r.activity for r in ok}):
         group = [r for r in ok if r.activity == activity]
-        row = _scores(group)
+        row = _scores(group, walked)
         row["kind"] = group[0].kind
         per_activity[activity] = row
     kinds = {kind: sum(1 for r in ok if r.kind == kind) for kind in ("fall", "stumble", "walk", "other")}
@@ -315,6 +325,7 @@ def format_table(metrics: Dict[str, Any]) -> str:
         f"{_cell(metrics['walking_false_alarms_per_hour'], 'f')} "
         f"({metrics['alarm_count_on_walks']} in {metrics['walking_hours']:.2f} h)",
         f"stumble chirps per hour of walking/jogging:             {_cell(metrics['walking_stumbles_per_hour'], 'f')}",
+        f"walking bouts told the right direction:                 {_cell(metrics['walking_direction_right'], 'pct')}",
         f"stumble recall (stumble event on a stumble trial):      {_cell(metrics['stumble_recall'], 'pct')}",
         f"stumbles reported as fall or loss_of_balance:           {_cell(metrics['stumble_as_fall_rate'], 'pct')}",
         f"falls warned before impact (loss_of_balance):           {_cell(metrics['pre_impact_share'], 'pct')}",

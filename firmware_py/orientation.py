@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 STANDARD_GRAVITY_M_S2 = 9.80665
+#: the start-up convergence lasts at least this long (s): the first reading may be a jog's or a step's
+#: acceleration, not gravity, and agreeing with itself must not end the convergence at once
+STARTUP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class OrientationFilter:
         self.vertical_speed_m_s = 0.0    # upward velocity (negative: going down), leaky integral
         self.is_recovering = True        # converge fast from the first frames (Fusion's start-up ramp)
         self._started = False
+        self._age_s = 0.0                # since the filter started (start-up convergence)
         self._gravity_g = 1.0            # what this accelerometer reads at rest (scale errors of a few %)
         self._rejected_s = 0.0
         self._bias = (0.0, 0.0, 0.0)     # rad/s, Mahony's integral term: the gyro bias the filter learned
@@ -137,6 +141,8 @@ class OrientationFilter:
             self._gravity_g = min(1.2, max(0.8, amag0))
             self._smooth = (ax, ay, az)
             self._started = True
+            self._age_s = 0.0
+        self._age_s += dt
         vx, vy, vz = self.up
         bx, by, bz = self._bias
         rad = 0.017453292519943295
@@ -166,7 +172,7 @@ class OrientationFilter:
             k = 0.0
             if recovering:
                 k = min(1.0, s.recovery_gain_per_s * dt)
-                if cos_err > self._cos_recovered:
+                if cos_err > self._cos_recovered and self._age_s >= STARTUP_S:
                     recovering = False
             elif cos_err > self._cos_reject:
                 k = s.gain_per_s * dt

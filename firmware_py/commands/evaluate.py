@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate_files(args.path, args.format, settings=settings, jobs=args.jobs, fall_runs=fall_runs,
                              progress=_Progress(), make_pipeline=make_pipeline, activities=args.activity,
                              transform=transform)
-    metrics = compute_metrics(results)
+    metrics = compute_metrics(results, walked="backward" if args.time_reverse else "forward")
     metrics["impact_reference"] = (f"peak |a| inside the SisFall_enhanced FALL label run ({labels})" if fall_runs
                                    else "peak |a| of each fall trial (or impact_t_s in a CSV header)")
     metrics["transform"] = transform.describe()

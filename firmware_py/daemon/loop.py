@@ -312,7 +312,8 @@ class Daemon:
         }
         if not math.isnan(self.counters.temp_c):
             payload["temp_c"] = round(self.counters.temp_c, 1)
-        for key in ("tilt_deg", "trunk_rate_dps", "is_walking", "steps", "cadence_spm"):
+        # mounting: calibrated | learned | gravity only (heading unknown: direction fields say "unknown")
+        for key in ("tilt_deg", "trunk_rate_dps", "is_walking", "steps", "cadence_spm", "mounting", "walking_direction"):
             value = state.get(key)
             if isinstance(value, float):
                 value = round(value, 2) if math.isfinite(value) else None
@@ -359,6 +360,9 @@ class Daemon:
         parts.append(f"{depth} message{'s' if depth != 1 else ''} queued")  # events (and telemetry offline)
         if self.outbox.is_degraded:
             parts.append(f"storage fault: {self.outbox.held_in_memory} in memory only")
+        mounting = getattr(self.pipeline, "mounting", None)
+        if mounting:
+            parts.append(f"mounting {mounting}")    # calibrated | learned | gravity only
         return ", ".join(parts)
 
     def _update_status(self, now_s: float, force: bool) -> None:

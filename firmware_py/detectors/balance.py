@@ -131,7 +131,9 @@ class BalanceDetector:
         if t - self.last_fired_t < s.refractory_s or not self.features.is_descending:
             return None
         score = math.nan
-        if (mo.heading_known and t - self.features.upright_t <= s.upright_within_s
+        # the rule, like the model, waits until what the wearer was doing is known (a stream that starts
+        # mid-jog has no upright or running state yet)
+        if (mo.heading_known and self.features.is_warm and t - self.features.upright_t <= s.upright_within_s
                 and mo.step_accel_g <= s.running_accel_g
                 and mo.lean_back_deg > s.backward_tilt_deg and mo.back_rate_dps > s.backward_rate_dps
                 and speed < -s.backward_speed_m_s):

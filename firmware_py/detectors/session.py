@@ -40,7 +40,8 @@ class SessionTracker:
         self._stumbles = 0
         self._tilted_s = 0.0
         self._prev_t = math.nan
-        self._bouts = {"forward": [0, 0.0], "backward": [0, 0.0], "unknown": [0, 0.0]}   # steps, seconds
+        # per walking direction: steps, seconds, bouts
+        self._bouts = {"forward": [0, 0.0, 0], "backward": [0, 0.0, 0], "unknown": [0, 0.0, 0]}
 
     def count_stumble(self) -> None:
         if self._start_t == self._start_t:
@@ -52,6 +53,7 @@ class SessionTracker:
             bout = self._bouts[direction]
             bout[0] += steps
             bout[1] += duration_s
+            bout[2] += 1
 
     def step(self, mo: Motion, steps: int, walk_ended: bool) -> Optional[Event]:
         t = mo.t_s
@@ -62,7 +64,7 @@ class SessionTracker:
                 self._start_t, self._start_steps = t, steps
                 self._stumbles, self._tilted_s = 0, 0.0
                 for bout in self._bouts.values():
-                    bout[0], bout[1] = 0, 0.0
+                    bout[0], bout[1], bout[2] = 0, 0.0, 0
             self._last_walking_t, self._last_steps = t, steps
             if mo.tilt_deg > self.settings.tilted_deg:
                 self._tilted_s += dt
@@ -89,9 +91,10 @@ class SessionTracker:
             "forward_steps": self._bouts["forward"][0],
             "backward_steps": self._bouts["backward"][0],
             "backward_s": round(self._bouts["backward"][1], 1),
-            "forward_cadence_spm": _cadence(*self._bouts["forward"]),
-            "backward_cadence_spm": _cadence(*self._bouts["backward"]),
+            "forward_cadence_spm": _cadence(*self._bouts["forward"][:2]),
+            "backward_cadence_spm": _cadence(*self._bouts["backward"][:2]),
             "direction_unknown_steps": self._bouts["unknown"][0],
+            "bouts": {direction: bout[2] for direction, bout in self._bouts.items()},
         })
 
 

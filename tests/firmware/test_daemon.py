@@ -199,6 +199,8 @@ def test_telemetry_reports_the_achieved_rate_and_no_losses_when_sampling_normall
     assert telemetry["sensor"] == "ok"
     assert "sampling 200 Hz" in telemetry["status"]
     assert telemetry["temp_c"] == pytest.approx(25.0, abs=1.0)
+    # never calibrated: detection runs on gravity alone and says so (10 s of walking is too little for a heading)
+    assert telemetry["mounting"] == "gravity only" and telemetry["status"].endswith("mounting gravity only")
 
 
 def test_shutdown_silences_the_buzzer_and_says_stopping_when_closed_during_an_alarm(

@@ -147,3 +147,28 @@ def test_an_uncalibrated_wearer_who_walks_gets_a_learned_heading():
         true_horizontal = true_anterior - sensor_from_body[:, 2] * (true_anterior @ sensor_from_body[:, 2])
         cos = learned_anterior @ true_horizontal / np.linalg.norm(true_horizontal)
         assert np.degrees(np.arccos(np.clip(cos, -1, 1))) < 30.0, trial.trial_id
+
+
+def test_without_a_heading_the_direction_free_model_decides_and_the_backward_rule_waits():
+    from firmware_py.detectors import BalanceDetector
+    from firmware_py.detectors.fall_features import FEATURE_NAMES
+    from firmware_py.detectors.motion import Motion
+    from firmware_py.detectors.trees import TreeEnsemble
+
+    never = TreeEnsemble(FEATURE_NAMES, 1, -99.0, [[0]], [[0.0]], [[0.0, 0.0]])
+    # scores 20 only when it sees a lean back (a direction feature): zeroed without the heading
+    lean_back = FEATURE_NAMES.index("lean_back_deg")
+    on_lean = TreeEnsemble(FEATURE_NAMES, 1, 0.0, [[lean_back]], [[5.0]], [[-99.0, 20.0]])
+
+    def verdict(model, gravity_only_model, heading_known):
+        detector = BalanceDetector(model=model, gravity_only_model=gravity_only_model)
+        for i in range(40):
+            detector.step(Motion(t_s=i * 0.05, heading_known=heading_known))
+        return detector.step(Motion(t_s=2.0, tilt_deg=20.0, lean_back_deg=20.0, tilt_rate_dps=70.0,
+                                    back_rate_dps=70.0, vertical_speed_m_s=-0.7, heading_known=heading_known))
+
+    assert verdict(never, never, heading_known=True).features["trigger"] == "backward_tip"
+    assert verdict(never, never, heading_known=False) is None            # no "back" without a heading
+    assert verdict(never, on_lean, heading_known=False) is None          # the lean is hidden from the model
+    warning = verdict(never, TreeEnsemble(FEATURE_NAMES, 1, 20.0, [[0]], [[0.0]], [[0.0, 0.0]]), heading_known=False)
+    assert warning is not None and warning.features["direction"] == "unknown"
