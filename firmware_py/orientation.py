@@ -109,6 +109,11 @@ class OrientationFilter:
         self._smooth = (0.0, 0.0, 1.0)   # low-passed accelerometer (dynamic accelerations average out)
 
     @property
+    def is_starting(self) -> bool:
+        """The start-up convergence (:data:`STARTUP_S`) is not over: "up" may still be far off."""
+        return not self._started or self._age_s < STARTUP_S
+
+    @property
     def tilt_deg(self) -> float:
         return math.degrees(math.acos(max(-1.0, min(1.0, self.up[2]))))
 

@@ -94,6 +94,8 @@ class Pipeline:
         self._was_walking = False
         self._walking_direction = UNKNOWN
         self._walking_up: tuple = (-math.inf, (0.0, 0.0, 1.0))    # (t_s, slow mean of "up" while walking)
+        self._start_pending = calibration is None    # z came from one reading: take the converged "up"
+        self._pending_bouts: List[tuple] = []         # bouts of this walk ended before the heading was known
         self._framer = Framer(settings.frame_s, settings.orientation.gyro_range_dps)
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
@@ -202,9 +204,14 @@ class Pipeline:
                 running = gait.step_accel_g > RUNNING_ACCEL_G
                 self._bout.add(hx, hy, hz, mo.vertical_accel_g, -1.0 if running else 1.0)
                 if self._heading is not None:
-                    self._heading.add(dt, hx, hy, hz, mo.vertical_accel_g, running)
+                    self._heading.add(t, dt, hx, hy, hz, mo.vertical_accel_g, running)
             elif self._was_walking:
                 self._end_bout(t)
+            if orientation.is_starting:
+                continue        # the first second: "up" is converging, the tilt means nothing yet
+            if self._start_pending and learning and self._learn_mounting():
+                events.extend(self._detect(_tail(frames, i + 1)))
+                return events
             warning = balance.step(mo)
             if warning is not None:
                 events.append(warning)
@@ -223,6 +230,7 @@ class Pipeline:
             summary = session.step(mo, gait.steps, gait.walk_ended)
             if summary is not None:
                 events.append(summary)
+                self._pending_bouts = []          # that walk is told; its unknown bouts stay unknown
             if learning and mo.is_walking and self._learn_mounting():
                 # the body axes turned: the rest of the block in the new ones (frame by frame, so the
                 # events do not depend on the block size)
@@ -256,19 +264,34 @@ class Pipeline:
         self._was_walking = False
         start_t, start_steps = self._bout_start
         self._walking_direction = self._bout.direction(self._anterior())
-        self._session.count_bout(self._walking_direction, self._gait.steps - start_steps,
-                                 max(0.0, self._gait.last_step_t - start_t))
+        steps, duration_s = self._gait.steps - start_steps, max(0.0, self._gait.last_step_t - start_t)
+        if self._session.count_bout(self._walking_direction, steps, duration_s) and self._heading is not None:
+            # told once the heading is learned, if this walk is still going on then
+            self._pending_bouts.append((self._bout, steps, duration_s))
+            self._bout = GaitCues()
 
     def _learn_mounting(self) -> bool:
         """While walking: re-base the body frame on what walking taught (the heading, or a truer upright).
         True when it did."""
         rows = None
+        if self._start_pending:
+            # the start-up convergence is over: its "up" is a better vertical than the first reading
+            self._start_pending = False
+            up = self._orientation.up
+            if up[2] < math.cos(math.radians(5.0)):
+                rows = mounting.rebase_rows(up, None)
+                self._rebase(rows, (0.0, 0.0, 1.0))
+                return True
+            return False
         heading = self._heading
         anterior = heading.anterior() if heading is not None and heading.walk_s >= HEADING_WALK_S else None
         if anterior is not None:
             rows = mounting.rebase_rows(self._gait.reference_up, anterior)
             self.mounting, self._heading = mounting.LEARNED, None
             self._motion.heading_known = True
+            for cues, steps, duration_s in self._pending_bouts:
+                self._session.tell_bout(cues.direction(anterior), steps, duration_s)
+            self._pending_bouts = []
         elif self.mounting == mounting.GRAVITY_ONLY:
             self._walking_up = mounting.follow(self._walking_up, self._orientation.up, self._motion.t_s)
             if mounting.needs_upright_rebase(self._walking_up, self._orientation.up, self._gait.bout_steps):
@@ -276,16 +299,20 @@ class Pipeline:
                 self._heading = HeadingLearner()     # its cues were gathered around a wrong vertical
         if rows is None:
             return False
+        self._rebase(rows, mounting.rotate(rows, self._gait.reference_up) if anterior is not None
+                     else (0.0, 0.0, 1.0))
+        return True
+
+    def _rebase(self, rows: tuple, reference_up: tuple) -> None:
+        """Turn the body axes by ``rows`` (the new axes in the old) under every stage that holds vectors."""
         self._orientation.rotate(rows)
-        self._gait.rebase(mounting.rotate(rows, self._gait.reference_up) if anterior is not None
-                          else (0.0, 0.0, 1.0))
+        self._gait.rebase(reference_up)
         self._bout.rotate(rows)
         self._walking_up = (self._walking_up[0], mounting.rotate(rows, self._walking_up[1]))
         self.calibration = Calibration(self.calibration.gyro_bias_dps,
                                        np.asarray(rows) @ self.calibration.rotation)
         self._to_body = None
         self._state["mounting"] = self.mounting
-        return True
 
 
 def _tail(frames: Frames, first: int) -> Frames:

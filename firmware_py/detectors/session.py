@@ -7,6 +7,7 @@ from typing import Optional
 
 from firmware_py.detectors.motion import Motion
 from firmware_py.events import SESSION_SUMMARY, Event
+from firmware_py.heading import UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,26 @@ class SessionTracker:
         if self._start_t == self._start_t:
             self._stumbles += 1
 
-    def count_bout(self, direction: str, steps: int, duration_s: float) -> None:
-        """A walking bout ended, walked ``direction`` (``forward``, ``backward`` or ``unknown``)."""
-        if self._start_t == self._start_t:
-            bout = self._bouts[direction]
-            bout[0] += steps
-            bout[1] += duration_s
-            bout[2] += 1
+    def count_bout(self, direction: str, steps: int, duration_s: float) -> bool:
+        """A walking bout of this walk ended, walked ``direction`` (``forward``, ``backward`` or ``unknown``).
+        False when no walk is going on."""
+        if self._start_t != self._start_t:
+            return False
+        bout = self._bouts[direction]
+        bout[0] += steps
+        bout[1] += duration_s
+        bout[2] += 1
+        return True
+
+    def tell_bout(self, direction: str, steps: int, duration_s: float) -> None:
+        """A bout counted as ``unknown`` in this walk turned out to be walked ``direction``."""
+        unknown = self._bouts[UNKNOWN]
+        if self._start_t != self._start_t or unknown[2] == 0 or direction == UNKNOWN:
+            return
+        unknown[0] -= steps
+        unknown[1] -= duration_s
+        unknown[2] -= 1
+        self.count_bout(direction, steps, duration_s)
 
     def step(self, mo: Motion, steps: int, walk_ended: bool) -> Optional[Event]:
         t = mo.t_s

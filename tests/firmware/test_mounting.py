@@ -95,11 +95,11 @@ def test_the_heading_waits_for_enough_walking_and_takes_the_side_the_skew_points
     phase = 2 * np.pi * 1.8 * t
     # along +y (the anterior here): sharp negative braking spikes, gentle positive push-off
     braking = np.where(np.cos(phase) > 0.9, -0.6, 0.08) + rng.normal(0, 0.01, len(t))
-    for h, v in zip(braking, np.cos(phase + 1.0)):
-        learner.add(0.05, 0.0, h, 0.0, v, running=False)
+    for t_s, h, v in zip(t, braking, np.cos(phase + 1.0)):
+        learner.add(t_s, 0.05, 0.0, h, 0.0, v, running=False)
     assert learner.anterior() is None                    # 8 s: not yet
-    for h, v in zip(braking, np.cos(phase + 1.0)):
-        learner.add(0.05, 0.0, h, 0.0, v, running=False)
+    for t_s, h, v in zip(t + 8.0, braking, np.cos(phase + 1.0)):
+        learner.add(t_s, 0.05, 0.0, h, 0.0, v, running=False)
     anterior = learner.anterior()
     assert anterior is not None and anterior[1] > 0.99
 
