@@ -15,3 +15,11 @@ dest="${RETROWALK_SISFALL_DIR:-${TMPDIR:-/tmp}/retrowalk-sisfall}"
 mkdir -p out
 .venv/bin/retrowalk evaluate "$dest" --format sisfall --json --output out/evaluate_sisfall.json
 .venv/bin/python scripts/check_floors.py out/evaluate_sisfall.json bench/detection_floors.json
+# a stranger's device: never calibrated and worn turned at random (the pipeline learns the mounting)
+.venv/bin/retrowalk evaluate "$dest" --format sisfall --no-mounting --rotate random --json \
+    --output out/evaluate_sisfall_uncalibrated.json
+.venv/bin/python scripts/check_floors.py out/evaluate_sisfall_uncalibrated.json bench/detection_floors_uncalibrated.json
+# backward walking, as the walks and jogs played backwards in time (docs/evaluation.md)
+.venv/bin/retrowalk evaluate "$dest" --format sisfall --activity D01 D02 D03 D04 --time-reverse --json \
+    --output out/evaluate_sisfall_reversed_walks.json
+.venv/bin/python scripts/check_floors.py out/evaluate_sisfall_reversed_walks.json bench/detection_floors_reversed.json
