@@ -69,6 +69,10 @@ class DetectionSettings:
             raise ValueError(f"still_rate_dps = {self.still_rate_dps} is not allowed; use a positive number")
 
 
+#: while walking uncalibrated, how often the mounting is looked at (s): often enough, and cheap
+LEARN_EVERY_S = 0.5
+
+
 class Pipeline:
     """Streaming detection; see the module docstring.
 
@@ -96,6 +100,7 @@ class Pipeline:
         self._walking_up: tuple = (-math.inf, (0.0, 0.0, 1.0))    # (t_s, slow mean of "up" while walking)
         self._start_pending = calibration is None    # z came from one reading: take the converged "up"
         self._pending_bouts: List[tuple] = []         # bouts of this walk ended before the heading was known
+        self._next_learn_t = -math.inf                # the mounting is looked at a few times a second
         self._framer = Framer(settings.frame_s, settings.orientation.gyro_range_dps)
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
@@ -169,7 +174,7 @@ class Pipeline:
                       frames.accel_peak_g.tolist(), frames.accel_low_g.tolist(), frames.accel_spread_g.tolist())
         # One pass per frame over plain floats: with ~2 frames per 0.1 s block, numpy's per-call cost
         # would outweigh the arithmetic (see bench/pipeline.py).
-        learning = self.mounting != mounting.CALIBRATED
+        learning = self.mounting == mounting.GRAVITY_ONLY or self._start_pending
         for i, (t, dt, (ax, ay, az), (wx, wy, wz), over, gap, t_peak, peak, low, spread) in enumerate(columns):
             orientation.step(dt, ax, ay, az, wx, wy, wz, over, gap)
             ux, uy, uz = up = orientation.up
@@ -207,9 +212,9 @@ class Pipeline:
                     self._heading.add(t, dt, hx, hy, hz, mo.vertical_accel_g, running)
             elif self._was_walking:
                 self._end_bout(t)
-            if orientation.is_starting:
-                continue        # the first second: "up" is converging, the tilt means nothing yet
-            if self._start_pending and learning and self._learn_mounting():
+            if self._start_pending and orientation.is_starting:
+                continue        # uncalibrated, the first second: "up" is converging from one reading
+            if self._start_pending and self._learn_mounting():
                 events.extend(self._detect(_tail(frames, i + 1)))
                 return events
             warning = balance.step(mo)
@@ -231,7 +236,7 @@ class Pipeline:
             if summary is not None:
                 events.append(summary)
                 self._pending_bouts = []          # that walk is told; its unknown bouts stay unknown
-            if learning and mo.is_walking and self._learn_mounting():
+            if learning and mo.is_walking and t >= self._next_learn_t and self._learn_mounting():
                 # the body axes turned: the rest of the block in the new ones (frame by frame, so the
                 # events do not depend on the block size)
                 events.extend(self._detect(_tail(frames, i + 1)))
@@ -283,6 +288,7 @@ class Pipeline:
                 self._rebase(rows, (0.0, 0.0, 1.0))
                 return True
             return False
+        self._next_learn_t = self._motion.t_s + LEARN_EVERY_S
         heading = self._heading
         anterior = heading.anterior() if heading is not None and heading.walk_s >= HEADING_WALK_S else None
         if anterior is not None:
