@@ -29,7 +29,7 @@ import numpy as np
 STANDARD_GRAVITY_M_S2 = 9.80665
 #: the start-up convergence lasts at least this long (s): the first reading may be a jog's or a step's
 #: acceleration, not gravity, and agreeing with itself must not end the convergence at once
-STARTUP_S = 1.0
+STARTUP_S = 0.5
 
 
 @dataclass(frozen=True)

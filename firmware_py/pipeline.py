@@ -212,8 +212,8 @@ class Pipeline:
                     self._heading.add(t, dt, hx, hy, hz, mo.vertical_accel_g, running)
             elif self._was_walking:
                 self._end_bout(t)
-            if self._start_pending and orientation.is_starting:
-                continue        # uncalibrated, the first second: "up" is converging from one reading
+            if orientation.is_starting:
+                continue        # the first second: "up" is converging (from one reading, uncalibrated)
             if self._start_pending and self._learn_mounting():
                 events.extend(self._detect(_tail(frames, i + 1)))
                 return events
