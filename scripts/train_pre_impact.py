@@ -153,7 +153,8 @@ def left_out_results(files: List[Tuple[str, str]], runs: Dict[str, Tuple[int, in
     """These recordings through the whole pipeline with this model and threshold (evaluate's scoring)."""
     settings = DetectionSettings()
     key = "gravity_only_model_file" if DIRECTION_FREE else "model_file"
-    settings = replace(settings, balance=replace(settings.balance, score_threshold=threshold, **{key: model_file}))
+    threshold_key = "gravity_only_score_threshold" if DIRECTION_FREE else "score_threshold"
+    settings = replace(settings, balance=replace(settings.balance, **{threshold_key: threshold, key: model_file}))
     with tempfile.TemporaryDirectory() as tmp:
         for path, _fmt in files:        # a folder of links to this fold's files, for evaluate_files
             os.symlink(path, Path(tmp) / Path(path).name)
@@ -213,7 +214,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     with Pool(args.jobs) as pool:
         trials = pool.map(_features, [(p, f, runs.get(Path(p).stem)) for p, f in files], chunksize=8)
     subjects = np.array([subject_of(tr["name"]) for tr in trials])
-    threshold = args.threshold if args.threshold is not None else DetectionSettings().balance.score_threshold
+    shipped = DetectionSettings().balance
+    threshold = (args.threshold if args.threshold is not None
+                 else shipped.gravity_only_score_threshold if DIRECTION_FREE else shipped.score_threshold)
 
     keys = ("fall_sensitivity", "specificity", "walking_false_alarms_per_hour", "stumble_recall", "stumble_as_fall_rate", "pre_impact_share",
             "lead_time_median_s", "lead_time_p10_s")
