@@ -11,10 +11,12 @@ A :class:`Calibration` holds the gyroscope bias (sensor axes, °/s) and the rota
 
 1. ``retrowalk calibrate`` on the body: :func:`calibrate_at_rest` on a still, upright recording;
 2. a dataset loader that knows how its device was worn (SisFall: ``[[0,0,1],[-1,0,0],[0,-1,0]]``);
-3. :class:`RestLearner`, inside the pipeline when no calibration is given: the first second of standing still.
+3. the pipeline when no calibration is given (``mounting.py``): gravity at once, the heading from a configured
+   ``forward_axis`` or from walking. :class:`RestLearner` (the first second of standing still) tells, with a
+   configured ``forward_axis``, lying at switch-on from standing.
 
 Gravity fixes z but says nothing about where the wearer faces (the heading about the vertical). Our
-convention: the sensor axis named ``forward_axis`` (default ``"+x"``), projected onto the horizontal
+convention: the sensor axis named ``forward_axis`` (``calibrate_at_rest``'s default ``"+x"``), projected onto the horizontal
 plane, is the anterior direction. Mount the device with that axis pointing out of the belly (or
 out of the back with ``"-x"``); the axis must not be near vertical.
 """
@@ -174,7 +176,7 @@ UPRIGHT_MAX_FORWARD_ELEVATION_DEG = 45.0
 LYING_MIN_FORWARD_ELEVATION_DEG = 70.0
 
 
-def _forward_elevation_deg(up_sensor: np.ndarray, forward_axis: str) -> float:
+def forward_elevation_deg(up_sensor: np.ndarray, forward_axis: str) -> float:
     """How far the configured forward axis points above or below the horizontal, in degrees."""
     up = np.asarray(up_sensor, dtype=float)
     return float(np.degrees(np.arcsin(min(1.0, abs(float(np.asarray(_AXES[forward_axis]) @ up))
@@ -211,7 +213,8 @@ class RestLearner:
         still = ((accel_spread_g < s.still_accel_spread_g) & (np.abs(a_mag - 1.0) < 0.2)
                  & (np.abs(gyro_dps - prev).max(axis=1) < s.still_gyro_change_dps))
         self._prev_g = gyro_dps[-1].copy()
-        fwd = np.asarray(_AXES[s.forward_axis])
+        axis = s.forward_axis or "+x"      # none configured: the documented mounting (+x out of the belly)
+        fwd = np.asarray(_AXES[axis])
         steep = np.abs(accel_g @ fwd) > np.sin(np.radians(LYING_MIN_FORWARD_ELEVATION_DEG)) * a_mag
         for i in range(len(t_s)):
             # lying: the posture, whatever small movements
@@ -227,10 +230,10 @@ class RestLearner:
             self._sum_g += gyro_dps[i]
             if self._run_time_s >= s.still_s:
                 up = self._sum_a / self._run_frames
-                if _forward_elevation_deg(up, s.forward_axis) > UPRIGHT_MAX_FORWARD_ELEVATION_DEG:
+                if forward_elevation_deg(up, axis) > UPRIGHT_MAX_FORWARD_ELEVATION_DEG:
                     # lying on the back or front (or forward_axis names the wrong axis): never learn that as
                     # upright; the pipeline counts it as lying (long lie) until the wearer stands
                     continue
-                rotation = rotation_from_gravity(up, s.forward_axis)
+                rotation = rotation_from_gravity(up, axis)
                 return Calibration(tuple(self._sum_g / self._run_frames), rotation), i + 1
         return None, len(t_s)

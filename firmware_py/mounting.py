@@ -19,7 +19,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from firmware_py.calibration import Calibration, rotation_from_gravity
+from firmware_py.calibration import (UPRIGHT_MAX_FORWARD_ELEVATION_DEG, Calibration, forward_elevation_deg,
+                                     rotation_from_gravity)
 
 CALIBRATED, LEARNED, GRAVITY_ONLY = "calibrated", "learned", "gravity only"
 MOUNTING_STATES = (CALIBRATED, LEARNED, GRAVITY_ONLY)
@@ -35,6 +36,18 @@ def plausible_gravity(accel_g: np.ndarray) -> int:
     mag = np.sqrt(np.einsum("ij,ij->i", accel_g, accel_g))
     hits = np.flatnonzero((mag > 0.5) & (mag < 2.0))
     return int(hits[0]) if hits.size else -1
+
+
+def first_upright(accel_g: np.ndarray, forward_axis: str) -> int:
+    """Index of the first frame that could be gravity with the configured ``forward_axis`` near horizontal
+    (standing, sitting: not lying on the back or front), or -1."""
+    first = plausible_gravity(accel_g)
+    if first < 0 or not forward_axis:
+        return first
+    for i in range(first, len(accel_g)):
+        if forward_elevation_deg(accel_g[i], forward_axis) <= UPRIGHT_MAX_FORWARD_ELEVATION_DEG:
+            return i
+    return -1
 
 
 def start_from_gravity(up_sensor: Sequence[float], forward_axis: str) -> Tuple[Calibration, str]:

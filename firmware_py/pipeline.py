@@ -27,10 +27,11 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from firmware_py import mounting
-from firmware_py.calibration import Calibration, CalibrationSettings
+from firmware_py.calibration import Calibration, CalibrationSettings, RestLearner
 from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
                                    SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
                                    StumbleDetector, StumbleSettings)
+from firmware_py.detectors.stillness import long_lie_event
 from firmware_py.detectors.trees import TreeEnsemble
 from firmware_py.errors import ConfigError
 from firmware_py.events import Event
@@ -92,6 +93,11 @@ class Pipeline:
         self.settings = settings
         self.calibration = calibration
         self.mounting = mounting.CALIBRATED if calibration is not None else mounting.GRAVITY_ONLY
+        # with a configured forward_axis, lying at switch-on is told from standing: it is not taken for
+        # upright, and a long lie is counted meanwhile (the rest learner's lying time)
+        self._lying = (RestLearner(settings.calibration)
+                       if calibration is None and settings.calibration.forward_axis else None)
+        self._early_lie_sent = False
         self._heading: Optional[HeadingLearner] = None
         self._bout = GaitCues()             # the travel cue of the current walking bout
         self._bout_start = (0.0, 0)         # (t_s, steps) when the bout started
@@ -127,9 +133,12 @@ class Pipeline:
         if frames is None:
             return []
         if self.calibration is None:
-            first = mounting.plausible_gravity(frames.accel_g)
+            first = mounting.first_upright(frames.accel_g, self.settings.calibration.forward_axis)
+            if self._lying is not None:
+                self._lying.learn(frames.t_s, frames.dt_s, frames.accel_g, frames.gyro_dps, frames.accel_spread_g)
             if first < 0:
-                return []
+                return self._long_lie_before_mounting(float(frames.t_s[-1]))
+            self._lying = None
             self.calibration, self.mounting = mounting.start_from_gravity(frames.accel_g[first],
                                                                           self.settings.calibration.forward_axis)
             if self.mounting == mounting.GRAVITY_ONLY:
@@ -138,6 +147,17 @@ class Pipeline:
             self._state["mounting"] = self.mounting
             frames = _tail(frames, first)
         return self._detect(frames)
+
+    def _long_lie_before_mounting(self, t_s: float) -> List[Event]:
+        """No upright posture yet, but lying (the configured forward axis steep) for ``long_lie_s``."""
+        lying_s = self._lying.lying_s if self._lying is not None else 0.0
+        if lying_s < self.settings.stillness.long_lie_s:
+            self._early_lie_sent = self._early_lie_sent and lying_s > 0
+            return []
+        if self._early_lie_sent:
+            return []
+        self._early_lie_sent = True
+        return [long_lie_event(t_s - lying_s, t_s, mounting="not yet learned")]
 
     def finish(self) -> List[Event]:
         """End of the stream: the summary of a walk still in progress."""

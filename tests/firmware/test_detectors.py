@@ -291,7 +291,11 @@ def test_no_long_lie_before_the_configured_time():
 
 
 def test_a_daemon_started_on_a_wearer_lying_still_raises_long_lie_and_never_learns_lying_as_upright():
-    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0))
+    # lying is told from standing by the configured forward axis (the synthetic sensor's +x is anterior);
+    # with none configured the heading is learned from walking and a start lying down cannot be told
+    from firmware_py.calibration import CalibrationSettings
+    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0),
+                                 calibration=CalibrationSettings(forward_axis="+x"))
     events, pipeline = _run(scenarios.lying_down(seed=2, stand_s=0.0, lie_s=45.0), settings)  # no calibration
     helps = [e for e in events if e.type == HELP_NEEDED]
     assert len(helps) == 1 and helps[0].features["reason"] == "long_lie"
