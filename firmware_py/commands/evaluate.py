@@ -69,9 +69,9 @@ def _find_labels(args: argparse.Namespace) -> Optional[Path]:
 class _Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal (quiet in CI logs and pipes)."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr    # the current one, not the one at import
+        self.enabled = self.stream.isatty()
         self.start = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
