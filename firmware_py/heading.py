@@ -34,6 +34,10 @@ MIN_SKEW = 0.1
 #: the same played backwards (a causal running mean made it differ: SisFall walks 36 vs 21 of 40)
 _MEAN_FRAMES = 21
 
+#: a walking bout with fewer frames of cue than this (3 s) is too short to tell: it joins the next bout of
+#: the same walk (the first steps of a walk, a few steps around an obstacle)
+MIN_BOUT_FRAMES = 60
+
 FORWARD, BACKWARD, UNKNOWN = "forward", "backward", "unknown"
 
 

@@ -37,7 +37,7 @@ from firmware_py.errors import ConfigError
 from firmware_py.events import Event
 from firmware_py.frames import Framer, Frames
 from firmware_py.gait import GaitSettings, GaitTracker
-from firmware_py.heading import HEADING_WALK_S, RUNNING_ACCEL_G, UNKNOWN, GaitCues, HeadingLearner
+from firmware_py.heading import HEADING_WALK_S, MIN_BOUT_FRAMES, RUNNING_ACCEL_G, UNKNOWN, GaitCues, HeadingLearner
 from firmware_py.orientation import OrientationFilter, OrientationSettings
 from hal.types import SampleBlock
 
@@ -102,6 +102,7 @@ class Pipeline:
         self._bout = GaitCues()             # the travel cue of the current walking bout
         self._bout_start = (0.0, 0)         # (t_s, steps) when the bout started
         self._was_walking = False
+        self._bout_open = False             # a bout too short to tell, waiting for the next one
         self._walking_direction = UNKNOWN
         self._walking_up: tuple = (-math.inf, (0.0, 0.0, 1.0))    # (t_s, slow mean of "up" while walking)
         self._start_pending = calibration is None    # z came from one reading: take the converged "up"
@@ -161,8 +162,8 @@ class Pipeline:
 
     def finish(self) -> List[Event]:
         """End of the stream: the summary of a walk still in progress."""
-        if self._was_walking:
-            self._end_bout(self._motion.t_s)
+        if self._was_walking or self._bout_open:
+            self._end_bout(self._motion.t_s, final=True)
         summary = self._session.finish()
         return [summary] if summary is not None else []
 
@@ -224,8 +225,10 @@ class Pipeline:
             mo.roll_rate_dps, mo.yaw_rate_dps = wx, wz
             if mo.is_walking:
                 if not self._was_walking:
-                    self._was_walking, self._bout_start = True, (t, gait.steps)
-                    self._bout.reset()
+                    self._was_walking = True
+                    if not self._bout_open:       # else the last bout was too short to tell: it goes on
+                        self._bout_start = (t, gait.steps)
+                        self._bout.reset()
                 running = gait.step_accel_g > RUNNING_ACCEL_G
                 self._bout.add(hx, hy, hz, mo.vertical_accel_g, -1.0 if running else 1.0)
                 if self._heading is not None:
@@ -252,6 +255,8 @@ class Pipeline:
             aftermath = stillness.step(mo)
             if aftermath is not None:
                 events.append(aftermath)
+            if self._bout_open and gait.walk_ended:
+                self._end_bout(t, final=True)
             summary = session.step(mo, gait.steps, gait.walk_ended)
             if summary is not None:
                 events.append(summary)
@@ -284,9 +289,15 @@ class Pipeline:
     def _anterior(self) -> Optional[tuple]:
         return None if self.mounting == mounting.GRAVITY_ONLY else (1.0, 0.0, 0.0)
 
-    def _end_bout(self, t: float) -> None:
-        """A walking bout ended: its direction, steps and time go to the session summary."""
+    def _end_bout(self, t: float, final: bool = False) -> None:
+        """A walking bout ended: its direction, steps and time go to the session summary. A bout too short
+        to tell (:data:`MIN_BOUT_FRAMES`) joins the next one of the same walk, unless the walk is over
+        (``final``)."""
         self._was_walking = False
+        if not final and self._bout.frames < MIN_BOUT_FRAMES:
+            self._bout_open = True
+            return
+        self._bout_open = False
         start_t, start_steps = self._bout_start
         self._walking_direction = self._bout.direction(self._anterior())
         steps, duration_s = self._gait.steps - start_steps, max(0.0, self._gait.last_step_t - start_t)
