@@ -1,7 +1,7 @@
 """The detection pipeline: sample blocks in, events out. One object serves the daemon, replay and evaluate.
 
 Stages (each a small object with its own state): ``frames`` (fixed ~50 ms frames, numpy) →
-``calibration`` (gyro bias, sensor → body frame; learned at the first still second when none is given)
+``calibration`` (gyro bias, sensor → body frame; when none is given, ``mounting.py`` learns it as it goes)
 → ``orientation`` (tilt, its direction, vertical speed) → ``gait`` (steps, walking, envelope, upright
 reference) → ``detectors`` (loss_of_balance, fall, stumble, help_needed / recovered, session summary).
 
