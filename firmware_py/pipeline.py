@@ -39,6 +39,7 @@ from firmware_py.frames import Framer, Frames
 from firmware_py.gait import GaitSettings, GaitTracker
 from firmware_py.heading import HEADING_WALK_S, MIN_BOUT_FRAMES, RUNNING_ACCEL_G, UNKNOWN, GaitCues, HeadingLearner
 from firmware_py.orientation import OrientationFilter, OrientationSettings
+from hal.mpu6050_settings import SensorSettings
 from hal.types import SampleBlock
 
 
@@ -86,10 +87,14 @@ class Pipeline:
     model : TreeEnsemble or None
         The pre-impact model; None reads the one ``settings.balance`` names (see
         ``detectors.balance.load_model_for``: read it once when building many pipelines).
+    gyro_range_dps : float
+        The full scale the gyroscope was set to (``[sensor] gyro_range_dps``; for a recording, its
+        sensor's): frames with a sample at it are overrange and the tilt is re-learned from the accelerometer.
     """
 
     def __init__(self, settings: DetectionSettings = DetectionSettings(),
-                 calibration: Optional[Calibration] = None, model: Optional[TreeEnsemble] = None) -> None:
+                 calibration: Optional[Calibration] = None, model: Optional[TreeEnsemble] = None,
+                 gyro_range_dps: float = SensorSettings.gyro_range_dps) -> None:
         self.settings = settings
         self.calibration = calibration
         self.mounting = mounting.CALIBRATED if calibration is not None else mounting.GRAVITY_ONLY
@@ -108,7 +113,7 @@ class Pipeline:
         self._start_pending = calibration is None    # z came from one reading: take the converged "up"
         self._pending_bouts: List[tuple] = []         # bouts of this walk ended before the heading was known
         self._next_learn_t = -math.inf                # the mounting is looked at a few times a second
-        self._framer = Framer(settings.frame_s, settings.orientation.gyro_range_dps)
+        self._framer = Framer(settings.frame_s, gyro_range_dps)
         self._orientation = OrientationFilter(settings.orientation)
         self._gait = GaitTracker(settings.gait)
         self._balance = BalanceDetector(settings.balance, model)

@@ -27,7 +27,7 @@ from firmware_py.datasets import write_csv  # noqa: E402
 from hal.types import SampleBlock  # noqa: E402
 
 UMAFALL_BODY_FROM_SENSOR = np.array([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]])
-CONFIG = "[detection.orientation]\ngyro_range_dps = 250.0\n"
+CONFIG = "[sensor]\ngyro_range_dps = 250\n"
 
 
 def kind_word(activity: str, is_fall: bool) -> str:
