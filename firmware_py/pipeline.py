@@ -98,10 +98,11 @@ class Pipeline:
         self.settings = settings
         self.calibration = calibration
         self.mounting = mounting.CALIBRATED if calibration is not None else mounting.GRAVITY_ONLY
-        # with a configured forward_axis, lying at switch-on is told from standing: it is not taken for
-        # upright, and a long lie is counted meanwhile (the rest learner's lying time)
-        self._lying = (RestLearner(settings.calibration)
-                       if calibration is None and settings.calibration.forward_axis else None)
+        # Lying at switch-on (a restart while the wearer is on the floor) is told by the forward axis: the
+        # configured one, else the documented mounting's (+x out of the belly). With an axis configured,
+        # lying is not taken for upright; without one, detection starts at once (any mounting), and until
+        # walking has shown the upright the wearer keeps, lying so still counts towards a long lie.
+        self._lying = RestLearner(settings.calibration) if calibration is None else None
         self._early_lie_sent = False
         self._heading: Optional[HeadingLearner] = None
         self._bout = GaitCues()             # the travel cue of the current walking bout
@@ -144,7 +145,8 @@ class Pipeline:
                 self._lying.learn(frames.t_s, frames.dt_s, frames.accel_g, frames.gyro_dps, frames.accel_spread_g)
             if first < 0:
                 return self._long_lie_before_mounting(float(frames.t_s[-1]))
-            self._lying = None
+            if self.settings.calibration.forward_axis:
+                self._lying = None
             self.calibration, self.mounting = mounting.start_from_gravity(frames.accel_g[first],
                                                                           self.settings.calibration.forward_axis)
             if self.mounting == mounting.GRAVITY_ONLY:
@@ -152,7 +154,26 @@ class Pipeline:
             self._motion.heading_known = self.mounting != mounting.GRAVITY_ONLY
             self._state["mounting"] = self.mounting
             frames = _tail(frames, first)
-        return self._detect(frames)
+            return self._detect(frames) + self._long_lie_before_walking(frames)
+        if self._lying is not None:
+            self._lying.learn(frames.t_s, frames.dt_s, frames.accel_g, frames.gyro_dps, frames.accel_spread_g)
+        return self._detect(frames) + self._long_lie_before_walking(frames)
+
+    def _long_lie_before_walking(self, frames: Frames) -> List[Event]:
+        """Started with no forward axis: the start-up posture stood for upright, so the stillness detector
+        cannot see a wearer who was already lying; the documented mounting's lying time does, until the
+        wearer has walked (then the body frame holds the upright walked in)."""
+        if self._lying is None or not len(frames.t_s):
+            return []
+        if self._gait.bout_steps >= mounting.REBASE_AFTER_STEPS or self.mounting != mounting.GRAVITY_ONLY:
+            self._lying = None
+            return []
+        gyro = frames.gyro_dps[-1]
+        still = (frames.accel_spread_g[-1] < 0.1
+                 and float(gyro @ gyro) < self.settings.still_rate_dps ** 2)   # as Motion.is_still
+        if self._stillness.watching or not still:
+            return []
+        return self._long_lie_before_mounting(float(frames.t_s[-1]))
 
     def _long_lie_before_mounting(self, t_s: float) -> List[Event]:
         """No upright posture yet, but lying (the configured forward axis steep) for ``long_lie_s``."""

@@ -82,6 +82,11 @@ class StillnessDetector:
     def in_episode(self) -> bool:
         return self._episode_t == self._episode_t
 
+    @property
+    def watching(self) -> bool:
+        """A fall episode or a lie is being watched here, with its own ``help_needed``."""
+        return self.in_episode or self._lying_since == self._lying_since
+
     def start(self, alarm: Event) -> None:
         """A fall or loss of balance was just raised: watch what follows."""
         is_fall = alarm.type == FALL

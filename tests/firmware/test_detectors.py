@@ -291,8 +291,7 @@ def test_no_long_lie_before_the_configured_time():
 
 
 def test_a_daemon_started_on_a_wearer_lying_still_raises_long_lie_and_never_learns_lying_as_upright():
-    # lying is told from standing by the configured forward axis (the synthetic sensor's +x is anterior);
-    # with none configured the heading is learned from walking and a start lying down cannot be told
+    # a configured forward axis tells lying from standing (the synthetic sensor's +x is anterior)
     from firmware_py.calibration import CalibrationSettings
     settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0),
                                  calibration=CalibrationSettings(forward_axis="+x"))
@@ -301,6 +300,22 @@ def test_a_daemon_started_on_a_wearer_lying_still_raises_long_lie_and_never_lear
     assert len(helps) == 1 and helps[0].features["reason"] == "long_lie"
     assert helps[0].features["mounting"] == "not yet learned"
     assert pipeline.calibration is None  # lying down was not taken for upright
+
+
+def test_with_no_forward_axis_a_wearer_found_lying_at_switch_on_still_gets_the_long_lie():
+    # detection starts at once with any mounting; the documented mounting (+x out of the belly) still
+    # tells that the wearer was lying at switch-on (a restart while they are on the floor)
+    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0))
+    events, pipeline = _run(scenarios.lying_down(seed=2, stand_s=0.0, lie_s=45.0), settings)
+    helps = [e for e in events if e.type == HELP_NEEDED]
+    assert [e.features["reason"] for e in helps] == ["long_lie"]
+    assert 30.0 <= helps[0].t_detect_s - helps[0].t_onset_s < 32.0
+
+
+def test_with_no_forward_axis_lying_down_after_standing_raises_one_long_lie_not_two():
+    settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0))
+    events, _ = _run(scenarios.lying_down(seed=4, stand_s=3.0, lie_s=80.0), settings)
+    assert [e.features["reason"] for e in events if e.type == HELP_NEEDED] == ["long_lie"]
 
 
 def test_a_wearer_who_stands_first_is_learned_upright_then_long_lie_works_in_the_body_frame():
