@@ -31,8 +31,9 @@ from .errors import ConfigError, RetrowalkError
 from .mqtt_settings import (MqttSettings, MqttTlsSettings, default_device_id,  # noqa: F401 (re-exported)
                             process_client_id, read_password_file)
 from .outbox import TELEMETRY, Outbox, OutboxRow
-from .topics import (OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, discovery_messages,
-                     parse_command)
+from .ha_discovery import ha_status_topic
+from .retained import LEDGER_NAME, RetainedTopics
+from .topics import OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, parse_command
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,9 @@ class Publisher:
         Read and acknowledged only from the thread that calls ``step()``.
     clock : Clock
         Times how long the broker has been unreachable (``state()``); reconnect waits happen on paho's thread.
+    state_dir : Path, optional
+        Where the list of retained topics published so far is kept, so the ones no longer wanted (discovery
+        switched off, a new ``device_id``) are cleared on the next connect (``retained``).
 
     Example
     -------
@@ -123,11 +127,15 @@ class Publisher:
     """
 
     def __init__(self, settings: MqttSettings, outbox: Outbox, clock: Clock,
-                 rng: Optional[random.Random] = None) -> None:
+                 rng: Optional[random.Random] = None, state_dir: Optional[Path] = None) -> None:
         self.settings = settings
         self.outbox = outbox
         self.clock = clock
         self.topics = Topics(settings.prefix, settings.device_id)
+        self.retained = RetainedTopics(self.topics, settings.discovery_prefix if settings.discovery else None,
+                                       Path(state_dir) / LEDGER_NAME if state_dir is not None else None)
+        self._ha_status = ha_status_topic(settings.discovery_prefix) if settings.discovery else None
+        self._ha_births: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
         self.last_error: Optional[str] = None
         self.delivered = 0
         self._connected = False
@@ -200,6 +208,10 @@ class Publisher:
         """
         self._activity.clear()  # before draining: anything queued from now on wakes the next wait()
         self._apply_link_changes()
+        while not self._ha_births.empty():  # Home Assistant (re)started: it asks for discovery and state again
+            self._ha_births.get_nowait()
+            if self._connected:
+                self._publish_retained(self.retained.current())
         acked = self._apply_acks()
         if self._connected:
             self._publish_pending()
@@ -214,6 +226,8 @@ class Publisher:
             if up and not self._connected:
                 log.info("MQTT: connected to %s", self.settings.broker)
                 self._offline_since_s = None
+            if up:  # a broker restarted without persistence has forgotten them: every connect sends them again
+                self._publish_retained(self.retained.on_connect())
             elif not up and error and error != self.last_error:
                 log.warning("MQTT: %s", error)
             if not up and self._offline_since_s is None:
@@ -229,7 +243,9 @@ class Publisher:
             except queue.Empty:
                 break
             row_id = self._inflight.pop(mid, None)
-            if row_id is not None:
+            if row_id is None:
+                self.retained.acked(mid)
+            else:
                 rows.append(row_id)
                 self._inflight_held.discard(row_id)
         if rows:
@@ -278,6 +294,17 @@ class Publisher:
         else:
             self.outbox.put_telemetry(body)
 
+    def publish_state(self, payload: str) -> None:
+        """Set the retained wearer state (``wearer_state``): sent now if connected, and on every connect."""
+        self.retained.state_payload = payload
+        if self._connected:
+            self._publish_retained([(self.topics.state, payload)])
+
+    def _publish_retained(self, messages: List[Tuple[str, str]]) -> None:
+        for topic, payload in messages:
+            info = self._client.publish(topic, payload, qos=1, retain=True)
+            self.retained.sent(info.mid, topic, payload)
+
     def publish_status(self, status: str) -> None:
         """Publish a retained status word (``online`` / ``offline``) at QoS 1."""
         self._client.publish(self.topics.status, status, qos=1, retain=True)
@@ -320,10 +347,9 @@ class Publisher:
         self._refused = False
         self._backoff.reset()
         client.subscribe(self.topics.cmd_all, qos=1)
+        if self._ha_status is not None:
+            client.subscribe(self._ha_status, qos=1)
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
-        if self.settings.discovery:
-            for topic, payload in discovery_messages(self.topics, self.settings.discovery_prefix):
-                client.publish(topic, payload, qos=1, retain=True)
         self._links.put((True, None))
         self._activity.set()
 
@@ -358,97 +384,20 @@ class Publisher:
         self._activity.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
+        if message.topic == self._ha_status:
+            if bytes(message.payload) == b"online":
+                self._ha_births.put(True)
+                self._activity.set()
+            return
         name = self.topics.command_name(message.topic)
         if name is not None:
             self._inbox.put((name, bytes(message.payload), bool(message.retain)))
             self._activity.set()
 
 
-class Follower:
-    """Subscribe to some topics and hand every message to the caller's thread (``retrowalk alerts``, tests,
-    benches). Messages go to ``messages`` as ``(topic, payload, retained, received_monotonic_s)``.
-
-    With a ``client_id`` and ``persistent=True`` the broker keeps a session for it: QoS 1 messages published
-    while it is away (its own outage, or the broker's restart if the broker persists sessions) are delivered
-    when it is back.
-    """
-
-    def __init__(self, settings: MqttSettings, subscriptions: List[str], client_id: str = "",
-                 persistent: bool = False) -> None:
-        if persistent and not client_id:
-            raise ValueError("a persistent session needs a client_id that stays the same between runs")
-        self.settings = settings
-        self.subscriptions = list(subscriptions)
-        self.messages: "queue.SimpleQueue[Tuple[str, bytes, bool, float]]" = queue.SimpleQueue()
-        self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
-        self._client = _new_client(settings, client_id or f"retrowalk-alerts-{random.getrandbits(32):08x}",
-                                   clean_session=not persistent)
-        self._client.on_connect = self._on_connect
-        self._client.on_connect_fail = self._on_connect_fail
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
-        self._started = False
-
-    def start(self, timeout_s: float = 5.0) -> "Follower":
-        """Connect and subscribe; raise MqttError naming the broker and the reason if that fails in time."""
-        self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
-        self._client.loop_start()
-        self._started = True
-        error = f"no answer from broker {self.settings.broker} within {timeout_s:g} s"
-        try:
-            up, why = self._links.get(timeout=timeout_s)
-            if up:
-                return self
-            error = why or error
-        except queue.Empty:
-            pass
-        self.close()
-        raise MqttError(error)
-
-    def publish(self, topic: str, payload: Any, qos: int = 1, timeout_s: float = 5.0) -> None:
-        """Send one message (e.g. a command to a device) and wait until the broker has it (QoS 1)."""
-        info = self._client.publish(topic, payload, qos=qos)
-        try:
-            info.wait_for_publish(timeout_s)
-        except (RuntimeError, ValueError) as exc:
-            raise MqttError(f"could not publish to {topic} on {self.settings.broker}: {exc}") from None
-        if not info.is_published():
-            raise MqttError(f"broker {self.settings.broker} did not acknowledge {topic} within {timeout_s:g} s")
-
-    def close(self) -> None:
-        if self._started:
-            self._started = False
-            self._client.disconnect()
-            self._client.loop_stop()
-
-    def __enter__(self) -> "Follower":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,
-                    properties: Any) -> None:
-        if reason_code.is_failure:
-            self._links.put((False, f"broker {self.settings.broker} refused the connection: {reason_code}"))
-            return
-        if self.subscriptions:
-            client.subscribe([(t, 1) for t in self.subscriptions])
-        else:  # a sender only
-            self._links.put((True, None))
-
-    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reason_codes: Any,
-                      properties: Any) -> None:
-        # ready only once the broker has the subscription, or a publish right after start() could be missed
-        refused = [str(rc) for rc in reason_codes if rc.is_failure]
-        if refused:
-            self._links.put((False, f"broker {self.settings.broker} refused the subscription: {refused[0]}"))
-        else:
-            self._links.put((True, None))
-
-    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
-        self._links.put((False, f"cannot connect to broker {self.settings.broker}: {_connect_failure_words()}"))
-
-    def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
-        self.messages.put((message.topic, bytes(message.payload), bool(message.retain), time.monotonic()))
+def __getattr__(name: str) -> Any:
+    # ``Follower`` has its own module now; ``from firmware_py.mqtt import Follower`` keeps working
+    if name == "Follower":
+        from .follower import Follower
+        return Follower
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""The MQTT wire contract as pure functions: topic names, Home Assistant discovery, command payloads.
+"""The MQTT wire contract as pure functions: topic names and command payloads (Home Assistant discovery:
+``ha_discovery``).
 
 Nothing here touches the network (``firmware_py/mqtt.py`` does), so all of it is tested without a broker.
 
@@ -6,6 +7,7 @@ Topics, under a configurable prefix (default ``retrowalk``)::
 
     <prefix>/<device>/status        retained "online"; "offline" as the last will and on clean shutdown
     <prefix>/<device>/event         QoS 1 event JSON (docs/event.schema.json)
+    <prefix>/<device>/state         retained QoS 1 JSON: ok | stumble | alarm | help_needed | sos (wearer_state)
     <prefix>/<device>/telemetry     QoS 0 JSON readings
     <prefix>/<device>/cmd/<name>    commands in: cancel, mute, test_alarm, calibrate, ping
     <prefix>/<device>/cmd/result    replies out
@@ -16,9 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
-
-from .events import CANCELLED, FALL, HELP_NEEDED, RECOVERED, SOS
+from typing import Any, Dict, Optional
 
 ONLINE, OFFLINE = "online", "offline"
 
@@ -72,6 +72,11 @@ class Topics:
         return f"{self.base}/event"
 
     @property
+    def state(self) -> str:
+        """Retained: what the events add up to (``wearer_state``), for whoever subscribes later."""
+        return f"{self.base}/state"
+
+    @property
     def telemetry(self) -> str:
         return f"{self.base}/telemetry"
 
@@ -92,57 +97,6 @@ class Topics:
         if not topic.startswith(head) or topic == self.cmd_result:
             return None
         return topic[len(head):]
-
-
-# ---- Home Assistant discovery ----------------------------------------------------------------------------
-
-_FALL_ON = (FALL, HELP_NEEDED, SOS)
-_FALL_OFF = (CANCELLED, RECOVERED)
-
-
-def discovery_messages(topics: Topics, discovery_prefix: str = "homeassistant") -> List[Tuple[str, str]]:
-    """Retained discovery configs ``[(topic, json)]`` for Home Assistant's MQTT integration.
-
-    A binary_sensor "fall detected" (device_class safety) turned on by fall / help_needed / sos events and off by
-    cancelled / recovered (other events render nothing, which Home Assistant ignores); sensors for tilt, cadence
-    and steps from telemetry; a button that sends ``test_alarm``. Availability follows ``status``.
-    """
-    check_prefix(discovery_prefix, "discovery_prefix")
-    dev = topics.device_id
-    node = f"retrowalk_{dev}"
-    common = {
-        "availability_topic": topics.status,
-        "payload_available": ONLINE,
-        "payload_not_available": OFFLINE,
-        "device": {"identifiers": [node], "name": f"retrowalk {dev}", "manufacturer": "retrowalk",
-                   "model": "waist-worn MPU-6050 balance monitor"},
-    }
-    on = ", ".join(repr(t) for t in _FALL_ON)
-    off = ", ".join(repr(t) for t in _FALL_OFF)
-    entities: List[Tuple[str, str, Dict[str, Any]]] = [
-        ("binary_sensor", "fall", {
-            "name": "Fall detected", "device_class": "safety", "state_topic": topics.event,
-            "value_template": (f"{{% if value_json.type in [{on}] %}}ON"
-                               f"{{% elif value_json.type in [{off}] %}}OFF{{% endif %}}"),
-            "payload_on": "ON", "payload_off": "OFF"}),
-        ("sensor", "tilt", {
-            "name": "Tilt", "state_topic": topics.telemetry, "unit_of_measurement": "°",
-            "state_class": "measurement", "value_template": "{{ value_json.tilt_deg }}"}),
-        ("sensor", "cadence", {
-            "name": "Cadence", "state_topic": topics.telemetry, "unit_of_measurement": "steps/min",
-            "state_class": "measurement", "value_template": "{{ value_json.cadence_spm }}"}),
-        ("sensor", "steps", {
-            "name": "Steps", "state_topic": topics.telemetry, "state_class": "total_increasing",
-            "value_template": "{{ value_json.steps }}"}),
-        ("button", "test_alarm", {
-            "name": "Test alarm", "command_topic": topics.cmd("test_alarm"), "payload_press": HA_PRESS}),
-    ]
-    messages = []
-    for component, object_id, config in entities:
-        payload = dict(common, unique_id=f"{node}_{object_id}", **config)
-        topic = f"{discovery_prefix}/{component}/{node}/{object_id}/config"
-        messages.append((topic, json.dumps(payload, sort_keys=True, ensure_ascii=False)))
-    return messages
 
 
 # ---- commands --------------------------------------------------------------------------------------------

@@ -120,6 +120,8 @@ class Daemon:
         Closed last at shutdown (the GPIO the wiring built).
     make_pipeline, state_dir : optional
         For the MQTT ``calibrate`` command: a new pipeline from a calibration, and where it is saved.
+    wearer : firmware_py.wearer_state.StateTracker, optional
+        Folds every recorded event into the retained wearer state carers see.
     """
 
     def __init__(self, link: SensorLink, pipeline: Any, alerts: Any, outbox: Any, publisher: Any,
@@ -128,7 +130,7 @@ class Daemon:
                  wall_clock: Callable[[], float] = time.time,
                  on_event: Optional[Callable[[Event], None]] = None,
                  resources: Sequence[Any] = (), make_pipeline: Optional[Callable[[Any], Any]] = None,
-                 state_dir: Optional[Path] = None) -> None:
+                 state_dir: Optional[Path] = None, wearer: Any = None) -> None:
         self.link = link
         self.pipeline = pipeline
         self.alerts = alerts
@@ -146,6 +148,7 @@ class Daemon:
         self._state_dir = state_dir
         # the alarms a restart must take up (a fall's window, help_needed, SOS), beside the outbox
         self.alarm_state = AlarmStateFile(state_dir, clock, wall_clock) if state_dir is not None else None
+        self.wearer = wearer
         self._calibrating: Optional[Tuple[Any, float, List[SampleBlock]]] = None
         self.stop_requested = threading.Event()
         now = clock.monotonic()
@@ -177,6 +180,8 @@ class Daemon:
         recorded += self._storage_events()
         if self.alarm_state is not None:
             self.alarm_state.save_if_changed(self.alerts.pending_alarms())
+        if self.wearer is not None:
+            self.wearer.tick(self._wall_clock())
         if self.publisher is not None:
             self.publisher.step()
             for command in self.publisher.commands():
@@ -220,6 +225,8 @@ class Daemon:
     def _store(self, event: Event) -> List[Event]:
         event = self._with_wall_time(event)
         self.outbox.put(event, self.device_id)
+        if self.wearer is not None:
+            self.wearer.on_event(event)
         log.info("event %s %s", event.type, event.features)
         if self._on_event is not None:
             self._on_event(event)
@@ -246,6 +253,9 @@ class Daemon:
             events += self._store(event)
         if events:
             return events, command.result(True, "alarm cancelled")
+        if self.wearer is not None and self.wearer.clear(self._wall_clock()):
+            # e.g. an alarm state kept across a restart with nothing sounding now: a carer's "stop" clears it
+            return events, command.result(True, "no alarm was sounding; the wearer's state is back to ok")
         return events, command.result(True, "nothing to cancel: no alarm was sounding")
 
     def _cmd_mute(self, command: Any) -> Tuple[List[Event], Any]:

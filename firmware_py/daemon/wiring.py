@@ -114,10 +114,10 @@ def build_pipeline(config: Any, calibration: Any = None, model: Any = None) -> A
                     gyro_range_dps=config.sensor.gyro_range_dps)
 
 
-def build_publisher(config: Any, outbox: Any, clock: Clock) -> Any:
+def build_publisher(config: Any, outbox: Any, clock: Clock, state_dir: Optional[Path] = None) -> Any:
     from ..mqtt import Publisher
 
-    return Publisher(config.mqtt, outbox, clock)
+    return Publisher(config.mqtt, outbox, clock, state_dir=state_dir)
 
 
 def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any = None, gpio: Any = None,
@@ -149,16 +149,19 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     # never raises for the disk: a read-only or missing state dir is a storage_fault, not a stopped monitor
     outbox = Outbox(state_dir / "outbox.sqlite3", clock)
     try:
-        publisher = build_publisher(config, outbox, clock) if with_broker else None
+        publisher = build_publisher(config, outbox, clock, state_dir) if with_broker else None
     except ConfigError:  # e.g. a TLS file that does not exist: let go of the pins and the outbox we opened
         outbox.close()
         for resource in resources:
             resource.close()
         raise
     notifier = Notifier(os.environ if environ is None else environ)
+    from ..wearer_state import STATE_FILE, StateTracker
+    wearer = StateTracker(config.mqtt.device_id, state_dir / STATE_FILE,
+                          publish=publisher.publish_state if publisher is not None else lambda payload: None)
     return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,
                   device_id=config.mqtt.device_id, sample_rate_hz=config.sensor.sample_rate_hz,
-                  on_event=on_event, resources=resources, state_dir=state_dir,
+                  on_event=on_event, resources=resources, state_dir=state_dir, wearer=wearer,
                   make_pipeline=lambda calibration: build_pipeline(config, calibration, model))
 
 

@@ -1,4 +1,4 @@
-"""Topic names, Home Assistant discovery and command validation: the MQTT wire contract, no broker."""
+"""Topic names and command validation: the MQTT wire contract, no broker."""
 from __future__ import annotations
 
 import json
@@ -7,14 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_py.topics import (COMMAND_NAMES, Command, CommandError, CommandResult, Topics, discovery_messages,
-                                parse_command)
+from firmware_py.topics import COMMAND_NAMES, Command, CommandError, CommandResult, Topics, parse_command
 
 
 def test_topics_sit_under_prefix_and_device_when_built():
     t = Topics("home/walk", "walker-1")
-    assert (t.status, t.event, t.telemetry, t.cmd("mute"), t.cmd_result, t.cmd_all) == (
-        "home/walk/walker-1/status", "home/walk/walker-1/event", "home/walk/walker-1/telemetry",
+    assert (t.status, t.event, t.state, t.telemetry, t.cmd("mute"), t.cmd_result, t.cmd_all) == (
+        "home/walk/walker-1/status", "home/walk/walker-1/event", "home/walk/walker-1/state", "home/walk/walker-1/telemetry",
         "home/walk/walker-1/cmd/mute", "home/walk/walker-1/cmd/result", "home/walk/walker-1/cmd/#")
 
 
@@ -35,47 +34,6 @@ def test_prefix_with_wildcards_or_empty_levels_is_refused_with_its_value(prefix)
 def test_device_id_that_would_break_a_topic_is_refused(device_id):
     with pytest.raises(ValueError, match="device_id = .* is not allowed; use 1 to 64 letters"):
         Topics("retrowalk", device_id)
-
-
-def _discovery(prefix="homeassistant"):
-    return {topic: json.loads(payload) for topic, payload in discovery_messages(Topics("retrowalk", "w1"), prefix)}
-
-
-def test_discovery_offers_fall_sensor_tilt_cadence_steps_and_test_button_when_enabled():
-    configs = _discovery()
-    assert set(configs) == {
-        "homeassistant/binary_sensor/retrowalk_w1/fall/config",
-        "homeassistant/sensor/retrowalk_w1/tilt/config",
-        "homeassistant/sensor/retrowalk_w1/cadence/config",
-        "homeassistant/sensor/retrowalk_w1/steps/config",
-        "homeassistant/button/retrowalk_w1/test_alarm/config",
-    }
-    fall = configs["homeassistant/binary_sensor/retrowalk_w1/fall/config"]
-    assert fall["device_class"] == "safety" and fall["state_topic"] == "retrowalk/w1/event"
-    button = configs["homeassistant/button/retrowalk_w1/test_alarm/config"]
-    assert button["command_topic"] == "retrowalk/w1/cmd/test_alarm"
-    assert parse_command("test_alarm", button["payload_press"].encode()) == Command("test_alarm")
-
-
-def test_every_discovered_entity_goes_unavailable_with_the_status_topic():
-    for config in _discovery().values():
-        assert config["availability_topic"] == "retrowalk/w1/status"
-        assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
-    assert len({c["unique_id"] for c in _discovery().values()}) == 5
-
-
-def test_discovery_prefix_is_configurable():
-    assert all(t.startswith("ha-test/") for t in _discovery("ha-test"))
-
-
-def test_fall_sensor_template_turns_on_for_falls_and_off_for_cancel():
-    template = _discovery()["homeassistant/binary_sensor/retrowalk_w1/fall/config"]["value_template"]
-    on_part, off_part = template.split("{% elif")
-    for kind in ("fall", "help_needed", "sos"):
-        assert f"'{kind}'" in on_part
-    for kind in ("cancelled", "recovered"):
-        assert f"'{kind}'" in off_part
-    assert "'stumble'" not in template
 
 
 # ---- commands --------------------------------------------------------------------------------------------

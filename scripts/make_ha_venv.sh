@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Make the Home Assistant Core venv that tests/integration/test_home_assistant.py checks discovery against.
+#
+#   bash scripts/make_ha_venv.sh            # into $RETROWALK_HA_VENV, default ~/.cache/retrowalk/ha-venv
+#
+# Optional: without it those tests skip and say why. Home Assistant 2025.4 needs Python 3.13 (found on PATH,
+# in pyenv, or given as $HA_PYTHON); it is large (a few hundred MB, minutes to install), so it lives in a
+# cache outside the repository and is made once. Re-running with the venv in place does nothing.
+set -euo pipefail
+HA_SPEC='homeassistant==2025.4.*'
+DIR="${RETROWALK_HA_VENV:-$HOME/.cache/retrowalk/ha-venv}"
+
+if [ -x "$DIR/bin/python" ] && "$DIR/bin/python" -c 'import homeassistant.components.mqtt.event' 2>/dev/null; then
+    echo "Home Assistant venv ready: $DIR ($("$DIR/bin/python" -c 'from homeassistant.const import __version__; print(__version__)'))"
+    exit 0
+fi
+PY="${HA_PYTHON:-}"
+if [ -z "$PY" ]; then
+    for candidate in python3.13 "$HOME/.pyenv/versions/3.13.0/bin/python3.13" /root/.pyenv/versions/3.13.0/bin/python3.13; do
+        if command -v "$candidate" >/dev/null 2>&1; then PY="$(command -v "$candidate")"; break; fi
+    done
+fi
+if [ -z "$PY" ]; then
+    echo "no Python 3.13 found (Home Assistant 2025.4 needs it); set HA_PYTHON=/path/to/python3.13" >&2
+    exit 1
+fi
+echo "making the Home Assistant venv in $DIR with $PY (several minutes the first time)"
+mkdir -p "$(dirname "$DIR")"
+"$PY" -m venv --clear "$DIR"   # a half-made venv from an interrupted run is started afresh
+"$DIR/bin/python" -m pip install -q --disable-pip-version-check "$HA_SPEC"
+"$DIR/bin/python" -c 'import homeassistant.components.mqtt.event'
+echo "Home Assistant venv ready: $DIR"
