@@ -4,7 +4,13 @@ For carers and for the terminal: ``retrowalk alerts --host 192.0.2.10`` prints e
 
     2026-11-25 15:02:11  walker-1  FALL            critical  fell (peak 3.4 g, tilt 82°, 0.45 s before impact)
 
-Events are deduplicated by ``id`` (delivery is at least once). ``--json`` prints each event's JSON instead.
+It follows every device under the prefix (``--device`` picks one). Events are deduplicated by ``id`` (delivery
+is at least once). What arrives together — the retained states of a whole care home at start, a session's
+backlog, a burst after a broker restart — is printed most severe first, so the wearer who needs help is on the
+first line, not the three-hundredth. Besides events it says when a device goes offline (its last will), what
+state each wearer is in at start if not ok (the retained ``state`` topic), and when a device's outbox is
+backing up (``outbox_depth`` in its telemetry, at ``--outbox-warn`` and again once drained). ``--json`` prints
+one JSON object per line instead.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import sys
 import time
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 HELP = "follow wearers' events and status from the MQTT broker (for carers)"
 
@@ -38,12 +44,17 @@ _FEATURES = (("peak_accel_g", "peak {:.1f} g"), ("tilt_deg", "tilt {:.0f}°"), (
              ("lead_s", "{:.2f} s before impact"))
 
 _SEEN_MAX = 10000
+_QUIET_S, _BURST_MAX_S = 0.05, 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="broker port (default 1883, 8883 with --tls)")
     parser.add_argument("--prefix", default="retrowalk", help="topic prefix (default retrowalk)")
+    parser.add_argument("--device", default="+", type=_device_name,
+                        help="follow only this device id (default: every device under the prefix)")
+    parser.add_argument("--outbox-warn", type=int, default=50, metavar="N",
+                        help="say when a device reports N or more messages waiting in its outbox (default 50)")
     parser.add_argument("--json", action="store_true", help="print each event's JSON, one per line")
     parser.add_argument("--tls", action="store_true", help="connect with TLS (system CAs unless --ca-file)")
     parser.add_argument("--ca-file", default="", help="CA certificate (PEM) that signed the broker's certificate")
@@ -64,6 +75,88 @@ def _session_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"session name {text!r} is not allowed; use 1 to 40 letters, digits, "
                                          f"'-' or '_'")
     return text
+
+
+def _device_name(text: str) -> str:
+    from ..topics import check_device_id
+
+    if text == "+":
+        return text
+    try:
+        return check_device_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+#: what comes first when several things arrive together
+_RANK = {"critical": 3, "warning": 2, "info": 1}
+#: someone waiting for help comes before an alarm still in its cancel window
+_URGENT = {"sos": 4, "help_needed": 4}
+_STATE_RANK = dict(_URGENT, alarm=3, stumble=2)
+
+
+class Fleet:
+    """What the carer is told about many devices: each message in, the lines to print out (nothing printed
+    here, except the warning about a message that is not an event).
+
+    ``handle`` returns ``(rank, text, json_object, is_event)``; the caller sorts what arrived together by rank.
+    """
+
+    def __init__(self, outbox_warn: int = 50, seen_max: int = _SEEN_MAX) -> None:
+        self.outbox_warn = outbox_warn
+        self._seen: "OrderedDict[str, None]" = OrderedDict()
+        self._seen_max = seen_max
+        self._backing_up: Dict[str, bool] = {}
+
+    def handle(self, topic: str, payload: bytes, retained: bool, now_text: str) -> List[Tuple[int, str, Any, bool]]:
+        device, kind = topic.split("/")[-2:]  # <prefix>/<device>/<kind>, as subscribed
+        if kind == "status":
+            status = payload.decode("utf-8", "replace")
+            rank = 2 if status != "online" else 0
+            return [(rank, f"{now_text}  {device}  is {status}", {"device": device, "status": status}, False)]
+        if kind == "state":
+            return self._state(device, payload, retained)
+        if kind == "telemetry":
+            return self._telemetry(device, payload, now_text)
+        event = _parse_event(topic, payload)
+        if event is None or event.get("id") in self._seen:
+            return []
+        self._seen[event["id"]] = None
+        if len(self._seen) > self._seen_max:
+            self._seen.popitem(last=False)
+        rank = _URGENT.get(str(event.get("type")), _RANK.get(str(event.get("severity")), 0))
+        return [(rank, describe(event), event, True)]
+
+    def _state(self, device: str, payload: bytes, retained: bool) -> List[Tuple[int, str, Any, bool]]:
+        # only the retained snapshot at start: afterwards every change comes with its own event line
+        state = _json_object(payload)
+        if not retained or state is None or state.get("state") in (None, "ok"):
+            return []
+        word = str(state.get("state"))
+        text = (f"{_local_time(state.get('since'))}  {device}  {word.upper():15s} now (since then; "
+                f"last event {(state.get('last_event') or {}).get('type', '?')})")
+        return [(_STATE_RANK.get(word, 1), text, {"device": device, "state": state}, False)]
+
+    def _telemetry(self, device: str, payload: bytes, now_text: str) -> List[Tuple[int, str, Any, bool]]:
+        depth = (_json_object(payload) or {}).get("outbox_depth")
+        if not isinstance(depth, int) or isinstance(depth, bool):
+            return []
+        was = self._backing_up.get(device, False)
+        now = depth >= self.outbox_warn if not was else depth > self.outbox_warn // 2  # hysteresis
+        self._backing_up[device] = now
+        if now == was:
+            return []
+        text = (f"{now_text}  {device}  outbox backing up: {depth} messages waiting to be delivered" if now
+                else f"{now_text}  {device}  outbox drained ({depth} waiting)")
+        return [(2 if now else 0, text, {"device": device, "outbox_depth": depth, "backing_up": now}, False)]
+
+
+def _json_object(payload: bytes) -> Optional[Dict[str, Any]]:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def describe(event: Dict[str, Any]) -> str:
@@ -104,44 +197,42 @@ def run(args: argparse.Namespace) -> int:
                                 reconnect_max_s=30.0)
     except ValueError as exc:
         raise ConfigError(f"{exc} (command-line option)") from None
-    event_topic, status_topic = f"{args.prefix}/+/event", f"{args.prefix}/+/status"
-    seen: "OrderedDict[str, None]" = OrderedDict()
+    base = f"{args.prefix}/{args.device}"
+    subscriptions = [f"{base}/{kind}" for kind in ("event", "status", "state", "telemetry")]
+    fleet = Fleet(args.outbox_warn)
     shown = 0
     deadline = time.monotonic() + args.timeout if args.timeout > 0 else None
-    follower = Follower(settings, [event_topic, status_topic],
+    follower = Follower(settings, subscriptions,
                         client_id=f"retrowalk-alerts-{args.session}" if args.session else "",
                         persistent=bool(args.session))
     with follower.start(args.connect_timeout):
-        print(f"following {event_topic} and {status_topic} on {settings.broker}", file=sys.stderr, flush=True)
+        print(f"following {base}/event and {base}/status on {settings.broker} (with state and telemetry: "
+              f"offline devices and outboxes backing up are reported)", file=sys.stderr, flush=True)
         while not (args.count and shown >= args.count):
             wait_s = None if deadline is None else deadline - time.monotonic()
             if wait_s is not None and wait_s <= 0:
                 break
             try:
-                topic, payload, _retained, _t = follower.messages.get(timeout=min(wait_s or 1.0, 1.0))
+                batch = [follower.messages.get(timeout=min(wait_s or 1.0, 1.0))]
             except queue.Empty:  # look at the deadline again
                 continue
-            if topic.endswith("/status"):
-                _show_status(topic, payload, args.json)
-                continue
-            event = _parse_event(topic, payload)
-            if event is None or event.get("id") in seen:
-                continue
-            seen[event["id"]] = None
-            if len(seen) > _SEEN_MAX:
-                seen.popitem(last=False)
-            print(json.dumps(event, sort_keys=True) if args.json else describe(event), flush=True)
-            shown += 1
+            # a burst (the retained states at start, a backlog) ends at the first 50 ms of quiet, or after 0.5 s:
+            # printed together, most severe first; a lone event waits at most those 50 ms
+            burst_end = time.monotonic() + _BURST_MAX_S
+            while time.monotonic() < burst_end:
+                try:
+                    batch.append(follower.messages.get(timeout=_QUIET_S))
+                except queue.Empty:
+                    break
+            now_text = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+            lines = [line for topic, payload, retained, _t in batch
+                     for line in fleet.handle(topic, payload, retained, now_text)]
+            for _rank, text, body, is_event in sorted(lines, key=lambda line: -line[0]):
+                if is_event and args.count and shown >= args.count:
+                    continue  # past --count: no more events, but what else arrived with them is still said
+                print(json.dumps(body, sort_keys=True) if args.json else text, flush=True)
+                shown += is_event
     return 0
-
-
-def _show_status(topic: str, payload: bytes, as_json: bool) -> None:
-    device = topic.split("/")[-2]
-    status = payload.decode("utf-8", "replace")
-    if as_json:
-        print(json.dumps({"device": device, "status": status}), flush=True)
-    else:
-        print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}  {device}  is {status}", flush=True)
 
 
 def _parse_event(topic: str, payload: bytes) -> Optional[Dict[str, Any]]:

@@ -78,7 +78,9 @@ def test_alerts_json_mode_prints_the_events_for_machines_and_shows_status(mosqui
     finally:
         proc.kill()
     rows = [json.loads(line) for line in out.splitlines()]
-    assert rows == [{"device": "walker-2", "status": "online"}, event.to_dict("walker-2")]
+    # arriving together they are printed most severe first; one after the other, in order
+    expected = [{"device": "walker-2", "status": "online"}, event.to_dict("walker-2")]
+    assert sorted(rows, key=lambda r: "status" in r) == sorted(expected, key=lambda r: "status" in r)
 
 
 def test_alerts_exits_non_zero_naming_the_broker_when_nothing_listens(capsys):
@@ -130,3 +132,50 @@ def test_describe_keeps_going_when_another_client_sends_fields_of_the_wrong_type
     # anyone on the broker can publish to <prefix>/+/event: one odd message must not end the carer's terminal
     line = describe({"id": "x", "device": "w", "type": ["fall"], "severity": None, "time": 1700000000})
     assert "(time unknown)" in line and "None" in line and "['FALL']" in line
+
+
+# ---- many wearers ------------------------------------------------------------------------------------------
+
+def test_what_arrives_together_is_printed_most_severe_first():
+    from firmware_py.commands.alerts import Fleet
+
+    fleet = Fleet()
+    batch = [("retrowalk/w1/status", b"offline", True),
+             ("retrowalk/w2/event", make_event(STUMBLE, 1).to_json("w2").encode(), False),
+             ("retrowalk/w3/event", make_event(FALL, 2).to_json("w3").encode(), False),
+             ("retrowalk/w4/status", b"online", True)]
+    lines = [line for t, p, r in batch for line in fleet.handle(t, p, r, "now")]
+    ordered = [text for _rank, text, _body, _is_event in sorted(lines, key=lambda line: -line[0])]
+    assert "w3" in ordered[0] and "FALL" in ordered[0]
+    assert "w4  is online" in ordered[-1]
+
+
+def test_outbox_backing_up_is_said_once_and_again_when_drained():
+    from firmware_py.commands.alerts import Fleet
+
+    fleet = Fleet(outbox_warn=50)
+    said = []
+    for depth in (3, 49, 50, 80, 60, 30, 20, 10):
+        said += [text for _r, text, _b, _e in fleet.handle("retrowalk/w7/telemetry",
+                                                           json.dumps({"outbox_depth": depth}).encode(), False, "t")]
+    assert said == ["t  w7  outbox backing up: 50 messages waiting to be delivered", "t  w7  outbox drained (20 waiting)"]
+
+
+@pytest.mark.broker
+def test_alerts_shows_the_wearer_who_needs_help_first_among_many_and_device_picks_one(mosquitto):
+    states = {"w-ok": "ok", "w-stumble": "stumble", "w-help": "help_needed", "w-alarm": "alarm"}
+    with follow(mosquitto) as sender:  # retained states of a care home, before the carer's terminal starts
+        for device, state in states.items():
+            body = {"state": state, "since": "2026-11-25T14:02:11+00:00", "last_event": {"type": "fall"}}
+            sender.publish(f"retrowalk/{device}/state", json.dumps(body), retain=True)
+        sender.publish("retrowalk/w-gone/status", "offline", retain=True)
+    proc, ready = start_alerts(mosquitto.port, "--timeout", "3")
+    out, _ = proc.communicate(timeout=30)
+    lines = out.splitlines()
+    assert len(lines) == 4, lines  # ok is not news
+    assert "w-help" in lines[0] and "HELP_NEEDED" in lines[0]
+    assert "w-alarm" in lines[1]  # critical, then the warnings: a stumble and a device that went away
+    assert {lines[2].split()[2], lines[3].split()[2]} == {"w-gone", "w-stumble"}
+    proc, ready = start_alerts(mosquitto.port, "--timeout", "3", "--device", "w-alarm")
+    out, _ = proc.communicate(timeout=30)
+    assert len(out.splitlines()) == 1 and "w-alarm" in out
