@@ -31,6 +31,10 @@ GATES = {
         ("buzzer_p99_ms", "<", 5.0, "event to buzzer pin high, p99"),
         ("mqtt_p99_ms", "<", 10.0, "event to subscriber on loopback, p99, durable write included"),
     ]),
+    "fleet": (["bench/fleet.py", "--devices", "50", "--rounds", "5"], [
+        ("lost_total", "==", 0, "events lost between 50 devices' outboxes and one carer (deduped by id)"),
+        ("out_of_order_total", "==", 0, "events of one device arriving before an earlier one"),
+    ]),
     "daemon": (["bench/daemon.py", "--seconds", "30"], [
         ("cpu_percent_200hz", "<", 3.0, "CPU of `retrowalk run` at 200 Hz, % of one core"),
         ("rss_mb", "<", 60.0, "resident memory of the daemon"),
