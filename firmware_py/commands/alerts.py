@@ -50,7 +50,9 @@ _QUIET_S, _BURST_MAX_S = 0.05, 0.5
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="broker port (default 1883, 8883 with --tls)")
-    parser.add_argument("--prefix", default="retrowalk", help="topic prefix (default retrowalk)")
+    parser.add_argument("--prefix", default="retrowalk",
+                        help="topic prefix (default retrowalk); '+' may stand for a whole level, e.g. "
+                             "'homes/+/retrowalk' on a central broker that bridges many homes")
     parser.add_argument("--device", default="+", type=_device_name,
                         help="follow only this device id (default: every device under the prefix)")
     parser.add_argument("--outbox-warn", type=int, default=50, metavar="N",
@@ -102,14 +104,17 @@ class Fleet:
     ``handle`` returns ``(rank, text, json_object, is_event)``; the caller sorts what arrived together by rank.
     """
 
-    def __init__(self, outbox_warn: int = 50, seen_max: int = _SEEN_MAX) -> None:
+    def __init__(self, outbox_warn: int = 50, seen_max: int = _SEEN_MAX, pattern: str = "retrowalk/+") -> None:
         self.outbox_warn = outbox_warn
+        # a device is named by what the wildcards matched: "walker-1", or "home-a/walker-1" across homes
+        self._wild = [n for n, level in enumerate(pattern.split("/")) if level == "+"]
         self._seen: "OrderedDict[str, None]" = OrderedDict()
         self._seen_max = seen_max
         self._backing_up: Dict[str, bool] = {}
 
     def handle(self, topic: str, payload: bytes, retained: bool, now_text: str) -> List[Tuple[int, str, Any, bool]]:
-        device, kind = topic.split("/")[-2:]  # <prefix>/<device>/<kind>, as subscribed
+        levels = topic.split("/")  # <prefix>/<device>/<kind>, as subscribed
+        device, kind = "/".join(levels[n] for n in self._wild if n < len(levels)) or levels[-2], levels[-1]
         if kind == "status":
             status = payload.decode("utf-8", "replace")
             rank = 2 if status != "online" else 0
@@ -125,7 +130,7 @@ class Fleet:
         if len(self._seen) > self._seen_max:
             self._seen.popitem(last=False)
         rank = _URGENT.get(str(event.get("type")), _RANK.get(str(event.get("severity")), 0))
-        return [(rank, describe(event), event, True)]
+        return [(rank, describe(event, device), event, True)]
 
     def _state(self, device: str, payload: bytes, retained: bool) -> List[Tuple[int, str, Any, bool]]:
         # only the retained snapshot at start: afterwards every change comes with its own event line
@@ -159,8 +164,8 @@ def _json_object(payload: bytes) -> Optional[Dict[str, Any]]:
     return body if isinstance(body, dict) else None
 
 
-def describe(event: Dict[str, Any]) -> str:
-    """One readable line for an event JSON object (local time)."""
+def describe(event: Dict[str, Any], device: Optional[str] = None) -> str:
+    """One readable line for an event JSON object (local time); ``device`` overrides the event's own name."""
     # any client on the broker can publish here: a field of the wrong type must not end the carer's terminal
     kind = str(event.get("type", "?"))
     words = WORDS.get(kind, kind)
@@ -172,7 +177,7 @@ def describe(event: Dict[str, Any]) -> str:
             details.append(fmt.format(value))
     if details:
         words += f" ({', '.join(details)})"
-    return (f"{_local_time(event.get('time'))}  {event.get('device', '?')}  {kind.upper():15s} "
+    return (f"{_local_time(event.get('time'))}  {device or event.get('device', '?')}  {kind.upper():15s} "
             f"{str(event.get('severity', '?')):8s}  {words}")
 
 
@@ -188,18 +193,25 @@ def _local_time(iso: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..mqtt import Follower, MqttSettings, MqttTlsSettings
+    from ..topics import check_prefix
 
+    try:
+        check_prefix("/".join("x" if level == "+" else level for level in args.prefix.split("/")))
+    except ValueError:
+        raise ConfigError(f"prefix = {args.prefix!r} is not allowed; use topic levels separated by '/', '+' only as "
+                          f"a whole level, without '#' or empty levels, e.g. 'retrowalk' or 'homes/+/retrowalk' "
+                          f"(command-line option)") from None
     try:
         tls = MqttTlsSettings(enabled=bool(args.tls or args.ca_file), ca_file=args.ca_file)
         settings = MqttSettings(host=args.host, port=args.port or (8883 if tls.enabled else 1883),
-                                prefix=args.prefix, tls=tls, username=args.username,
+                                tls=tls, username=args.username,
                                 password_file=args.password_file, device_id="alerts", reconnect_min_s=1.0,
                                 reconnect_max_s=30.0)
     except ValueError as exc:
         raise ConfigError(f"{exc} (command-line option)") from None
     base = f"{args.prefix}/{args.device}"
     subscriptions = [f"{base}/{kind}" for kind in ("event", "status", "state", "telemetry")]
-    fleet = Fleet(args.outbox_warn)
+    fleet = Fleet(args.outbox_warn, pattern=base)
     shown = 0
     deadline = time.monotonic() + args.timeout if args.timeout > 0 else None
     follower = Follower(settings, subscriptions,

@@ -53,22 +53,30 @@ def fall_then_help(tracker: StateTracker) -> None:
     tracker.on_event(Event(HELP_NEEDED, 40.0, 40.0, wall_time=1.8e9 + 30))
 
 
+def collect(follower: Follower, until, timeout_s: float = 20.0, publisher: Publisher = None) -> List[Tuple]:
+    """``(topic, payload bytes, retained)`` from ``follower`` until ``until(collected)`` or the timeout; the
+    publisher, if given, is stepped meanwhile, as the daemon's loop does."""
+    got: List[Tuple] = []
+    deadline = time.monotonic() + timeout_s
+    while not until(got) and time.monotonic() < deadline:
+        if publisher is not None:
+            publisher.step()
+        try:
+            topic, payload, retained, _t = follower.messages.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        got.append((topic, payload, retained))
+    return got
+
+
 def watch(broker, pub: Publisher, until, timeout_s: float = 10.0,
           topics=("homeassistant/#", "retrowalk/#")) -> List[Tuple[str, str, bool]]:
-    """A fresh subscriber (Home Assistant after its restart): ``(topic, payload, retained)`` until
-    ``until(collected)`` or the timeout; the publisher is stepped meanwhile, as the daemon's loop does."""
-    got: List[Tuple[str, str, bool]] = []
+    """A fresh subscriber (Home Assistant after its restart): ``(topic, payload text, retained)``."""
+    def text(got):
+        return [(t, p.decode(), r) for t, p, r in got]
+
     with Follower(settings_for(broker), list(topics)).start() as sub:
-        deadline = time.monotonic() + timeout_s
-        while not until(got) and time.monotonic() < deadline:
-            if pub is not None:
-                pub.step()
-            try:
-                topic, payload, retained, _t = sub.messages.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            got.append((topic, payload.decode("utf-8"), retained))
-    return got
+        return text(collect(sub, lambda got: until(text(got)), timeout_s, pub))
 
 
 def last_state(got) -> Dict:
