@@ -79,7 +79,8 @@ class MqttSettings:
     password_file : str
         File whose first line is the broker password (chmod 600); the password is never logged.
     discovery : bool
-        Publish Home Assistant MQTT discovery configs (retained) on every connect.
+        Publish Home Assistant MQTT discovery configs (retained) on every connect and when Home Assistant
+        restarts; switched off (or with a new device_id), the configs published before are cleared.
     discovery_prefix : str
         Home Assistant's discovery prefix.
     max_inflight : int
