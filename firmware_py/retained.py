@@ -60,6 +60,7 @@ class RetainedTopics:
                      len(stale), stale[0])
         # remembered before they are sent: a crash right after sending must not forget them
         self._remember(self._remembered | self.wanted)
+        self._clearing.clear()  # clearings not acknowledged before the drop are sent again, with new mids
         return [(topic, "") for topic in stale] + self.current()
 
     def current(self) -> List[Tuple[str, str]]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
