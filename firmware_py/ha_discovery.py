@@ -29,7 +29,7 @@ Everything an alarm travels on is subscribed at QoS 1.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, FrozenSet, List, Tuple
 
 from . import __version__
 from .events import EVENT_TYPES
@@ -69,9 +69,10 @@ def _flag(key: str) -> str:
     return f"{{{{ {{true: 'ON', false: 'OFF'}}.get(value_json.get('{key}'), 'None') }}}}"
 
 
-def ha_status_topic(discovery_prefix: str) -> str:
-    """Where Home Assistant publishes its birth (``online``) and last will (``offline``)."""
-    return f"{discovery_prefix}/status"
+def ha_status_topics(discovery_prefix: str) -> FrozenSet[str]:
+    """Where Home Assistant publishes its birth (``online``) and last will (``offline``): its default
+    ``homeassistant/status``, and ``<discovery_prefix>/status`` for setups that moved both together."""
+    return frozenset({"homeassistant/status", f"{discovery_prefix}/status"})
 
 
 def discovery_messages(topics: Topics, discovery_prefix: str = "homeassistant") -> List[Tuple[str, str]]:

@@ -30,7 +30,7 @@ from .errors import ConfigError, RetrowalkError
 from .mqtt_settings import (MqttSettings, MqttTlsSettings, default_device_id,  # noqa: F401 (re-exported)
                             process_client_id, read_password_file)
 from .outbox import TELEMETRY, Outbox, OutboxRow
-from .ha_discovery import ha_status_topic
+from .ha_discovery import ha_status_topics
 from .retained import LEDGER_NAME, RetainedTopics
 from .topics import OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, parse_command
 
@@ -133,7 +133,7 @@ class Publisher:
         self.topics = Topics(settings.prefix, settings.device_id)
         self.retained = RetainedTopics(self.topics, settings.discovery_prefix if settings.discovery else None,
                                        Path(state_dir) / LEDGER_NAME if state_dir is not None else None)
-        self._ha_status = ha_status_topic(settings.discovery_prefix) if settings.discovery else None
+        self._ha_status = ha_status_topics(settings.discovery_prefix) if settings.discovery else frozenset()
         self._ha_births: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
         self.last_error: Optional[str] = None
         self.delivered = 0
@@ -222,12 +222,13 @@ class Publisher:
                 up, error = self._links.get_nowait()
             except queue.Empty:
                 return
-            if up and not self._connected:
-                log.info("MQTT: connected to %s", self.settings.broker)
-                self._offline_since_s = None
-            if up:  # a broker restarted without persistence has forgotten them: every connect sends them again
+            if up:
+                if not self._connected:
+                    log.info("MQTT: connected to %s", self.settings.broker)
+                    self._offline_since_s = None
+                # a broker restarted without persistence has forgotten them: every connect sends them again
                 self._publish_retained(self.retained.on_connect())
-            elif not up and error and error != self.last_error:
+            elif error and error != self.last_error:
                 log.warning("MQTT: %s", error)
             if not up and self._offline_since_s is None:
                 self._offline_since_s = self.clock.monotonic()
@@ -346,8 +347,8 @@ class Publisher:
         self._refused = False
         self._backoff.reset()
         client.subscribe(self.topics.cmd_all, qos=1)
-        if self._ha_status is not None:
-            client.subscribe(self._ha_status, qos=1)
+        for topic in sorted(self._ha_status):
+            client.subscribe(topic, qos=1)
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
         self._links.put((True, None))
         self._activity.set()
@@ -383,7 +384,7 @@ class Publisher:
         self._activity.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
-        if message.topic == self._ha_status:
+        if message.topic in self._ha_status:
             if bytes(message.payload) == b"online":
                 self._ha_births.put(True)
                 self._activity.set()

@@ -8,6 +8,7 @@ Assistant's own code (tests/ha.py) when its venv is there; the state JSON is che
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import time
 from contextlib import contextmanager
@@ -145,6 +146,7 @@ def test_alarm_state_is_the_same_after_the_daemon_restarts(mosquitto, state_dir)
 
 def test_alarm_state_is_back_after_a_broker_restart_that_forgot_every_retained_message(mosquitto, state_dir,
                                                                                       caplog):
+    caplog.set_level(logging.WARNING, logger="firmware_py")  # the demo's test turns it down for the session
     with device(mosquitto, state_dir) as (pub, tracker):
         fall_then_help(tracker)
         assert has_help_state(watch(mosquitto, pub, has_help_state))
