@@ -16,6 +16,17 @@ def find_mosquitto() -> Optional[str]:
     return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 
 
+def stop_process(proc: Optional[subprocess.Popen], timeout_s: float) -> None:
+    """SIGTERM, up to ``timeout_s`` for it to end, then SIGKILL."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,13 +72,7 @@ class Mosquitto:
         raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout_s} s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 5.0)
         self.proc = None
 
     def restart(self) -> None:
