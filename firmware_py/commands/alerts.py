@@ -192,7 +192,8 @@ def _local_time(iso: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..mqtt import Follower, MqttSettings, MqttTlsSettings
+    from ..follower import Follower
+    from ..mqtt import MqttSettings, MqttTlsSettings
     from ..topics import check_prefix
 
     try:
