@@ -20,9 +20,9 @@ What a carer gets, per wearer:
   the device's health: outbox depth, lost samples, sample rate, sensor state, chip temperature, mounting,
   battery and power. A key telemetry does not carry renders ``None``, which Home Assistant shows as
   *unknown*, so a device without a battery gauge shows unknown rather than an error.
-- ``button`` **Test alarm** and **Stop alarm** (``entity_category: config``) publish ``PRESS`` to
-  ``cmd/test_alarm`` and ``cmd/cancel`` like any carer; **Last command result** shows the reply, refusals
-  included. Who may publish there is the broker ACL's business (docs/mqtt.md).
+- ``button`` **Test alarm**, **Stop alarm** and **Mute 30 min** (``entity_category: config``) publish to
+  ``cmd/test_alarm``, ``cmd/cancel`` and ``cmd/mute`` like any carer; **Last command result** shows the reply,
+  refusals included. Who may publish there is the broker ACL's business (docs/mqtt.md).
 
 Everything an alarm travels on is subscribed at QoS 1.
 """
@@ -118,6 +118,10 @@ def discovery_messages(topics: Topics, discovery_prefix: str = "homeassistant") 
         ("button", "stop_alarm", {
             "name": "Stop alarm", "command_topic": topics.cmd("cancel"), "payload_press": HA_PRESS,
             "qos": 1, "entity_category": "config", "icon": "mdi:alarm-off"}),
+        # stumble chirps only, unless [alerts] mute_falls; refused (and shown so) past max_mute_minutes
+        ("button", "mute_30_min", {
+            "name": "Mute 30 min", "command_topic": topics.cmd("mute"), "payload_press": '{"minutes": 30}',
+            "qos": 1, "entity_category": "config", "icon": "mdi:volume-off"}),
     ]
     for key, name, extra in _DIAGNOSTIC_SENSORS:
         entities.append(("sensor", key, dict(extra, name=name, state_topic=topics.telemetry,

@@ -60,11 +60,13 @@ def test_every_entity_goes_unavailable_with_status_and_names_origin_and_version(
 
 
 def test_buttons_send_what_the_command_parser_accepts_and_sit_in_the_config_category():
-    for object_id, command in (("test_alarm", "test_alarm"), ("stop_alarm", "cancel")):
+    for object_id, command, expected in (("test_alarm", "test_alarm", Command("test_alarm")),
+                                         ("stop_alarm", "cancel", Command("cancel")),
+                                         ("mute_30_min", "mute", Command("mute", minutes=30))):
         button = _entity("button", object_id)
         assert button["command_topic"] == f"retrowalk/w1/cmd/{command}"
-        assert button["entity_category"] == "config"
-        assert parse_command(command, button["payload_press"].encode()) == Command(command)
+        assert button["entity_category"] == "config" and button["qos"] == 1
+        assert parse_command(command, button["payload_press"].encode()) == expected
 
 
 @pytest.mark.parametrize("key", ["outbox_depth", "lost_samples", "sample_rate_hz", "sensor", "temp_c",
