@@ -4,7 +4,7 @@ Assistant restarts, the daemon restarts and the broker restarts.
 
 What Home Assistant shows is read back through its own ``mqtt_statestream`` (every entity's state published on
 ``ha-state/...``) and an automation that publishes each event it was triggered by. Slow (Home Assistant starts
-three times, about 10 s each); skipped with the reason when its venv cannot run it (tests/ha.py).
+twice, about 10 s each; some 35 s in all); skipped with the reason when its venv cannot run it (tests/ha.py).
 """
 from __future__ import annotations
 
