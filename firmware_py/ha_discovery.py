@@ -10,9 +10,9 @@ What a carer gets, per wearer:
 - ``event`` **Event**: every event type in ``events.EVENT_TYPES`` (a type added there appears here, nothing
   to list twice), the event's JSON fields as its attributes. Each type is an automation trigger. Why an event
   entity rather than MQTT device triggers: one config instead of one per type, a history in the logbook, the
-  whole event (features, id, severity) in the trigger's attributes, and it works in the automation editor's
-  state and event triggers alike; device triggers keep none of that and would be nine-plus more retained
-  configs per wearer.
+  whole event (features, id, severity) in the trigger's attributes through a plain state trigger; device
+  triggers have no entity or history, give only the raw payload, and would be nine-plus more retained configs
+  per wearer.
 - ``binary_sensor`` **Fall detected** and **Help needed**, ``sensor`` **Wearer state** (ok, stumble, alarm,
   help_needed, sos): from the retained ``state`` topic (``wearer_state``), so they are right as soon as Home
   Assistant subscribes, after its own restart, the daemon's or the broker's.
