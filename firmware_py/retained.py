@@ -56,8 +56,10 @@ class RetainedTopics:
         no longer wanted (empty payload), then the discovery configs and the state."""
         stale = sorted(self._remembered - self.wanted)
         if stale:
-            log.info("MQTT: clearing %d retained topic(s) this device no longer publishes (%s ...)",
-                     len(stale), stale[0])
+            # all of them: behind an ACL that ties topics to the login, a renamed device's clearing is dropped
+            # by the broker, and this line is what an admin clears by hand
+            log.info("MQTT: clearing %d retained topic(s) this device no longer publishes: %s",
+                     len(stale), " ".join(stale))
         # remembered before they are sent: a crash right after sending must not forget them
         self._remember(self._remembered | self.wanted)
         self._clearing.clear()  # clearings not acknowledged before the drop are sent again, with new mids

@@ -170,7 +170,9 @@ state_dir = "{self.state_dir}"
         return str(trigger)
 
     def fill(self) -> None:
-        with open(self.state_dir / "filler", "wb") as f:
+        # unbuffered: a buffered file keeps what a short write left over and raises ENOSPC again on close,
+        # depending on how many bytes happened to be free
+        with open(self.state_dir / "filler", "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
@@ -178,7 +180,7 @@ state_dir = "{self.state_dir}"
             except OSError:
                 pass
         try:  # and the last few pages, so that not even one SQLite page fits
-            with open(self.state_dir / "filler2", "wb") as f:
+            with open(self.state_dir / "filler2", "wb", buffering=0) as f:
                 while True:
                     f.write(b"\0" * 512)
                     f.flush()

@@ -183,3 +183,28 @@ def test_connecting_as_retrowalk_device_no_longer_takes_the_daemons_connection_o
         carer_sent.close()
     finally:
         impostor.close()
+
+
+def test_home_assistant_gets_the_devices_retained_state_and_discovery_through_the_acl(login, people, tmp_path):
+    import dataclasses
+
+    from firmware_py.wearer_state import StateTracker
+
+    box = Outbox(tmp_path / "state-outbox.sqlite3", MonotonicClock())
+    pub = Publisher(dataclasses.replace(login("walker-1"), discovery=True), box, MonotonicClock(),
+                    state_dir=tmp_path)
+    tracker = StateTracker("walker-1", None, pub.publish_state)
+    pub.start()
+    fall_config = "homeassistant/binary_sensor/retrowalk_walker-1/fall/config"
+    try:
+        assert pump(pub, lambda: pub.is_connected), pub.last_error
+        tracker.on_event(make_event(FALL, 1))
+        ha = people("homeassistant", "retrowalk/walker-1/state", fall_config)  # retained copies only
+        got = dict(receive(ha, lambda g: {t for t, _ in g} >= {"retrowalk/walker-1/state", fall_config},
+                           publisher=pub))
+    finally:
+        pub.close()
+        box.close()
+    assert fall_config in got, "the device may not publish its discovery configs"
+    assert json.loads(got.get("retrowalk/walker-1/state", b"{}")).get("state") == "alarm", \
+        "the device may not publish its retained state"
