@@ -107,6 +107,9 @@ def discovery_messages(topics: Topics, discovery_prefix: str = "homeassistant") 
         ("sensor", "steps", {
             "name": "Steps", "state_topic": topics.telemetry, "state_class": "total_increasing",
             "value_template": _reading("steps")}),
+        ("sensor", "walking_direction", {
+            "name": "Walking direction", "state_topic": topics.telemetry, "icon": "mdi:arrow-left-right",
+            "value_template": _reading("walking_direction")}),
         ("sensor", "last_command_result", {
             "name": "Last command result", "state_topic": topics.cmd_result, "qos": 1,
             "json_attributes_topic": topics.cmd_result, "entity_category": "diagnostic",
