@@ -92,6 +92,24 @@ class PatternSettings:
                 return False
         return False
 
+    def next_change_s(self, elapsed_s: float) -> float:
+        """When (elapsed time from the start) the buzzer next changes state or the pattern ends; ``inf`` when
+        it never does (a continuous tone). The daemon's loop sleeps until then."""
+        state = self.is_on_at(elapsed_s)
+        if state is None:
+            return math.inf
+        edges, position_s = [], 0.0
+        for on_s, off_s in self.steps_s:
+            edges += [position_s + on_s, position_s + on_s + off_s]
+            position_s += on_s + off_s
+        cycle_start_s = math.floor((max(elapsed_s, 0.0) + _BOUNDARY_S) / self.cycle_s) * self.cycle_s
+        candidates = sorted(start_s + edge_s for start_s in (cycle_start_s, cycle_start_s + self.cycle_s)
+                            for edge_s in edges)
+        for edge_s in candidates + [self.duration_s]:
+            if edge_s > elapsed_s + _BOUNDARY_S and self.is_on_at(edge_s) != state:
+                return edge_s
+        return math.inf
+
 
 # International Morse "SOS": dot 1 unit, dash 3, gap 1, between letters 3, between words 7 (unit 0.15 s)
 _MORSE_SOS = ((0.15, 0.15), (0.15, 0.15), (0.15, 0.45), (0.45, 0.15), (0.45, 0.15), (0.45, 0.45),

@@ -194,6 +194,23 @@ class AlertManager:
         self._start(TEST_ALARM, None, now, ignore_mute=True)
         return self._sounding is not None
 
+    def next_due_s(self) -> float:
+        """When ``tick`` next has work: a buzzer edge, a silent alarm's end, a held button becoming an SOS, the
+        cancel window's end, the LED going off; ``inf`` when nothing is due until an event or a press."""
+        now = self.clock.monotonic()
+        due = [math.inf]
+        sounding = self._sounding
+        if sounding is not None:
+            due.append(sounding.started_s + sounding.pattern.next_change_s(now - sounding.started_s))
+        if self._press_started_s is not None and not self._press_was_sos:
+            due.append(self._press_started_s + self.settings.long_press_s)
+        incident = self._incident
+        if incident is not None and not incident.is_cancelled:
+            due.append(incident.opened_s + self.settings.help_dedupe_s)
+            if incident.help_event_id is None:
+                due.append(incident.opened_s + self.settings.cancel_window_s)
+        return min(due)
+
     def state(self) -> Dict[str, Any]:
         """A snapshot for status lines and telemetry."""
         now = self.clock.monotonic()

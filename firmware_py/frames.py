@@ -79,6 +79,10 @@ class Framer:
     def frame_dt_s(self) -> float:
         return self.frame_samples * self.sample_dt_s
 
+    def samples_until_frame(self) -> int | None:
+        """Samples the next frame still needs; None until the rate is known."""
+        return self.frame_samples - len(self._t) if self.frame_samples else None
+
     def push(self, block: SampleBlock) -> Frames | None:
         """Add a block; return the frames it completed (None when none)."""
         if block.lost_samples > 0:

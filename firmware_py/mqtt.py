@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import random
 import socket
@@ -35,6 +36,9 @@ from .retained import LEDGER_NAME, RetainedTopics
 from .topics import OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, parse_command
 
 log = logging.getLogger(__name__)
+
+#: with nothing changed, the outbox is still looked at this often for rows to send
+PENDING_RECHECK_S = 1.0
 
 
 class MqttError(RetrowalkError):
@@ -150,6 +154,9 @@ class Publisher:
         self._inflight: Dict[int, int] = {}  # mid -> outbox row id
         self._inflight_held: set = set()  # row ids < 0 (held in memory by a full disk) handed to paho
         self._last_sent_row = 0
+        # what the outbox and paho held after the last look for rows to send (see step)
+        self._pending_seen: Optional[Tuple[int, int]] = None
+        self._pending_recheck_s = -math.inf
         self.client_id = process_client_id(settings.device_id)
         self._client = _new_client(settings, self.client_id)
         # headroom above our own bound for status, discovery and replies, so outbox rows never queue in paho
@@ -213,7 +220,17 @@ class Publisher:
                 self._publish_retained(self.retained.current())
         acked = self._apply_acks()
         if self._connected:
-            self._publish_pending()
+            # The outbox is queried when rows came or went, or paho's window moved, else once a second (that
+            # also gives a disk that has room again its retry): a query on every loop wake cost more CPU
+            # than the detection (bench/daemon.py).
+            now_s = self.clock.monotonic()
+            seen = (self.outbox.depth(), len(self._inflight))
+            if seen != self._pending_seen or now_s >= self._pending_recheck_s:
+                self._publish_pending()
+                self._pending_seen = (self.outbox.depth(), len(self._inflight))
+                self._pending_recheck_s = now_s + PENDING_RECHECK_S
+        else:
+            self._pending_seen = None
         return acked
 
     def _apply_link_changes(self) -> None:

@@ -198,6 +198,16 @@ class Pipeline:
         sees (``detectors/fall_features.py``); ``scripts/train_pre_impact.py`` learns from it."""
         self._balance.feature_log = log
 
+    def samples_until_frame(self) -> Optional[int]:
+        """Samples the next frame still needs (None until the rate is known): only a frame's last sample can
+        complete an event, so the daemon reads the FIFO when that sample is in it."""
+        return self._framer.samples_until_frame()
+
+    @property
+    def frame_samples(self) -> int:
+        """Samples per frame (0 until the rate is known)."""
+        return self._framer.frame_samples
+
     def state(self) -> Dict[str, Any]:
         """A snapshot for telemetry: tilt_deg, trunk_rate_dps, is_walking, steps, cadence_spm, ..."""
         return dict(self._state)

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import math
 import os
+import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -49,6 +51,18 @@ I2C_M_RD = 0x0001
 
 def _nack() -> OSError:
     return OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
+
+
+def _metered(method: Any) -> Any:
+    """Count the CPU time a bus call spends in the emulator (``EmulatedI2CBus.cpu_s``)."""
+    @functools.wraps(method)
+    def metered(self: "EmulatedI2CBus", *args: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return method(self, *args)
+        finally:
+            self.cpu_s += time.thread_time() - started
+    return metered
 
 
 class EmulatedMpu6050:
@@ -368,7 +382,9 @@ class EmulatedI2CBus(SMBusMethods):
     controller, only a read as the last message.
 
     Counters: ``transactions`` (START ... STOP sequences), ``messages`` (each START or repeated START sends an
-    address byte), ``bytes`` (register pointers and data, address bytes not included).
+    address byte), ``bytes`` (register pointers and data, address bytes not included), ``cpu_s`` (the calling
+    thread's CPU time spent inside the emulated bus and chips: a real chip costs the Pi none of it, so
+    ``bench/daemon.py`` subtracts it from the daemon's).
     """
 
     def __init__(self, devices: Mapping[int, EmulatedMpu6050]) -> None:
@@ -376,6 +392,7 @@ class EmulatedI2CBus(SMBusMethods):
         self.transactions = 0
         self.messages = 0
         self.bytes = 0
+        self.cpu_s = 0.0
         self.closed = False
 
     def _device(self, address: int) -> EmulatedMpu6050:
@@ -393,6 +410,7 @@ class EmulatedI2CBus(SMBusMethods):
         self.messages += messages
         return device
 
+    @_metered
     def _transfer(self, i2c_addr: int, write: bytes, read_len: int) -> bytes:
         """One START ... STOP: a write message (the register pointer, then data), then ``read_len`` bytes read
         after a repeated START (from where the write left the pointer). A quick command is an empty write."""
@@ -405,6 +423,7 @@ class EmulatedI2CBus(SMBusMethods):
         """Open again after :meth:`close` (``bus`` is the number or path smbus2 takes; there is one bus here)."""
         self.closed = False
 
+    @_metered
     def i2c_rdwr(self, *i2c_msgs: Any) -> None:
         if not i2c_msgs:
             return

@@ -41,6 +41,15 @@ def state_dir(tmp_path):
 
 
 @pytest.fixture
+def daemons():
+    """Daemons a test built (append them): closed at the end, so pins and outboxes are let go."""
+    built = []
+    yield built
+    for daemon in built:
+        daemon.close()
+
+
+@pytest.fixture
 def mosquitto(tmp_path):
     """A real broker on a free loopback port, for this test only (it may stop/restart it)."""
     from tests.broker import Mosquitto, find_mosquitto

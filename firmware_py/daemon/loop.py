@@ -1,6 +1,7 @@
 """The main loop: ``Daemon.step()`` and ``Daemon.run()`` over parts built by ``wiring.build_daemon``.
 
-One loop iteration (``Daemon.step``), every ~50 ms::
+One loop iteration (``Daemon.step``) whenever there is work (``next_wake_s``: the FIFO holding the next
+detection frame's last sample, every ~50 ms while the wearer moves; a buzzer edge; a deadline)::
 
     sensor.read() ─▶ pipeline.process(block) ─▶ for each event: wall_time set,
         alerts.handle(event) (the buzzer reacts here, before any I/O), outbox.put(event)
@@ -8,7 +9,7 @@ One loop iteration (``Daemon.step``), every ~50 ms::
     publisher.step() (acks in, pending rows out; never blocks) ─▶ MQTT commands dispatched
     telemetry every ``telemetry_interval_s`` ─▶ WATCHDOG=1 only if samples arrived, STATUS= when it changes
 
-``run()`` repeats ``step()`` and waits on a ``threading.Event`` between iterations; SIGTERM/SIGINT only set
+``run()`` repeats ``step()`` and waits on a ``threading.Event`` until the next wake; SIGTERM/SIGINT only set
 that event (gunicorn's arbiter pattern), so shutdown happens here, in the main thread. The only other thread
 is paho's network loop, owned by the ``Publisher``.
 
@@ -16,6 +17,7 @@ is paho's network loop, owned by the ``Publisher``.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import signal
@@ -33,6 +35,8 @@ from .blocks import concat_blocks
 from .calibration_file import save_calibration
 from .sensor_link import SensorLink
 from .settings import DaemonSettings
+from .timing import TimingStats
+from .wakeup import WakeSchedule
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +164,15 @@ class Daemon:
         self._last_status_s = -math.inf
         self._was_ok = True
         self._closed = False
+        self.wakeup = WakeSchedule(settings, sample_rate_hz)
+        self.timing = TimingStats()
 
     # ---- one iteration -------------------------------------------------------------------------------
     def step(self) -> List[Event]:
         """One loop iteration; returns the events recorded in it (for tests and the demo)."""
         recorded: List[Event] = []
         block, fault_events = self.link.read()
+        read_s = self.clock.monotonic()
         for event in fault_events:
             recorded += self._record(event)
         if self._calibrating is not None:
@@ -173,8 +180,14 @@ class Daemon:
         if block is not None:
             self.counters.add(block)
             if len(block):
-                for event in self.pipeline.process(block):
+                until_frame = self.pipeline.samples_until_frame()
+                events = self.pipeline.process(block)
+                self.timing.frames_done(block.t_s, until_frame, self.pipeline.frame_samples,
+                                        self.clock.monotonic(), self.wakeup.is_resting)
+                for event in events:
                     recorded += self._record(event)
+        self.wakeup.after_read(read_s, block, self.pipeline.samples_until_frame(), self.pipeline.frame_samples,
+                               busy=self.alerts.alarm.is_playing or self._calibrating is not None)
         for event in self.alerts.tick():
             recorded += self._store(event)
         recorded += self._storage_events()
@@ -212,7 +225,11 @@ class Daemon:
     def _record(self, event: Event) -> List[Event]:
         """A new event: the buzzer first (no I/O before it), then the durable queue."""
         stored: List[Event] = []
-        for out in self.alerts.handle(self._with_wall_time(event)):
+        started = time.perf_counter()
+        handled = self.alerts.handle(self._with_wall_time(event))
+        if self.alerts.alarm.is_on:
+            self.timing.buzzer(time.perf_counter() - started)
+        for out in handled:
             stored += self._store(out)
         return stored
 
@@ -337,6 +354,14 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.publish_telemetry(payload)
 
+    def next_wake_s(self) -> float:
+        """When the loop next has work: the FIFO holding the next frame, a buzzer edge or alarm deadline,
+        telemetry, the end of a calibration (see ``wakeup``)."""
+        deadlines = [self.alerts.next_due_s(), self._calibrating[1] if self._calibrating else None]
+        if self.settings.telemetry_interval_s:
+            deadlines.append(self._next_telemetry_s)
+        return self.wakeup.next_wake_s(deadlines)
+
     def _watchdog(self, now_s: float) -> None:
         # Pinged from the sampling path, after samples arrived: a hung read or a frozen FIFO stops it.
         interval_s = getattr(self.notifier, "watchdog_interval_s", None)
@@ -430,9 +455,7 @@ class Daemon:
         previous = self._install_signal_handlers()
         try:
             self.start()
-            period_s = self.settings.poll_interval_s
-            next_s = self.clock.monotonic()
-            end_s = None if duration_s is None else next_s + duration_s
+            end_s = None if duration_s is None else self.clock.monotonic() + duration_s
             while not self.stop_requested.is_set():
                 self.step()
                 if after_step is not None:
@@ -440,10 +463,9 @@ class Daemon:
                 now = self.clock.monotonic()
                 if end_s is not None and now >= end_s:
                     break
-                next_s += period_s
-                if next_s < now:  # fell behind (a slow step): do not burst, the FIFO kept the samples
-                    next_s = now
-                self.stop_requested.wait(real_seconds(self.clock, next_s - now))
+                # asleep until there is work (a late wake loses nothing: the FIFO keeps the samples)
+                wake_s = min(self.next_wake_s(), end_s if end_s is not None else math.inf)
+                self.stop_requested.wait(real_seconds(self.clock, max(0.0, wake_s - now)))
         finally:
             self.close()
             for signum, handler in previous.items():
@@ -481,3 +503,4 @@ class Daemon:
         self.notifier.close()  # its socket, opened on the first message; STOPPING=1 has gone already
         log.info("stopped after %d samples in %.1f s (%d lost)", self.counters.samples_total,
                  self.clock.monotonic() - self.started_s, self.counters.lost_total)
+        log.info("timing %s", json.dumps(dict(self.timing.summary(), fifo_reads=self.wakeup.reads)))

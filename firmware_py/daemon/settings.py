@@ -70,8 +70,12 @@ class DaemonSettings:
     driver : str
         ``mpu6050`` (the real chip on ``[sensor] bus``) or ``emulated`` (see ``[daemon.emulator]``).
     poll_interval_s : float
-        How often the FIFO is drained. The MPU-6050's FIFO holds 85 samples (425 ms at 200 Hz), so this
-        must stay well below that; the FIFO, not this loop, carries the sample timing.
+        How often the FIFO is drained while the detection frames are not known yet (start-up, after a sensor
+        fault). Afterwards it is read when the sample that completes the next frame has landed (every
+        ``[detection] frame_s`` while the wearer moves), so an event waits milliseconds for the read, not a poll.
+    resting_poll_s : float
+        While the wearer has been still for 2 s (no alarm sounding), read several frames at once about this
+        often (0: one read per frame always). Never more than half the FIFO fills (0.21 s at 200 Hz).
     telemetry_interval_s : float
         How often tilt, cadence, sample rate, lost samples and queue depth are published (0: never).
     sensor_retry_initial_s, sensor_retry_max_s : float
@@ -83,6 +87,7 @@ class DaemonSettings:
 
     driver: str = "mpu6050"
     poll_interval_s: float = 0.05
+    resting_poll_s: float = 0.2
     telemetry_interval_s: float = 10.0
     sensor_retry_initial_s: float = 0.5
     sensor_retry_max_s: float = 30.0
@@ -95,6 +100,9 @@ class DaemonSettings:
         if not 0.005 <= self.poll_interval_s <= 0.2:
             raise ValueError(f"poll_interval_s = {self.poll_interval_s} is not allowed; use 0.005 to 0.2 "
                              f"(the FIFO overflows after 0.425 s at 200 Hz)")
+        if self.resting_poll_s != 0 and not self.poll_interval_s <= self.resting_poll_s <= 1.0:
+            raise ValueError(f"resting_poll_s = {self.resting_poll_s} is not allowed; use 0 (off) or "
+                             f"poll_interval_s ({self.poll_interval_s:g}) to 1.0")
         if self.telemetry_interval_s < 0 or 0 < self.telemetry_interval_s < 1:
             raise ValueError(f"telemetry_interval_s = {self.telemetry_interval_s} is not allowed; use 0 "
                              f"(off) or at least 1")

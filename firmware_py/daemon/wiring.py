@@ -23,6 +23,7 @@ from .settings import DaemonSettings, EmulatorSettings
 
 log = logging.getLogger(__name__)
 
+
 def daemon_settings(config: Any) -> DaemonSettings:
     """``config.daemon`` when the config has that section, else the defaults."""
     return getattr(config, "daemon", None) or DaemonSettings()
@@ -62,12 +63,25 @@ def build_motion(settings: EmulatorSettings) -> Any:
     return ArrayMotion(scenario.t_s, scenario.accel_g, scenario.gyro_dps, loop=settings.loop)
 
 
-def build_sensor_opener(config: Any, clock: Clock, motion: Any = None) -> Callable[[], Any]:
+class EmulatorMeter:
+    """Closed with the daemon: logs the CPU time the emulated chip took, which ``bench/daemon.py`` subtracts
+    from the daemon's (a real chip costs the Pi none)."""
+
+    def __init__(self, bus: Any) -> None:
+        self.bus = bus
+
+    def close(self) -> None:
+        log.info("emulated chip: %.3f s of CPU in %d I2C transactions", self.bus.cpu_s, self.bus.transactions)
+
+
+def build_sensor_opener(config: Any, clock: Clock, motion: Any = None,
+                        resources: Optional[list] = None) -> Callable[[], Any]:
     """A function that opens (or re-opens, after a fault) the configured MPU-6050.
 
     ``[daemon] driver = "mpu6050"`` opens ``/dev/i2c-<bus>`` through smbus2; ``"emulated"`` builds one
     emulated chip (with ``motion``, or the configured scenario, and the configured fault plan) that every
-    re-open talks to again, as a real re-open talks to the same chip.
+    re-open talks to again, as a real re-open talks to the same chip. Its ``EmulatorMeter`` joins
+    ``resources`` when given.
     """
     from hal.mpu6050 import Mpu6050
 
@@ -83,6 +97,8 @@ def build_sensor_opener(config: Any, clock: Clock, motion: Any = None) -> Callab
     chip = EmulatedMpu6050(clock, motion=motion if motion is not None else build_motion(emu), faults=faults,
                            noise=SensorNoise(seed=emu.seed), who_am_i=emu.who_am_i)
     bus = EmulatedI2CBus({config.sensor.address: chip})
+    if resources is not None:
+        resources.append(EmulatorMeter(bus))
     return lambda: Mpu6050(bus, config.sensor, clock)
 
 
@@ -139,9 +155,9 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     # read once: a model file replaced or broken later must not stop a re-calibration mid-run
     model = check_can_run(config)
     pipeline = build_pipeline(config, load_calibration(state_dir), model)
-    link = SensorLink(build_sensor_opener(config, clock, motion), clock, settings,
+    resources: list = []
+    link = SensorLink(build_sensor_opener(config, clock, motion, resources), clock, settings,
                       fault_marker=state_dir / "sensor_fault.json")
-    resources = []
     if gpio is None:  # built here, so closed here; a caller's own gpio stays the caller's
         gpio = build_gpio_for(config, clock, pin_factory)
         resources.append(gpio)

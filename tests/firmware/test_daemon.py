@@ -53,14 +53,6 @@ def notify(tmp_path):
     sock.close()
 
 
-@pytest.fixture
-def daemons():
-    built = []
-    yield built
-    for daemon in built:
-        daemon.close()
-
-
 def start(daemons, config, clock, pins, **kwargs):
     daemon = build_daemon(config, clock, pin_factory=pins, with_broker=kwargs.pop("with_broker", False),
                           environ=kwargs.pop("environ", {}), **kwargs)
