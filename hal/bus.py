@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import List, Protocol
+from typing import Any, Callable, List, Optional, Protocol, Sequence
 
 from smbus2 import I2cFunc, SMBus, i2c_msg  # the only smbus2 import in the project
 
-from .errors import SensorNotFound
+from .errors import RetrowalkError, SensorNotFound
 
-__all__ = ["I2CBus", "I2cFunc", "i2c_msg", "open_i2c_bus"]
+__all__ = ["I2CBus", "I2cFunc", "i2c_msg", "open_i2c_bus", "retry_transfer", "errno_text"]
 
 
 class I2CBus(Protocol):
-    """The part of ``smbus2.SMBus`` the MPU-6050 driver uses."""
+    """The part of ``smbus2.SMBus`` the drivers use (MPU-6050, INA219)."""
 
     def read_byte_data(self, i2c_addr: int, register: int) -> int: ...
 
     def write_byte_data(self, i2c_addr: int, register: int, value: int) -> None: ...
 
     def read_i2c_block_data(self, i2c_addr: int, register: int, length: int) -> List[int]: ...
+
+    def write_i2c_block_data(self, i2c_addr: int, register: int, data: List[int]) -> None: ...
 
     def i2c_rdwr(self, *i2c_msgs: i2c_msg) -> None: ...
 
@@ -49,3 +51,29 @@ def open_i2c_bus(bus_number: int) -> I2CBus:
         if exc.errno in (errno.ENXIO, errno.ENODEV):
             raise SensorNotFound(f"{path}: {os.strerror(exc.errno)}") from exc
         raise
+
+
+def errno_text(exc: OSError) -> str:
+    """``Remote I/O error (errno 121)``: what a failed transfer says in messages."""
+    return f"{os.strerror(exc.errno) if exc.errno else exc} (errno {exc.errno})"
+
+
+def retry_transfer(action: Callable[..., Any], args: Sequence[Any], *, retries: int, pause: Callable[[], None],
+                   fail: Callable[[OSError, int], Exception],
+                   retry_errnos: Optional[Sequence[int]] = None) -> Any:
+    """Run one transfer, retrying ``OSError`` up to ``retries`` times (``pause()`` between, which also counts
+    the retry); then raise ``fail(last error, attempts)``. Errors outside ``retry_errnos`` (when given) and the
+    project's own errors pass through at once."""
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return action(*args)
+        except RetrowalkError:
+            raise
+        except OSError as exc:
+            if retry_errnos is not None and exc.errno not in retry_errnos:
+                raise
+            if attempts > retries:
+                raise fail(exc, attempts) from exc
+            pause()

@@ -41,3 +41,19 @@ class SensorBusError(HardwareError, OSError):
 
 class SensorTimeout(HardwareError, TimeoutError):
     """The chip did not finish something (reset, self-test) before its deadline."""
+
+
+class GaugeError(HardwareError):
+    """The battery gauge (``[power] gauge``) did not behave; the monitor keeps running without it."""
+
+
+class GaugeNotFound(GaugeError, OSError):
+    """Nothing answers at the gauge's bus and address (or the bus device node is missing)."""
+
+
+class GaugeBusError(GaugeError, OSError):
+    """Transfers to the gauge kept failing after the bounded retries."""
+
+
+class GaugeReadingError(GaugeError, ValueError):
+    """The gauge answered with a reading that cannot be right (math overflow, a voltage no LiPo cell has)."""

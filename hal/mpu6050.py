@@ -22,9 +22,9 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import mpu6050_registers as R
-from .bus import I2CBus, i2c_msg, open_i2c_bus
+from .bus import I2CBus, errno_text, i2c_msg, open_i2c_bus, retry_transfer
 from .clock import Clock, MonotonicClock
-from .errors import RetrowalkError, SensorBusError, SensorIdentityError, SensorNotFound, SensorTimeout
+from .errors import SensorBusError, SensorIdentityError, SensorNotFound, SensorTimeout
 from .mpu6050_selftest import AxisSelfTest, SelfTestResult, axis_result
 from .mpu6050_settings import SensorSettings, parse_axes_map
 from .types import SampleBlock
@@ -125,26 +125,16 @@ class Mpu6050:
 
     def _io(self, register: int, action: Any, *args: Any, retry_errnos: Optional[Tuple[int, ...]] = None) -> Any:
         """Run one transfer, retrying ``OSError`` a bounded number of times, then raise ``SensorBusError``."""
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                return action(*args)
-            except RetrowalkError:
-                raise
-            except OSError as exc:
-                retryable = retry_errnos is None or exc.errno in retry_errnos
-                if not retryable:
-                    raise
-                if attempts > self.settings.bus_retries:
-                    reason = os.strerror(exc.errno) if exc.errno else str(exc)
-                    raise SensorBusError(
-                        f"{self._where(register)}: {reason} (errno {exc.errno}) after {attempts} attempts; "
-                        f"{WIRING_HINT}",
-                        bus=self.settings.bus, address=self.settings.address, register=register,
-                        errno_=exc.errno) from exc
-                self.retries += 1
-                self._clock.sleep(self.RETRY_PAUSE_S)
+        def fail(exc: OSError, attempts: int) -> SensorBusError:
+            return SensorBusError(f"{self._where(register)}: {errno_text(exc)} after {attempts} attempts; "
+                                  f"{WIRING_HINT}", bus=self.settings.bus, address=self.settings.address,
+                                  register=register, errno_=exc.errno)
+        return retry_transfer(action, args, retries=self.settings.bus_retries, pause=self._pause_for_retry,
+                              fail=fail, retry_errnos=retry_errnos)
+
+    def _pause_for_retry(self) -> None:
+        self.retries += 1
+        self._clock.sleep(self.RETRY_PAUSE_S)
 
     def _rdwr_read(self, register: int, length: int) -> bytes:
         write = i2c_msg.write(self.settings.address, [register])

@@ -10,30 +10,9 @@ so a field is never written by hand twice (the wrong-bit DLPF field in Adafruit'
 """
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Tuple
+from typing import Dict, Tuple
 
-
-class Field(NamedTuple):
-    """A bit field: ``register`` address and ``mask`` of its bits inside that register."""
-
-    register: int
-    mask: int
-
-    @property
-    def shift(self) -> int:
-        """Position of the field's lowest bit."""
-        return (self.mask & -self.mask).bit_length() - 1
-
-    def get(self, register_value: int) -> int:
-        """The field's value extracted from a whole register value."""
-        return (register_value & self.mask) >> self.shift
-
-    def put(self, register_value: int, field_value: int) -> int:
-        """``register_value`` with this field replaced by ``field_value`` (checked to fit)."""
-        if field_value < 0 or (field_value << self.shift) & ~self.mask:
-            raise ValueError(f"{field_value} does not fit the field mask 0x{self.mask:02x} of register "
-                             f"0x{self.register:02x}")
-        return (register_value & ~self.mask & 0xFF) | (field_value << self.shift)
+from .registers import Field  # noqa: F401 (the MPU-6050's fields are Fields)
 
 
 # ---- register addresses (RM §3, "Register Map") -------------------------------------------------------------
