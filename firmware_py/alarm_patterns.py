@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
-from .events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SOS, STUMBLE
+from .events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
 
 #: the loop period the patterns are stepped at; shorter steps cannot be played reliably
 MIN_STEP_S = 0.05
@@ -123,6 +123,7 @@ DEFAULT_PATTERNS = {
     HELP_NEEDED: PatternSettings(((0.2, 0.1), (0.2, 0.1), (0.2, 1.0)), 0),  # three beeps, pause
     SOS: PatternSettings(_MORSE_SOS, 0),
     TEST_ALARM: PatternSettings(((0.5, 0.5),), 2),
+    SHUTTING_DOWN: PatternSettings(((0.6, 0.3), (0.6, 0.3), (1.2, 0.0)), 1),  # two long, one longer: going off
 }
 
 

@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .alarm_patterns import DEFAULT_PATTERNS, TEST_ALARM, PatternSettings
-from .events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SOS, STUMBLE
+from .events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
 
 #: higher pre-empts lower, lower never pre-empts higher
-PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4}
+PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4,
+            SHUTTING_DOWN: 5}  # the monitor going off is the last thing it can say
 
 #: alarms that stop on their own: cooldown and rate limit apply (the others sound until cancelled)
 SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
@@ -54,6 +55,7 @@ class AlertSettings:
     help_needed: PatternSettings = field(default_factory=_default(HELP_NEEDED))
     sos: PatternSettings = field(default_factory=_default(SOS))
     test_alarm: PatternSettings = field(default_factory=_default(TEST_ALARM))
+    shutting_down: PatternSettings = field(default_factory=_default(SHUTTING_DOWN))
 
     def __post_init__(self) -> None:
         pins = [("buzzer_pin", self.buzzer_pin), ("button_pin", self.button_pin)]
@@ -86,7 +88,7 @@ class AlertSettings:
                 or self.rate_limit_alarms < 1:
             raise ValueError(f"rate_limit_alarms = {self.rate_limit_alarms!r} is not allowed; use a count >= 1")
         _check_range("mute_max_minutes", self.mute_max_minutes, 1.0, 24 * 60.0)
-        for key in (STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, SOS, TEST_ALARM):
+        for key in (STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, SOS, TEST_ALARM, SHUTTING_DOWN):
             pattern = getattr(self, key)
             if isinstance(pattern, dict):  # a loader that hands over the raw table
                 pattern = PatternSettings(**pattern)
@@ -95,7 +97,7 @@ class AlertSettings:
                 raise ValueError(f"{key} = {pattern!r} is not a pattern; use a table with steps_s and repeat")
             pattern = pattern.with_defaults(DEFAULT_PATTERNS[key])
             object.__setattr__(self, key, pattern)
-            if key in SELF_ENDING or key == TEST_ALARM:
+            if key in SELF_ENDING or key in (TEST_ALARM, SHUTTING_DOWN):
                 if pattern.repeat == 0:
                     raise ValueError(f"{key}.repeat = 0 would buzz until cancelled; a {key} pattern must end "
                                      f"on its own (repeat >= 1)")

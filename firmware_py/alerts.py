@@ -35,7 +35,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 
 from hal.clock import Clock
 
-from .events import (CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event)
+from .events import (CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SHUTTING_DOWN, SOS,
+                     STUMBLE, Event)
 # PatternSettings, DEFAULT_PATTERNS, Alarm, MIN_STEP_S and TEST_ALARM are also re-exported for importers
 from .alarm_patterns import (_BOUNDARY_S, DEFAULT_PATTERNS, MIN_STEP_S, TEST_ALARM, Alarm,  # noqa: F401
                              PatternSettings)
@@ -138,7 +139,7 @@ class AlertManager:
             # caught themselves: the urgent beeping has done its job
             if self._sounding is not None and self._sounding.kind == LOSS_OF_BALANCE:
                 self._stop_sounding()
-        self._start(event.type, event, now)
+        self._start(event.type, event, now, ignore_mute=event.type == SHUTTING_DOWN)  # no mute hides going off
         self._update_led()
         return [event]
 

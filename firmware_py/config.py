@@ -42,6 +42,7 @@ from .daemon import DaemonSettings
 from .errors import ConfigError
 from .mqtt_settings import MqttSettings
 from .pipeline import DetectionSettings
+from .power import PowerSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,6 +95,7 @@ class Config:
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     paths: PathsSettings = field(default_factory=PathsSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    power: PowerSettings = field(default_factory=PowerSettings)
 
     def to_toml(self, redact: bool = True) -> str:
         """The effective config as TOML that ``load_config`` reads back to an equal ``Config``.

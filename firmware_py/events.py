@@ -26,9 +26,12 @@ SENSOR_FAULT = "sensor_fault"
 #: the outbox's disk failed (features.state "lost", with the error and the fix) or works again ("recovered")
 STORAGE_FAULT = "storage_fault"
 SESSION_SUMMARY = "session_summary"
+BATTERY_LOW = "battery_low"
+POWER_FAULT = "power_fault"
+SHUTTING_DOWN = "shutting_down"
 
 EVENT_TYPES = (STUMBLE, LOSS_OF_BALANCE, FALL, HELP_NEEDED, RECOVERED, CANCELLED, SOS,
-               SENSOR_FAULT, STORAGE_FAULT, SESSION_SUMMARY)
+               SENSOR_FAULT, STORAGE_FAULT, SESSION_SUMMARY, BATTERY_LOW, POWER_FAULT, SHUTTING_DOWN)
 
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 SEVERITIES = (INFO, WARNING, CRITICAL)
@@ -44,6 +47,9 @@ DEFAULT_SEVERITY = {
     SENSOR_FAULT: WARNING,
     STORAGE_FAULT: WARNING,
     SESSION_SUMMARY: INFO,
+    BATTERY_LOW: WARNING,
+    POWER_FAULT: WARNING,
+    SHUTTING_DOWN: CRITICAL,  # the monitor goes off: the carer must know
 }
 
 #: types that must never be dropped from a full outbox, nor muted unless configured

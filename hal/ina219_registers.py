@@ -25,14 +25,14 @@ REGISTER_COUNT = 6
 
 READ_ONLY_REGISTERS = frozenset([SHUNT_VOLTAGE, BUS_VOLTAGE, POWER, CURRENT])
 
-# ---- reset values (DS "Register Maps": Configuration 0x399F after power-on or RST, the rest 0x0000) ----------------------
+# ---- reset values (DS "Register Maps": Configuration 0x399F after power-on or RST, the rest 0x0000) ----------------
 CONFIGURATION_RESET_VALUE = 0x399F
 RESET_VALUES: Dict[int, int] = {CONFIGURATION: CONFIGURATION_RESET_VALUE}
 
 ADDRESSES = tuple(range(0x40, 0x50))
 """A0/A1 pins select 0x40..0x4F (DS "Serial Bus Address")."""
 
-# ---- Configuration fields (DS "Configuration Register") -------------------------------------------------------------
+# ---- Configuration fields (DS "Configuration Register") ------------------------------------------------------------
 CONFIG_RST = Field(CONFIGURATION, 0x8000, 16)
 CONFIG_BRNG = Field(CONFIGURATION, 0x2000, 16)
 """Bus voltage range: 0 = 16 V, 1 = 32 V."""
@@ -57,7 +57,7 @@ BUS_VOLTAGE_OVF = Field(BUS_VOLTAGE, 0x0001, 16)
 """Math overflow: the power or current calculation is out of range, so they are meaningless."""
 BUS_VOLTAGE_LSB_V = 0.004
 
-# ---- Shunt Voltage, Current, Power, Calibration (DS "Programming the INA219", Equations 1-5) ---------------------------------------------
+# ---- Shunt Voltage, Current, Power, Calibration (DS "Programming the INA219", Equations 1-5) -----------------------
 SHUNT_VOLTAGE_LSB_V = 10e-6
 """Signed, two's complement, 10 µV per bit at every PGA setting."""
 CALIBRATION_FIELD = Field(CALIBRATION, 0xFFFE, 16)

@@ -134,7 +134,8 @@ class Daemon:
                  wall_clock: Callable[[], float] = time.time,
                  on_event: Optional[Callable[[Event], None]] = None,
                  resources: Sequence[Any] = (), make_pipeline: Optional[Callable[[Any], Any]] = None,
-                 state_dir: Optional[Path] = None, wearer: Any = None) -> None:
+                 state_dir: Optional[Path] = None, wearer: Any = None,
+                 power: Any = None) -> None:
         self.link = link
         self.pipeline = pipeline
         self.alerts = alerts
@@ -153,6 +154,7 @@ class Daemon:
         # the alarms a restart must take up (a fall's window, help_needed, SOS), beside the outbox
         self.alarm_state = AlarmStateFile(state_dir, clock, wall_clock) if state_dir is not None else None
         self.wearer = wearer
+        self.power = power  # firmware_py.power.PowerMonitor, or None
         self._calibrating: Optional[Tuple[Any, float, List[SampleBlock]]] = None
         self.stop_requested = threading.Event()
         now = clock.monotonic()
@@ -195,6 +197,8 @@ class Daemon:
             self.alarm_state.save_if_changed(self.alerts.pending_alarms())
         if self.wearer is not None:
             self.wearer.tick(self._wall_clock())
+        if self.power is not None:
+            recorded += self._step_power()
         if self.publisher is not None:
             self.publisher.step()
             for command in self.publisher.commands():
@@ -339,6 +343,8 @@ class Daemon:
         }
         if not math.isnan(self.counters.temp_c):
             payload["temp_c"] = round(self.counters.temp_c, 1)
+        if self.power is not None:
+            payload.update(self.power.telemetry())
         # mounting: calibrated | learned | gravity only (heading unknown: direction fields say "unknown")
         for key in ("tilt_deg", "trunk_rate_dps", "is_walking", "steps", "cadence_spm", "mounting", "walking_direction"):
             value = state.get(key)
@@ -354,10 +360,21 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.publish_telemetry(payload)
 
+    def _step_power(self) -> List[Event]:
+        recorded: List[Event] = []
+        for event in self.power.step():
+            recorded += self._record(event)
+            if event is self.power.shutdown and self.publisher is not None:
+                self.publisher.publish_status(event.type)  # retained until close() says offline
+        if self.power.stop_due:
+            self.stop_requested.set()  # an orderly stop: close() flushes, power.close() may power off
+        return recorded
+
     def next_wake_s(self) -> float:
         """When the loop next has work: the FIFO holding the next frame, a buzzer edge or alarm deadline,
         telemetry, the end of a calibration (see ``wakeup``)."""
-        deadlines = [self.alerts.next_due_s(), self._calibrating[1] if self._calibrating else None]
+        deadlines = [self.alerts.next_due_s(), self._calibrating[1] if self._calibrating else None,
+                     self.power.next_due_s() if self.power is not None else None]
         if self.settings.telemetry_interval_s:
             deadlines.append(self._next_telemetry_s)
         return self.wakeup.next_wake_s(deadlines)
@@ -387,6 +404,9 @@ class Daemon:
             parts.append(f"fall not cancelled, help called in {alert['cancel_in_s']:.0f} s")
         elif alert.get("help_raised"):
             parts.append("help called")
+        power = self.power.status_text() if self.power is not None else None
+        if power:
+            parts.append(power)
         if self.publisher is None:
             parts.append("no broker configured")
         else:
@@ -504,3 +524,5 @@ class Daemon:
         log.info("stopped after %d samples in %.1f s (%d lost)", self.counters.samples_total,
                  self.clock.monotonic() - self.started_s, self.counters.lost_total)
         log.info("timing %s", json.dumps(dict(self.timing.summary(), fifo_reads=self.wakeup.reads)))
+        if self.power is not None:
+            self.power.close()  # last: after a critical-battery stop it may power the Pi off

@@ -107,6 +107,33 @@ def build_sensor(config: Any, clock: Clock, motion: Any = None) -> Any:
     return build_sensor_opener(config, clock, motion)()
 
 
+def build_power_monitor(config: Any, clock: Clock) -> Any:
+    """The battery gauge (``[power] gauge``; on ``[daemon] driver = "emulated"`` the emulated INA219 on the
+    synthetic battery of ``[power.emulator]``) and the Pi's power flags, in a ``PowerMonitor``."""
+    import subprocess
+    from hal.throttle import open_throttle_source
+    from ..power import PowerMonitor, PowerSettings
+
+    settings = getattr(config, "power", None) or PowerSettings()
+    open_gauge = None
+    if settings.gauge == "ina219":
+        from hal.ina219 import Ina219
+        options = dict(shunt_ohms=settings.shunt_ohms, charging_sign=settings.charging_sign, clock=clock)
+        if daemon_settings(config).driver == "emulated":
+            from hal.emulated import EmulatedI2CBus
+            from hal.emulated_ina219 import EmulatedBattery, EmulatedIna219
+            emu = settings.emulator
+            battery = EmulatedBattery(start_percent=emu.start_percent,
+                                      drain_percent_per_s=emu.drain_percent_per_min / 60.0,
+                                      charging_windows_s=((0.0, 1e12),) if emu.charging else ())
+            bus = EmulatedI2CBus({settings.address: EmulatedIna219(clock, battery, settings.shunt_ohms)})
+            open_gauge = lambda: Ina219(bus, settings.address, bus_number=settings.bus, **options)  # noqa: E731
+        else:
+            open_gauge = lambda: Ina219.open(settings.bus, settings.address, **options)  # noqa: E731
+    return PowerMonitor(open_gauge, open_throttle_source(settings.throttled_source), clock, settings,
+                        power_off=lambda: subprocess.run(["systemctl", "poweroff"], check=False))
+
+
 def build_gpio_for(config: Any, clock: Clock, pin_factory: Any = None) -> Any:
     """Buzzer, LED and button: on a Raspberry Pi gpiozero's own pin factory, elsewhere mock pins
     (so ``retrowalk run`` with the emulated chip works on a laptop; the demo shows the buzzer in the
@@ -176,6 +203,7 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
     wearer = StateTracker(config.mqtt.device_id, state_dir / STATE_FILE,
                           publish=publisher.publish_state if publisher is not None else lambda payload: None)
     return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,
+                  power=build_power_monitor(config, clock),
                   device_id=config.mqtt.device_id, sample_rate_hz=config.sensor.sample_rate_hz,
                   on_event=on_event, resources=resources, state_dir=state_dir, wearer=wearer,
                   make_pipeline=lambda calibration: build_pipeline(config, calibration, model))
