@@ -149,7 +149,7 @@ class PowerMonitor:
 
     def __init__(self, open_gauge: Optional[Callable[[], Any]], throttle: Any, clock: Clock,
                  settings: PowerSettings = PowerSettings(), power_off: Optional[Callable[[], None]] = None) -> None:
-        self._open_gauge = open_gauge
+        self.open_gauge = open_gauge
         self._throttle = throttle
         self._clock = clock
         self.settings = settings
@@ -173,7 +173,7 @@ class PowerMonitor:
     # ---- the loop's side -----------------------------------------------------------------------------------
     def next_due_s(self) -> float:
         due = [self.stop_at_s]
-        if self._open_gauge is not None:
+        if self.open_gauge is not None:
             due.append(self._gauge_due_s)
         if self._throttle is not None and not self._throttle_failed:
             due.append(self._flags_due_s)
@@ -186,7 +186,7 @@ class PowerMonitor:
         if self._throttle is not None and not self._throttle_failed and now >= self._flags_due_s:
             self._flags_due_s = now + self.settings.check_interval_s
             events += self._check_flags(now)
-        if self._open_gauge is not None and now >= self._gauge_due_s and self.shutdown is None:
+        if self.open_gauge is not None and now >= self._gauge_due_s and self.shutdown is None:
             events += self._check_battery(now)
         return events
 
@@ -250,7 +250,7 @@ class PowerMonitor:
         events: List[Event] = []
         try:
             if self.gauge is None:
-                self.gauge = self._open_gauge()
+                self.gauge = self.open_gauge()
             reading = self.gauge.read()
         except GaugeError as exc:
             return self._gauge_failed(now, exc)

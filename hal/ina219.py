@@ -91,7 +91,10 @@ class Ina219:
         try:
             bus = open_i2c_bus(bus_number)
         except SensorNotFound as exc:
-            raise GaugeNotFound(str(exc)) from exc
+            reason = getattr(exc.__cause__, "strerror", None) or exc
+            raise GaugeNotFound(f"cannot open /dev/i2c-{bus_number} for the INA219 ({reason}); enable I2C ('sudo "
+                                f"raspi-config nonint do_i2c 0', then reboot), or set [power] bus to the bus the "
+                                f"UPS HAT is on") from exc
         return cls(bus, address, bus_number=bus_number, owns_bus=True, **kwargs)
 
     # ---- transfers ---------------------------------------------------------------------------------------------

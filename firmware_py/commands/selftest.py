@@ -9,7 +9,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
-HELP = "check the hardware and the broker: I2C bus, MPU-6050, its self-test, the buzzer, MQTT (✓/✗ with fixes)"
+HELP = ("check the hardware and the broker: I2C bus, MPU-6050, its self-test, the buzzer, the battery gauge and "
+        "power flags, MQTT (✓/✗ with fixes)")
 
 WIRING_FIX = ("check the wiring: VCC to 3.3 V (pin 1), GND (pin 6), SDA to GPIO2 (pin 3), SCL to GPIO3 (pin 5); "
               "AD0 low = address 0x68, high = 0x69; 'i2cdetect -y {bus}' lists what answers")
@@ -154,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
         checks.run("WHO_AM_I says MPU-6050", identity, needs="device at the configured address")
         checks.run("chip self-test", self_test, needs="WHO_AM_I says MPU-6050")
         checks.run("buzzer beep", buzzer)
+        from .selftest_power import battery_gauge, power_flags
+        checks.run("battery gauge", lambda: battery_gauge(config, clock, args.emulated))
+        checks.run("power supply: no under-voltage or throttling", lambda: power_flags(config, args.emulated))
         checks.run("MQTT broker reachable", broker)
     finally:
         if "bus" in state:
