@@ -1,9 +1,10 @@
 """Benchmark of ``retrowalk run`` on the emulated chip at 200 Hz, in real time.
 
-    python bench/daemon.py [--seconds S] [--loaded-seconds L]
+    python bench/daemon.py [--seconds S] [--loaded-seconds L] [--scenario backward_walk|still]
 
-1. CPU, walking (synthetic ``backward_walk``, looped): the daemon's user+system time (``/proc/<pid>/stat``,
-   all its threads) over ``S`` seconds (default 60) after READY, as percent of one core, minus the emulated
+1. CPU, walking (synthetic ``backward_walk``, looped; ``--scenario still`` for a wearer at rest): the daemon's
+   user+system time (``/proc/<pid>/stat``, all its threads) over ``S`` seconds (default 60) after READY, as
+   percent of one core, minus the emulated
    chip's own CPU: the emulated bus meters the time its calls spend in the emulator (``time.thread_time``,
    ``EmulatedI2CBus.cpu_s``) and the daemon logs it at shutdown; a real MPU-6050 costs the Pi none of that.
    Both figures are printed. Resident memory (``VmRSS``) at the end.
@@ -156,8 +157,8 @@ def stop_burners(burners: List[subprocess.Popen]) -> None:
         p.wait()
 
 
-def measure_cpu(workdir: Path, port: int, seconds: float) -> dict:
-    daemon = DaemonProcess(workdir / "cpu", port)
+def measure_cpu(workdir: Path, port: int, seconds: float, scenario: str = "backward_walk") -> dict:
+    daemon = DaemonProcess(workdir / "cpu", port, scenario)
     daemon.start()
     try:
         pid = daemon.proc.pid
@@ -208,6 +209,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=None,
                     help="length of each phase (default: 60 s for CPU, 600 s for the loaded run)")
     ap.add_argument("--loaded-seconds", type=float, default=None, help="length of the loaded run only")
+    ap.add_argument("--scenario", default="backward_walk", choices=("backward_walk", "still"),
+                    help="what the wearer does in the CPU phase (still: resting reads, several frames each)")
     args = ap.parse_args()
     cpu_s = args.seconds or 60.0
     loaded_s = args.loaded_seconds or args.seconds or 600.0
@@ -221,9 +224,9 @@ def main() -> int:
             port = free_port()  # nothing listens: the daemon buffers in its outbox, as on a dead network
             print("mosquitto not installed: the daemon runs without a broker", file=sys.stderr)
         try:
-            print(f"CPU and memory: retrowalk run at 200 Hz on the emulated chip for {cpu_s:g} s "
+            print(f"CPU and memory: retrowalk run at 200 Hz on the emulated chip ({args.scenario}) for {cpu_s:g} s "
                   f"({os.cpu_count()} cores on this machine)", flush=True)
-            figures = measure_cpu(workdir, port, cpu_s)
+            figures = measure_cpu(workdir, port, cpu_s, args.scenario)
             print(f"  cpu {figures['cpu_percent_200hz']} % of one core without the emulated chip "
                   f"({figures['cpu_percent_with_emulator']} % with it), rss {figures['rss_mb']} MB, "
                   f"{figures['fifo_reads_per_s']} FIFO reads/s", flush=True)
@@ -239,6 +242,7 @@ def main() -> int:
             if broker is not None:
                 broker.stop()
     figures["broker"] = broker is not None
+    figures["scenario"] = args.scenario
     print(json.dumps(figures))
     return 0
 

@@ -28,8 +28,9 @@ def battery_gauge(config: Any, clock: Any, emulated: bool) -> Check:
         return Check("", False, str(exc).split("; ", 1)[0], fix)
     state = "charging" if reading.charging else "discharging"
     low = reading.percent <= settings.low_percent and not reading.charging
-    return Check("", not low, f"INA219 at 0x{settings.address:02x}{' (emulated)' if emulated else ''}: "
-                              f"{reading.voltage_v:.2f} V, {reading.percent:.0f} %, {state} ({reading.current_a:+.2f} A)",
+    where = f"INA219 at 0x{settings.address:02x}" + (" (emulated)" if emulated else "")
+    return Check("", not low, f"{where}: {reading.voltage_v:.2f} V, {reading.percent:.0f} %, {state} "
+                              f"({reading.current_a:+.2f} A)",
                  f"the battery is at or below low_percent ({settings.low_percent:g} %): charge it before a walk")
 
 
