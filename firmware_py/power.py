@@ -32,7 +32,9 @@ from .events import BATTERY_LOW, INFO, POWER_FAULT, SENSOR_FAULT, SHUTTING_DOWN,
 
 log = logging.getLogger(__name__)
 
-GAUGES = ("none", "ina219")
+GAUGES = ("none", "ina219", "max17048")
+#: where each gauge answers unless ``[power] address`` says otherwise
+DEFAULT_ADDRESSES = {"ina219": 0x43, "max17048": 0x36}
 #: how long the daemon keeps running after ``shutting_down``: its pattern (3 s) and the broker's PUBACK
 SHUTDOWN_GRACE_S = 5.0
 #: a low charge reading is confirmed this soon (a load spike sags the voltage for a moment)
@@ -74,9 +76,12 @@ class PowerSettings:
     Attributes
     ----------
     gauge : str
-        ``none`` (no gauge: a Pi on a wall supply) or ``ina219`` (the INA219 on a Pi Zero UPS HAT).
-    bus, address : int
-        Where the gauge is (Waveshare's UPS HAT (C): bus 1, 0x43).
+        ``none`` (no gauge: a Pi on a wall supply), ``ina219`` (the INA219 on a Pi Zero UPS HAT) or
+        ``max17048`` (a MAX17048 fuel gauge board on the cell).
+    bus : int
+        The I2C bus the gauge is on.
+    address : int, optional
+        Where the gauge answers; unset: 0x43 for the INA219 (Waveshare's UPS HAT (C)), 0x36 for the MAX17048.
     shunt_ohms : float
         The gauge's shunt resistor (0.1 Ω on the common HATs).
     charging_sign : int
@@ -97,7 +102,7 @@ class PowerSettings:
 
     gauge: str = "none"
     bus: int = 1
-    address: int = 0x43
+    address: Optional[int] = None
     shunt_ohms: float = 0.1
     charging_sign: int = 1
     check_interval_s: float = 30.0
@@ -112,7 +117,7 @@ class PowerSettings:
     def __post_init__(self) -> None:
         if self.gauge not in GAUGES:
             raise ValueError(f"gauge = {self.gauge!r} is not allowed; use one of {', '.join(GAUGES)}")
-        if not 0x03 <= self.address <= 0x77:
+        if self.address is not None and not 0x03 <= self.address <= 0x77:
             raise ValueError(f"address = {self.address} is not allowed; use an I2C address from 0x03 to 0x77 "
                              f"(the INA219: 0x40 to 0x4f)")
         if not 0.001 <= self.shunt_ohms <= 10:
@@ -129,6 +134,11 @@ class PowerSettings:
                              f"larger than retry_max_s ({self.retry_max_s})")
         if isinstance(self.emulator, dict):  # a loader handing over the raw subtable
             object.__setattr__(self, "emulator", PowerEmulatorSettings(**self.emulator))
+
+    @property
+    def gauge_address(self) -> int:
+        """``address``, or the gauge's own default."""
+        return self.address if self.address is not None else DEFAULT_ADDRESSES.get(self.gauge, 0)
 
 
 class PowerMonitor:

@@ -12,39 +12,27 @@ does not keep the calibration written to it is refused as not an INA219.
 
 Example::
 
-    gauge = Ina219.open(bus_number=1, address=0x43)
+    gauge = Ina219.open(bus_number=1, address=0x43)   # or Ina219(bus, 0x43, clock=clock) on any I2CBus
     reading = gauge.read()      # BatteryReading(voltage_v=3.91, current_a=-0.31, percent=65.0, charging=False)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import Optional
 
 from . import ina219_registers as R
 from . import lipo
-from .bus import I2CBus, errno_text, open_i2c_bus, retry_transfer
-from .clock import Clock, MonotonicClock
-from .errors import GaugeBusError, GaugeNotFound, GaugeReadingError, SensorNotFound
+from .bus import I2CBus
+from .clock import Clock
+from .errors import GaugeBusError, GaugeNotFound, GaugeReadingError
+from .gauge_base import GAUGE_WIRING_HINT, BatteryReading, WordRegisterGauge
 
-GAUGE_WIRING_HINT = ("check that the UPS HAT sits firmly on the header, that I2C is enabled ('sudo raspi-config "
-                     "nonint do_i2c 0', then reboot) and [power] address (Waveshare's UPS HAT (C) is 0x43; "
-                     "'i2cdetect -y 1' lists what answers)")
+__all__ = ["Ina219", "BatteryReading", "CURRENT_LSB_A"]
 
 #: the current the shunt range allows: ±320 mV across 0.1 Ω is 3.2 A; one bit is 0.1 mA
 CURRENT_LSB_A = 0.0001
 
 
-@dataclass(frozen=True)
-class BatteryReading:
-    """One look at the battery."""
-
-    voltage_v: float
-    current_a: float
-    percent: float
-    charging: bool
-
-
-class Ina219:
+class Ina219(WordRegisterGauge):
     """The driver. Constructing it resets the chip, configures it and writes the calibration.
 
     Parameters
@@ -62,22 +50,16 @@ class Ina219:
         +1 when positive current means charging (Waveshare's HATs), -1 for the reverse wiring.
     """
 
-    RETRY_PAUSE_S = 0.002
+    CHIP = "INA219"
+    REGISTER_NAMES = R.REGISTER_NAMES
 
     def __init__(self, bus: I2CBus, address: int = 0x43, shunt_ohms: float = 0.1, clock: Optional[Clock] = None,
                  *, bus_number: int = 1, bus_retries: int = 3, charging_threshold_a: float = 0.02,
                  charging_sign: int = 1, owns_bus: bool = False) -> None:
-        self._bus = bus
-        self.address = address
-        self.bus_number = bus_number
+        super().__init__(bus, address, clock, bus_number=bus_number, bus_retries=bus_retries, owns_bus=owns_bus)
         self.shunt_ohms = shunt_ohms
-        self._clock = clock if clock is not None else MonotonicClock()
-        self._bus_retries = bus_retries
         self._charging_threshold_a = charging_threshold_a
         self._charging_sign = 1 if charging_sign >= 0 else -1
-        self._owns_bus = owns_bus
-        self._closed = False
-        self.retries = 0
         self.calibration = R.calibration_value(CURRENT_LSB_A, shunt_ohms)
         try:
             self._configure()
@@ -85,48 +67,12 @@ class Ina219:
             self.close()
             raise
 
-    @classmethod
-    def open(cls, bus_number: int = 1, address: int = 0x43, **kwargs: Any) -> "Ina219":
-        """Open ``/dev/i2c-<bus_number>`` with smbus2 and the INA219 on it; the driver owns that bus."""
-        try:
-            bus = open_i2c_bus(bus_number)
-        except SensorNotFound as exc:
-            reason = getattr(exc.__cause__, "strerror", None) or exc
-            raise GaugeNotFound(f"cannot open /dev/i2c-{bus_number} for the INA219 ({reason}); enable I2C ('sudo "
-                                f"raspi-config nonint do_i2c 0', then reboot), or set [power] bus to the bus the "
-                                f"UPS HAT is on") from exc
-        return cls(bus, address, bus_number=bus_number, owns_bus=True, **kwargs)
-
-    # ---- transfers ---------------------------------------------------------------------------------------------
-    def _where(self, register: int) -> str:
-        return (f"battery gauge INA219 on I2C bus {self.bus_number}, device 0x{self.address:02x}, register "
-                f"0x{register:02x} ({R.REGISTER_NAMES.get(register, '?')})")
-
-    def _io(self, register: int, action: Callable[..., Any], *args: Any) -> Any:
-        def fail(exc: OSError, attempts: int) -> GaugeBusError:
-            return GaugeBusError(f"{self._where(register)}: {errno_text(exc)} after {attempts} attempts; "
-                                 f"{GAUGE_WIRING_HINT}")
-        return retry_transfer(action, args, retries=self._bus_retries, pause=self._pause_for_retry, fail=fail)
-
-    def _pause_for_retry(self) -> None:
-        self.retries += 1
-        self._clock.sleep(self.RETRY_PAUSE_S)
-
-    def _read(self, register: int) -> int:
-        data: List[int] = self._io(register, self._bus.read_i2c_block_data, self.address, register, 2)
-        return (data[0] << 8) | data[1]
-
-    def _write(self, register: int, value: int) -> None:
-        self._io(register, self._bus.write_i2c_block_data, self.address, register,
-                 [(value >> 8) & 0xFF, value & 0xFF])
-
     # ---- bring-up ----------------------------------------------------------------------------------------------
     def _configure(self) -> None:
         try:
             self._write(R.CONFIGURATION, R.CONFIG_RST.mask)
         except GaugeBusError as exc:
-            raise GaugeNotFound(f"no INA219 answers on I2C bus {self.bus_number} at address 0x{self.address:02x} "
-                                f"({exc.__cause__}); {GAUGE_WIRING_HINT}") from exc
+            raise self._not_found(exc) from exc
         config = 0
         for field, value in ((R.CONFIG_BRNG, R.BRNG_32V), (R.CONFIG_PG, 3),
                              (R.CONFIG_BADC, R.ADC_12BIT_128_SAMPLES), (R.CONFIG_SADC, R.ADC_12BIT_128_SAMPLES),
@@ -158,15 +104,3 @@ class Ina219:
         charging = self._charging_sign * current_a > self._charging_threshold_a
         return BatteryReading(round(voltage_v, 3), round(current_a, 4), round(lipo.percent_from_voltage(voltage_v), 1),
                               charging)
-
-    # ---- lifecycle ---------------------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Idempotent. Closes the bus only if :meth:`open` opened it."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_bus:
-            self._bus.close()
-
-    def __repr__(self) -> str:
-        return f"Ina219(bus={self.bus_number}, address=0x{self.address:02x}, shunt={self.shunt_ohms} Ω)"

@@ -28,9 +28,9 @@ def battery_gauge(config: Any, clock: Any, emulated: bool) -> Check:
         return Check("", False, str(exc).split("; ", 1)[0], fix)
     state = "charging" if reading.charging else "discharging"
     low = reading.percent <= settings.low_percent and not reading.charging
-    where = f"INA219 at 0x{settings.address:02x}" + (" (emulated)" if emulated else "")
-    return Check("", not low, f"{where}: {reading.voltage_v:.2f} V, {reading.percent:.0f} %, {state} "
-                              f"({reading.current_a:+.2f} A)",
+    where = f"{settings.gauge.upper()} at 0x{settings.gauge_address:02x}" + (" (emulated)" if emulated else "")
+    current = f" ({reading.current_a:+.2f} A)" if reading.current_a is not None else ""
+    return Check("", not low, f"{where}: {reading.voltage_v:.2f} V, {reading.percent:.0f} %, {state}{current}",
                  f"the battery is at or below low_percent ({settings.low_percent:g} %): charge it before a walk")
 
 

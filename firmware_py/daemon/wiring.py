@@ -108,7 +108,7 @@ def build_sensor(config: Any, clock: Clock, motion: Any = None) -> Any:
 
 
 def build_power_monitor(config: Any, clock: Clock) -> Any:
-    """The battery gauge (``[power] gauge``; on ``[daemon] driver = "emulated"`` the emulated INA219 on the
+    """The battery gauge (``[power] gauge``; on ``[daemon] driver = "emulated"`` its emulated twin on the
     synthetic battery of ``[power.emulator]``) and the Pi's power flags, in a ``PowerMonitor``."""
     import subprocess
     from hal.throttle import open_throttle_source
@@ -116,20 +116,28 @@ def build_power_monitor(config: Any, clock: Clock) -> Any:
 
     settings = getattr(config, "power", None) or PowerSettings()
     open_gauge = None
-    if settings.gauge == "ina219":
+    if settings.gauge != "none":
         from hal.ina219 import Ina219
-        options = dict(shunt_ohms=settings.shunt_ohms, charging_sign=settings.charging_sign, clock=clock)
+        from hal.max17048 import Max17048
+        address = settings.gauge_address
+        if settings.gauge == "ina219":
+            driver, options = Ina219, dict(shunt_ohms=settings.shunt_ohms, charging_sign=settings.charging_sign)
+        else:
+            driver, options = Max17048, {}
         if daemon_settings(config).driver == "emulated":
             from hal.emulated import EmulatedI2CBus
-            from hal.emulated_ina219 import EmulatedBattery, EmulatedIna219
+            from hal.emulated_gauges import EmulatedBattery, EmulatedIna219, EmulatedMax17048
             emu = settings.emulator
             battery = EmulatedBattery(start_percent=emu.start_percent,
                                       drain_percent_per_s=emu.drain_percent_per_min / 60.0,
                                       charging_windows_s=((0.0, 1e12),) if emu.charging else ())
-            bus = EmulatedI2CBus({settings.address: EmulatedIna219(clock, battery, settings.shunt_ohms)})
-            open_gauge = lambda: Ina219(bus, settings.address, bus_number=settings.bus, **options)  # noqa: E731
+            chip = (EmulatedIna219(clock, battery, settings.shunt_ohms) if driver is Ina219
+                    else EmulatedMax17048(clock, battery))
+            bus = EmulatedI2CBus({address: chip})
+            open_gauge = lambda: driver(bus, address, clock=clock, bus_number=settings.bus,  # noqa: E731
+                                        **options)
         else:
-            open_gauge = lambda: Ina219.open(settings.bus, settings.address, **options)  # noqa: E731
+            open_gauge = lambda: driver.open(settings.bus, address, clock=clock, **options)  # noqa: E731
     return PowerMonitor(open_gauge, open_throttle_source(settings.throttled_source), clock, settings,
                         power_off=lambda: subprocess.run(["systemctl", "poweroff"], check=False))
 

@@ -10,7 +10,7 @@ from firmware_py.events import BATTERY_LOW, POWER_FAULT, SENSOR_FAULT, SHUTTING_
 from firmware_py.mqtt import MqttSettings
 from firmware_py.power import PowerEmulatorSettings, PowerMonitor, PowerSettings
 from hal.emulated import EmulatedI2CBus, FaultPlan
-from hal.emulated_ina219 import EmulatedBattery, EmulatedIna219
+from hal.emulated_gauges import EmulatedBattery, EmulatedIna219
 from hal.ina219 import Ina219
 from hal.throttle import FileThrottleSource
 
@@ -141,3 +141,22 @@ def test_the_daemon_sounds_the_shutdown_pattern_says_so_and_stops_when_the_batte
     assert buzzer_on_at_shutdown is True
     assert daemon.stop_requested.is_set()
     assert daemon.outbox.depth() >= 2  # no broker here: both kept in the outbox
+
+
+def test_the_max17048_gauge_feeds_the_same_events_and_telemetry(daemons, state_dir, fake_clock, mock_factory):
+    config = Config(daemon=DaemonSettings(driver="emulated", telemetry_interval_s=0,
+                                          emulator=EmulatorSettings(scenario="still")),
+                    power=PowerSettings(gauge="max17048", check_interval_s=10.0,
+                                        emulator=PowerEmulatorSettings(start_percent=18.0)),
+                    paths=PathsSettings(state_dir=str(state_dir)), mqtt=MqttSettings(device_id="test"))
+    daemon = build_daemon(config, fake_clock, pin_factory=mock_factory, with_broker=False, environ={})
+    daemons.append(daemon)
+    daemon.start()
+    recorded = []
+    for _ in range(3):
+        recorded += daemon.step()
+        fake_clock.advance(0.05)
+    assert [e.type for e in recorded] == [BATTERY_LOW]
+    telemetry = daemon.telemetry(fake_clock.monotonic())
+    assert telemetry["battery_percent"] == 18 and telemetry["battery_charging"] is False
+    assert "battery 18 %" in daemon.status_text()

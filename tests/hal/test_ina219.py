@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hal.emulated import EmulatedI2CBus, FaultPlan
-from hal.emulated_ina219 import EmulatedBattery, EmulatedIna219
+from hal.emulated_gauges import EmulatedBattery, EmulatedIna219
 from hal.errors import GaugeBusError, GaugeNotFound, GaugeReadingError
 from hal.ina219 import Ina219
 from hal import ina219_registers as R

@@ -1,9 +1,12 @@
-"""An emulated INA219 on an emulated LiPo battery, behind ``EmulatedI2CBus`` like the emulated MPU-6050.
+"""Emulated battery gauges on an emulated LiPo battery, behind ``EmulatedI2CBus`` like the emulated MPU-6050:
+the INA219 (volts and amps; charge through the LiPo curve in the driver) and the MAX17048 fuel gauge (volts,
+charge and charge rate from the chip).
 
-The chip: six 16-bit registers with the datasheet's reset values, RST, the void calibration bit, read-only
+The INA219: six 16-bit registers with the datasheet's reset values, RST, the void calibration bit, read-only
 result registers, and results computed as the datasheet's equations compute them from the shunt voltage, the
 bus voltage and the calibration (a chip without calibration reads 0 A, as a real one does). The register
-numbers come from ``hal.ina219_registers``, never from a second table here.
+numbers come from ``hal.ina219_registers`` and ``hal.max17048_registers``, never from a second table here.
+The MAX17048: VCELL, SOC and CRATE from the battery, VERSION 0x0012, CONFIG's reset value, read-only registers.
 
 The battery: charge falling at ``drain_percent_per_s`` from ``start_percent`` (faster than life in tests),
 its voltage from the LiPo curve (``hal.lipo``), the Pi's load drawn from it, or the charger filling it inside
@@ -22,14 +25,15 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from . import ina219_registers as R
 from . import lipo
+from . import max17048_registers as M
 from .clock import Clock
 from .emulated_faults import FaultPlan, Window, _windows
 
-__all__ = ["EmulatedBattery", "EmulatedIna219"]
+__all__ = ["EmulatedBattery", "EmulatedIna219", "EmulatedMax17048"]
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,17 @@ class EmulatedBattery:
             raise ValueError(f"drain_percent_per_s = {self.drain_percent_per_s} is not allowed; use 0 or more")
         object.__setattr__(self, "charging_windows_s", _windows("charging_windows_s", self.charging_windows_s))
 
+    def is_charging(self, t_s: float) -> bool:
+        return any(start <= t_s < end for start, end in self.charging_windows_s)
+
+    def percent(self, t_s: float) -> float:
+        """State of charge at chip time ``t_s``."""
+        return min(100.0, max(0.0, self.start_percent - self.drain_percent_per_s * t_s))
+
     def state(self, t_s: float) -> Tuple[float, float]:
         """(cell voltage, current into the cell: negative while the Pi runs from it) at chip time ``t_s``."""
-        charging = any(start <= t_s < end for start, end in self.charging_windows_s)
-        percent = min(100.0, max(0.0, self.start_percent - self.drain_percent_per_s * t_s))
-        voltage_v = lipo.voltage_from_percent(percent)
-        if charging:  # the charger lifts the terminal voltage above the resting one
+        voltage_v = lipo.voltage_from_percent(self.percent(t_s))
+        if self.is_charging(t_s):  # the charger lifts the terminal voltage above the resting one
             return min(4.2, voltage_v + 0.05), self.charge_current_a
         return voltage_v, -self.load_current_a
 
@@ -63,28 +72,32 @@ def _nack() -> OSError:
     return OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
 
 
-class EmulatedIna219:
-    """One emulated INA219 (see the module docstring)."""
+class _EmulatedWordChip:
+    """A chip of 16-bit registers behind a register pointer (MSB first), on a battery, with faults."""
 
-    def __init__(self, clock: Clock, battery: Optional[EmulatedBattery] = None, shunt_ohms: float = 0.1,
-                 faults: Optional[FaultPlan] = None, overflow_windows_s: Tuple[Window, ...] = ()) -> None:
+    RESET_VALUES: Dict[int, int] = {}
+
+    def __init__(self, clock: Clock, battery: Optional[EmulatedBattery] = None,
+                 faults: Optional[FaultPlan] = None) -> None:
         self._clock = clock
         self._t0_s = clock.monotonic()
         self.battery = battery if battery is not None else EmulatedBattery()
-        self.shunt_ohms = shunt_ohms
         self._faults = faults if faults is not None else FaultPlan()
-        self._overflow_windows_s = _windows("overflow_windows_s", overflow_windows_s)
         self.nacks = 0
         self._power_on()
 
     def _power_on(self) -> None:
-        self._regs = [0] * R.REGISTER_COUNT
-        for register, value in R.RESET_VALUES.items():
-            self._regs[register] = value
+        self._regs: Dict[int, int] = dict(self.RESET_VALUES)
         self._pointer = 0
 
     def now_s(self) -> float:
         return self._clock.monotonic() - self._t0_s
+
+    def _register_value(self, register: int) -> int:
+        raise NotImplementedError
+
+    def _write_register(self, register: int, value: int) -> None:
+        raise NotImplementedError
 
     # ---- the bus side ------------------------------------------------------------------------------------------
     def begin_transfer(self) -> None:
@@ -107,7 +120,19 @@ class EmulatedIna219:
         if len(data) >= 3:
             self._write_register(data[0], (data[1] << 8) | data[2])
 
-    # ---- registers ---------------------------------------------------------------------------------------------
+
+
+class EmulatedIna219(_EmulatedWordChip):
+    """One emulated INA219 (see the module docstring)."""
+
+    RESET_VALUES = dict.fromkeys(range(R.REGISTER_COUNT), 0) | R.RESET_VALUES
+
+    def __init__(self, clock: Clock, battery: Optional[EmulatedBattery] = None, shunt_ohms: float = 0.1,
+                 faults: Optional[FaultPlan] = None, overflow_windows_s: Tuple[Window, ...] = ()) -> None:
+        self.shunt_ohms = shunt_ohms
+        self._overflow_windows_s = _windows("overflow_windows_s", overflow_windows_s)
+        super().__init__(clock, battery, faults)
+
     def _write_register(self, register: int, value: int) -> None:
         if register >= R.REGISTER_COUNT or register in R.READ_ONLY_REGISTERS:
             return
@@ -137,3 +162,33 @@ class EmulatedIna219:
         power = abs(current) * R.BUS_VOLTAGE_BD.get(bus) // R.POWER_FROM_CURRENT_DIVISOR
         values = {R.SHUNT_VOLTAGE: shunt, R.BUS_VOLTAGE: bus, R.CURRENT: current, R.POWER: power}
         return values[register] & 0xFFFF
+
+
+class EmulatedMax17048(_EmulatedWordChip):
+    """One emulated MAX17048 (see the module docstring); ``version`` 0x0012 unless told otherwise."""
+
+    RESET_VALUES = M.RESET_VALUES
+
+    def __init__(self, clock: Clock, battery: Optional[EmulatedBattery] = None, faults: Optional[FaultPlan] = None,
+                 version: int = 0x0012) -> None:
+        self.version = version
+        super().__init__(clock, battery, faults)
+
+    def _write_register(self, register: int, value: int) -> None:
+        if register not in M.READ_ONLY_REGISTERS:
+            self._regs[register] = value & 0xFFFF
+
+    def _register_value(self, register: int) -> int:
+        t_s = self.now_s()
+        if register == M.VERSION:
+            return self.version
+        if register == M.VCELL:
+            return int(round(self.battery.state(t_s)[0] / M.VCELL_LSB_V)) & 0xFFFF
+        if register == M.SOC:
+            return int(round(self.battery.percent(t_s) / M.SOC_LSB_PERCENT)) & 0xFFFF
+        if register == M.CRATE:
+            rate = (1.0 if self.battery.is_charging(t_s) else -1.0) * self.battery.drain_percent_per_s * 3600.0
+            if self.battery.is_charging(t_s):
+                rate = max(rate, 20.0)  # the charger's fill rate
+            return int(round(rate / M.CRATE_LSB_PERCENT_PER_H)) & 0xFFFF
+        return self._regs.get(register, 0)
