@@ -40,6 +40,8 @@ SHUTDOWN_GRACE_S = 5.0
 #: a low charge reading is confirmed this soon (a load spike sags the voltage for a moment)
 CONFIRM_S = 5.0
 LOW_HYSTERESIS_PERCENT = 5.0
+#: after opening the gauge, its first reading (the INA219 averages 128 samples: 2 x 68 ms)
+FIRST_READ_AFTER_S = 0.5
 #: readings that cannot be right in a row before the gauge counts as faulty
 BAD_READINGS_TO_FAULT = 3
 
@@ -261,6 +263,8 @@ class PowerMonitor:
         try:
             if self.gauge is None:
                 self.gauge = self.open_gauge()
+                self._gauge_due_s = now + FIRST_READ_AFTER_S  # its first conversion takes 0.14 s
+                return events
             reading = self.gauge.read()
         except GaugeError as exc:
             return self._gauge_failed(now, exc)

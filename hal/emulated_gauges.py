@@ -133,6 +133,16 @@ class EmulatedIna219(_EmulatedWordChip):
         self._overflow_windows_s = _windows("overflow_windows_s", overflow_windows_s)
         super().__init__(clock, battery, faults)
 
+    def _power_on(self) -> None:
+        super()._power_on()
+        self._restart_conversions()
+
+    def _restart_conversions(self) -> None:
+        # a configuration write starts over: results (and CNVR) only after one shunt and one bus conversion
+        config = self._regs[R.CONFIGURATION]
+        self._results_from_s = self.now_s() + sum(R.ADC_CONVERSION_S.get(field.get(config), 0.0685)
+                                                  for field in (R.CONFIG_BADC, R.CONFIG_SADC))
+
     def _write_register(self, register: int, value: int) -> None:
         if register >= R.REGISTER_COUNT or register in R.READ_ONLY_REGISTERS:
             return
@@ -142,6 +152,8 @@ class EmulatedIna219(_EmulatedWordChip):
         if register == R.CALIBRATION:
             value &= R.CALIBRATION_FIELD.mask
         self._regs[register] = value & 0xFFFF
+        if register == R.CONFIGURATION:
+            self._restart_conversions()
 
     def _register_value(self, register: int) -> int:
         if register >= R.REGISTER_COUNT:
@@ -149,6 +161,8 @@ class EmulatedIna219(_EmulatedWordChip):
         if register not in R.READ_ONLY_REGISTERS:
             return self._regs[register]
         now_s = self.now_s()
+        if now_s < self._results_from_s:
+            return 0  # no conversion has finished: every result reads 0, CNVR too
         voltage_v, current_a = self.battery.state(now_s)
         shunt = int(round(current_a * self.shunt_ohms / R.SHUNT_VOLTAGE_LSB_V))
         limit = int(R.PG_SHUNT_RANGE_MV[R.CONFIG_PG.get(self._regs[R.CONFIGURATION])] / 1000

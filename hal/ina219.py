@@ -91,6 +91,10 @@ class Ina219(WordRegisterGauge):
         """The battery now. Raises ``GaugeReadingError`` for a reading that cannot be right."""
         bus_raw = self._read(R.BUS_VOLTAGE)
         current_raw = R.to_signed16(self._read(R.CURRENT))
+        if not R.BUS_VOLTAGE_CNVR.get(bus_raw) and not R.BUS_VOLTAGE_BD.get(bus_raw):
+            raise GaugeReadingError(f"{self._where(R.BUS_VOLTAGE)}: no conversion has finished yet (it takes "
+                                    f"{2 * R.ADC_CONVERSION_S[R.ADC_12BIT_128_SAMPLES] * 1000:.0f} ms after "
+                                    f"configuring); read again")
         if R.BUS_VOLTAGE_OVF.get(bus_raw):
             raise GaugeReadingError(f"{self._where(R.BUS_VOLTAGE)}: math overflow (OVF): the current is beyond "
                                     f"the shunt's range; check [power] shunt_ohms ({self.shunt_ohms} Ω)")

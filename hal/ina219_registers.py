@@ -47,6 +47,7 @@ PG_SHUNT_RANGE_MV = {0: 40.0, 1: 80.0, 2: 160.0, 3: 320.0}
 ADC_12BIT_128_SAMPLES = 0b1111
 """BADC/SADC = 1111: 12-bit, 128 samples averaged, 68.10 ms per conversion (DS "ADC Settings" table)."""
 ADC_CONVERSION_S = {0b0011: 0.000532, 0b1111: 0.06810}
+"""Conversion time per ADC setting (12-bit: 532 µs; 128 samples averaged: 68.10 ms)."""
 MODE_SHUNT_AND_BUS_CONTINUOUS = 0b111
 
 # ---- Bus Voltage register (DS "Bus Voltage Register") --------------------------------------------------------------

@@ -10,6 +10,7 @@ from .selftest import Check
 def battery_gauge(config: Any, clock: Any, emulated: bool) -> Check:
     from hal.errors import GaugeError
     from ..daemon.wiring import build_power_monitor, with_emulated_sensor
+    from ..power import FIRST_READ_AFTER_S
 
     settings = config.power
     if settings.gauge == "none":
@@ -19,6 +20,7 @@ def battery_gauge(config: Any, clock: Any, emulated: bool) -> Check:
     try:
         gauge = monitor.open_gauge()
         try:
+            clock.sleep(FIRST_READ_AFTER_S)  # the first conversions
             reading = gauge.read()
         finally:
             gauge.close()

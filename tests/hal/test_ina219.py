@@ -14,9 +14,13 @@ from hal import lipo
 ADDRESS = 0x43
 
 
-def gauge_on(clock, **chip):
+def gauge_on(clock, settle=True, **chip):
+    """The driver on an emulated chip; ``settle`` waits for the first conversions (0.14 s), as the monitor does."""
     chip_ = EmulatedIna219(clock, **chip)
-    return Ina219(EmulatedI2CBus({ADDRESS: chip_}), ADDRESS, clock=clock), chip_
+    gauge = Ina219(EmulatedI2CBus({ADDRESS: chip_}), ADDRESS, clock=clock)
+    if settle:
+        clock.advance(0.2)
+    return gauge, chip_
 
 
 def test_reading_gives_the_cells_voltage_charge_and_that_it_discharges_when_the_pi_runs_from_it(fake_clock):
@@ -91,3 +95,11 @@ def test_a_chip_that_does_not_keep_the_calibration_is_not_taken_for_an_ina219(fa
 
     with pytest.raises(GaugeNotFound, match="not an INA219"):
         Ina219(EmulatedI2CBus({ADDRESS: Forgetful(fake_clock)}), ADDRESS, clock=fake_clock)
+
+
+def test_a_reading_before_the_first_conversion_is_a_reading_error_not_zero_volts(fake_clock):
+    gauge, _ = gauge_on(fake_clock, settle=False)
+    with pytest.raises(GaugeReadingError, match="no conversion has finished yet"):
+        gauge.read()  # 128-sample averaging: 2 x 68.1 ms before the first result
+    fake_clock.advance(0.14)
+    assert gauge.read().voltage_v > 3.0
