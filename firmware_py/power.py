@@ -5,7 +5,8 @@ What the carer hears about (events, recorded like any other: buzzer first, then 
 
 - ``battery_low`` once when the charge falls to ``low_percent`` off the charger (again only after it rose
   5 points above it, or the charger was on);
-- ``power_fault`` when the firmware reports under-voltage (now, or since boot when the daemon starts);
+- ``power_fault`` when the firmware reports under-voltage (now; since boot when the daemon starts; or a dip
+  that came and went between two looks, every 5 s);
 - ``sensor_fault`` with ``features.sensor = "battery_gauge"`` when the configured gauge does not answer or
   keeps giving readings that cannot be right, and its ``recovered`` twin; retried with backoff meanwhile;
 - ``shutting_down`` (critical) when the charge reaches ``critical_percent`` off the charger in two readings
@@ -40,6 +41,8 @@ SHUTDOWN_GRACE_S = 5.0
 #: a low charge reading is confirmed this soon (a load spike sags the voltage for a moment)
 CONFIRM_S = 5.0
 LOW_HYSTERESIS_PERCENT = 5.0
+#: the firmware's flags are cheap to read (a sysfs file), and under-voltage dips are short
+FLAGS_INTERVAL_S = 5.0
 #: after opening the gauge, its first reading (the INA219 averages 128 samples: 2 x 68 ms)
 FIRST_READ_AFTER_S = 0.5
 #: readings that cannot be right in a row before the gauge counts as faulty
@@ -196,7 +199,7 @@ class PowerMonitor:
         now = self._clock.monotonic()
         events: List[Event] = []
         if self._throttle is not None and not self._throttle_failed and now >= self._flags_due_s:
-            self._flags_due_s = now + self.settings.check_interval_s
+            self._flags_due_s = now + min(FLAGS_INTERVAL_S, self.settings.check_interval_s)
             events += self._check_flags(now)
         if self.open_gauge is not None and now >= self._gauge_due_s and self.shutdown is None:
             events += self._check_battery(now)
@@ -248,8 +251,8 @@ class PowerMonitor:
         self.flags = flags
         if flags.under_voltage and (first or not before.under_voltage):
             state = "now"
-        elif first and flags.occurred(0):
-            state = "since_boot"
+        elif flags.occurred(0) and (first or not before.occurred(0)):
+            state = "since_boot" if first else "between_checks"  # a dip shorter than the interval
         else:
             return []
         log.warning("power: %s", flags.describe())

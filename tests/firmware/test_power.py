@@ -107,10 +107,20 @@ def test_under_voltage_is_a_power_fault_now_and_since_boot_and_both_flags_reach_
     assert since_boot.type == POWER_FAULT and since_boot.features["under_voltage"] == "since_boot"
     assert monitor.telemetry() == {"power_under_voltage": False, "power_throttled": False}
     flags_file.write_text("throttled=0x50005\n")  # vcgencmd's form: under-voltage and throttled now
-    (now,) = run(monitor, fake_clock, 31.0)
+    (now,) = run(monitor, fake_clock, 6.0)
     assert now.features["under_voltage"] == "now" and "5.1 V" in now.features["fix"]
     assert monitor.telemetry() == {"power_under_voltage": True, "power_throttled": True}
     assert run(monitor, fake_clock, 60.0) == []  # still under-voltage: said once
+
+
+def test_an_under_voltage_dip_between_two_reads_is_still_a_power_fault(fake_clock, tmp_path):
+    flags_file = tmp_path / "get_throttled"
+    flags_file.write_text("0\n")
+    monitor = PowerMonitor(None, FileThrottleSource(str(flags_file)), fake_clock, PowerSettings())
+    assert run(monitor, fake_clock, 1.0) == []
+    flags_file.write_text("10000\n")  # it came and went: only the since-boot bit tells
+    (dip,) = run(monitor, fake_clock, 6.0)
+    assert dip.type == POWER_FAULT and dip.features["under_voltage"] == "between_checks"
 
 
 def test_nothing_configured_and_no_flags_is_not_an_error(fake_clock):
