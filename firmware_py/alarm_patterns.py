@@ -2,9 +2,9 @@
 
 Patterns are data, ``(on_s, off_s)`` steps repeated ``repeat`` times (0 = until cancelled), played by ``Alarm``
 from the loop rather than by gpiozero's ``blink()`` thread: on virtual time the exact sequence is testable, and
-at the loop's ~50 ms period the resolution is finer than a wearer can tell apart. The cost: a stalled loop
-freezes the pattern in its current state (the systemd watchdog restarts a stalled daemon; ``close()`` turns
-the buzzer off).
+the loop wakes at each edge (``PatternSettings.next_change_s``, via ``AlertManager.next_due_s``), so the timing
+does not depend on how often the FIFO is read. The cost: a stalled loop freezes the pattern in its current
+state (the systemd watchdog restarts a stalled daemon; ``close()`` turns the buzzer off).
 
 ``alerts`` decides which pattern sounds when; this module only knows patterns and the buzzer's ``on()`` /
 ``off()``.
