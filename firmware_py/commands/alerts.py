@@ -38,10 +38,13 @@ WORDS = {
     "sensor_fault": "sensor fault",
     "storage_fault": "storage fault (events kept in memory until the disk works)",
     "session_summary": "session summary",
+    "battery_low": "battery low: charge it soon",
+    "power_fault": "power supply too weak (under-voltage)",
+    "shutting_down": "MONITOR SWITCHING OFF: battery empty",
 }
 
 _FEATURES = (("peak_accel_g", "peak {:.1f} g"), ("tilt_deg", "tilt {:.0f}°"), ("trunk_rate_dps", "{:.0f} °/s"),
-             ("lead_s", "{:.2f} s before impact"))
+             ("lead_s", "{:.2f} s before impact"), ("battery_percent", "battery {:.0f} %"))
 
 _SEEN_MAX = 10000
 _QUIET_S, _BURST_MAX_S = 0.05, 0.5

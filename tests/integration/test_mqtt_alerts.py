@@ -97,6 +97,12 @@ def test_describe_says_what_happened_in_words_for_help_needed():
     assert "NEEDS HELP" in line and "(time unknown)" in line and "critical" in line
 
 
+def test_describe_tells_the_carer_the_monitor_is_switching_off_and_the_charge():
+    line = describe({"id": "x", "device": "w", "type": "shutting_down", "severity": "critical", "time": None,
+                     "features": {"reason": "battery_critical", "battery_percent": 4.6}})
+    assert "MONITOR SWITCHING OFF: battery empty (battery 5 %)" in line
+
+
 @pytest.mark.broker
 def test_alerts_with_a_session_shows_events_raised_while_it_was_away(mosquitto):
     first, ready = start_alerts(mosquitto.port, "--session", "carer-1", "--count", "1", "--timeout", "30")
