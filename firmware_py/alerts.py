@@ -205,11 +205,14 @@ class AlertManager:
             due.append(sounding.started_s + sounding.pattern.next_change_s(now - sounding.started_s))
         if self._press_started_s is not None and not self._press_was_sos:
             due.append(self._press_started_s + self.settings.long_press_s)
-        incident = self._incident
-        if incident is not None and not incident.is_cancelled:
-            due.append(incident.opened_s + self.settings.help_dedupe_s)
+        for incident in self._incidents:  # every fall its own window
+            if incident.is_cancelled:
+                continue
             if incident.help_event_id is None:
-                due.append(incident.opened_s + self.settings.cancel_window_s)
+                due.append(incident.opened_s + self.settings.cancel_window_s)  # escalation sets help_event
+            led_off_s = incident.opened_s + self.settings.help_dedupe_s
+            if led_off_s > now:  # nothing changes when it passes but the LED: past it, it is no deadline
+                due.append(led_off_s)
         return min(due)
 
     def state(self) -> Dict[str, Any]:

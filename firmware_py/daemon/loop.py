@@ -377,7 +377,7 @@ class Daemon:
                      self.power.next_due_s() if self.power is not None else None]
         if self.settings.telemetry_interval_s:
             deadlines.append(self._next_telemetry_s)
-        return self.wakeup.next_wake_s(deadlines)
+        return self.wakeup.next_wake_s(deadlines, self.clock.monotonic())
 
     def _watchdog(self, now_s: float) -> None:
         # Pinged from the sampling path, after samples arrived: a hung read or a frozen FIFO stops it.

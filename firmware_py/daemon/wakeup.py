@@ -113,10 +113,11 @@ class WakeSchedule:
         self.sensor_due_s = read_s + wait_s
         return self.sensor_due_s
 
-    def next_wake_s(self, deadlines: Iterable[Optional[float]] = ()) -> float:
-        """The earliest of the next read and ``deadlines`` (``None`` and ``inf`` mean none)."""
+    def next_wake_s(self, deadlines: Iterable[Optional[float]] = (), now_s: float = -math.inf) -> float:
+        """The earliest of the next read and ``deadlines`` (``None`` and ``inf`` mean none). A deadline not
+        after ``now_s`` was served by the step that just ran: counting it would spin the loop."""
         due = self.sensor_due_s
         for deadline in deadlines:
-            if deadline is not None and deadline < due:
+            if deadline is not None and now_s < deadline < due:
                 due = deadline
         return due
