@@ -9,7 +9,7 @@ from firmware_py.calibration import Calibration
 from firmware_py.daemon import save_calibration
 from firmware_py.events import FALL, STORAGE_FAULT
 from hal.emulated import ArrayMotion
-from tests.firmware.test_daemon import PERIOD_S, daemons, make_config, start  # noqa: F401 (fixture)
+from tests.firmware.test_daemon import PERIOD_S, make_config, start  # the daemons fixture is in conftest
 
 
 def test_an_outbox_that_cannot_be_opened_runs_from_memory_and_recovers_when_it_can(
