@@ -17,6 +17,7 @@ from firmware_py.daemon import (DaemonSettings, EmulatorSettings, SensorLink, bu
 from firmware_py.events import SENSOR_FAULT
 from firmware_py.mqtt import Follower, MqttSettings
 from hal.emulated import ArrayMotion
+from tests.conftest import daemons  # noqa: F401 (the fixture lives in conftest; modules import it from here)
 
 PERIOD_S = 0.05
 
