@@ -1,4 +1,5 @@
-"""Replace a small file so that a power cut leaves the old one or the new one, never half of one."""
+"""Small files in the state dir on a card that may fail: replaced so that a power cut leaves the old one or the
+new one, never half of one; looked for without letting a failing card (EIO from stat) raise."""
 from __future__ import annotations
 
 import os
@@ -34,3 +35,11 @@ def write_atomically(path: Union[str, Path], text: str) -> Path:
     except OSError:
         pass  # some file systems refuse fsync on a directory; the rename has happened
     return path
+
+
+def exists(path: Union[str, Path]) -> bool:
+    """``Path.exists()``, but False where the card cannot even tell (EIO, EACCES): that must not stop the monitor."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return False

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
+
+from .atomic_file import exists, write_atomically
 
 from .ha_discovery import discovery_messages
 from .topics import Topics
@@ -82,26 +83,28 @@ class RetainedTopics:
             self._remember(self._remembered - {topic})
 
     def _load(self) -> Set[str]:
-        if self.ledger is None or not self.ledger.exists():
+        if self.ledger is None:
             return set()
         try:
+            # read, not exists() first: on a failing card stat() raises EIO too
             body = json.loads(self.ledger.read_text(encoding="utf-8"))
             return {str(t) for t in body["topics"]}
+        except FileNotFoundError:
+            return set()
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("MQTT: %s cannot be read (%s); retained topics published before it will not be cleared",
                         self.ledger, exc)
             return set()
 
     def _remember(self, topics: Set[str]) -> None:
-        if topics == self._remembered and self.ledger is not None and self.ledger.exists():
+        if topics == self._remembered and self.ledger is not None and exists(self.ledger):
             return
         self._remembered = set(topics)
         if self.ledger is None:
             return
-        tmp = self.ledger.with_name(self.ledger.name + ".tmp")
         try:
-            tmp.write_text(json.dumps({"topics": sorted(topics)}, indent=1), encoding="utf-8")
-            os.replace(tmp, self.ledger)
+            write_atomically(self.ledger, json.dumps({"topics": sorted(topics)}, indent=1))
         except OSError as exc:  # the broker still gets everything; only the clean-up after a rename is at risk
             log.warning("MQTT: cannot write %s (%s); a later rename may leave retained topics behind",
                         self.ledger, exc)
+

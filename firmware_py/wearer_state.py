@@ -161,15 +161,18 @@ class StateTracker:
         self._publish(self.state.to_json(self.device_id))
 
     def _load(self) -> WearerState:
-        if self.path is None or not self.path.exists():
+        if self.path is None:
             return WearerState()
         try:
+            # read, not exists() first: on a failing card stat() raises EIO too, and that must not stop the monitor
             body = json.loads(self.path.read_text(encoding="utf-8"))
             state = WearerState(**{k: body[k] for k in ("state", "since", "cause", "fall", "help_needed",
                                                           "last_event", "since_wall_s") if k in body})
             if state.state not in _RANK:
                 raise ValueError(f"unknown state {state.state!r}")
             return state
+        except FileNotFoundError:
+            return WearerState()
         except (OSError, ValueError, TypeError) as exc:
             # an unreadable file must not stop the monitor; the carer then sees "ok" until the next event
             log.warning("wearer state: %s cannot be read (%s); starting from ok", self.path, exc)

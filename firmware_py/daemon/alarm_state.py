@@ -31,6 +31,11 @@ FILE_NAME = "alarms.json"
 VERSION = 1
 #: after a failed write, the next try (a full or read-only card refuses quickly, but not every 50 ms)
 RETRY_S = 1.0
+#: down longer than this, the saved alarms are stale and not resumed: a restart (crash, watchdog, power blip)
+#: is back within seconds; a device switched on hours or days later must not sound a fall the wearer may have
+#: cancelled long ago (the events themselves went out, or wait in the outbox; a wearer still on the floor is
+#: caught by the long lie)
+RESUME_MAX_DOWN_S = 600.0
 
 
 def _events(state: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
@@ -111,6 +116,10 @@ class AlarmStateFile:
                 log.warning("the wall clock is %.0f s behind the time %s was saved: counting no downtime",
                             -down_s, self.path)
                 down_s = 0.0
+            if down_s > RESUME_MAX_DOWN_S:
+                log.warning("the pending alarms in %s are %.0f s old (more than %.0f s): not resumed",
+                            self.path, down_s, RESUME_MAX_DOWN_S)
+                return {}
             offset_s = self.clock.monotonic() - down_s - float(saved["saved_mono"])
             pending = _shift(saved["pending"], offset_s)
             list(_events(pending))  # every event present

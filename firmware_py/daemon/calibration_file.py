@@ -17,11 +17,11 @@ def load_calibration(state_dir: Path) -> Any:
     """``calibration.json`` from ``retrowalk calibrate``, or ``None`` (uncalibrated: identity mounting)."""
 
     path = Path(state_dir) / "calibration.json"
-    if not path.exists():
+    try:
+        text = path.read_text()   # not exists() first: on a failing card stat() raises too
+    except FileNotFoundError:
         log.warning("no calibration at %s: run 'retrowalk calibrate' while standing still", path)
         return None
-    try:
-        text = path.read_text()
     except OSError as exc:  # a failing card: learn the mounting at rest rather than stop the monitor
         log.error("cannot read %s (%s): learning the mounting at rest instead", path, exc)
         return None

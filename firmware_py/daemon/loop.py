@@ -264,6 +264,9 @@ class Daemon:
             events, result = handler(command)
         except ValueError as exc:  # e.g. mute minutes beyond [alerts] mute_max_minutes
             events, result = [], command.result(False, str(exc))
+        except Exception as exc:  # a carer's command must never end the monitor: refuse it and say why
+            log.exception("command %s failed", command.name)
+            events, result = [], command.result(False, f"{command.name} failed: {type(exc).__name__}: {exc}")
         log.info("command %s: %s", command.name, result.message)
         self.publisher.reply(result)
         return events

@@ -11,6 +11,7 @@ from hal.clock import Clock
 from hal.errors import SensorBusError, SensorNotFound, SensorTimeout
 from hal.types import SampleBlock
 
+from ..atomic_file import exists
 from ..events import INFO, SENSOR_FAULT, Event
 from .settings import DaemonSettings
 
@@ -117,7 +118,7 @@ class SensorLink:
             return []
         self._lost_at_s = now
         self.attempts = 0
-        if self._fault_marker is not None and self._fault_marker.exists():
+        if self._fault_marker is not None and exists(self._fault_marker):
             log.error("sensor still lost since before this start (%s); retrying with backoff", exc)
             return []
         log.error("sensor lost: %s; retrying with backoff", exc)

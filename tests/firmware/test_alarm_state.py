@@ -90,6 +90,20 @@ def test_a_window_that_ran_out_while_the_daemon_was_down_escalates_at_once(state
     second.kill()
 
 
+def test_alarms_saved_long_before_a_start_are_stale_and_stay_silent(state_dir, wall):
+    # a device that died mid-alarm and is switched on again the next day must not sound that fall
+    first = Run(state_dir, wall, mono_start_s=100.0)
+    first.handle(FALL)
+    first.run(10.0)
+    first.kill()
+    wall.now += 24 * 3600.0
+    second = Run(state_dir, wall, mono_start_s=3.0)
+    assert second.resume() == []
+    assert not second.rig.buzzer_is_on and second.rig.alerts.state()["alarm"] is None
+    assert second.run(60.0) == []
+    second.kill()
+
+
 def test_a_sounding_help_needed_sounds_again_with_its_id_and_is_not_raised_twice(state_dir, wall):
     first = Run(state_dir, wall, mono_start_s=100.0)
     fall = first.handle(FALL)[0]
