@@ -14,6 +14,11 @@ PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED:
 #: alarms that stop on their own: cooldown and rate limit apply (the others sound until cancelled)
 SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
 
+#: alarms that ``recovered`` (up and moving again) ends. Only a cancel closes a fall, help_needed or sos: getting
+#: up proves neither that the wearer is unhurt nor that it was they who got up, so a fall's tone and cancel
+#: window run on and the carer's state (``wearer_state``) stays an alarm until the button, or help_needed.
+ENDED_BY_RECOVERED = frozenset({LOSS_OF_BALANCE})
+
 #: pins already used by I2C bus 1 (the MPU-6050): BCM 2 (SDA) and 3 (SCL)
 I2C_PINS = (2, 3)
 BCM_PINS = range(2, 28)

@@ -35,13 +35,13 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 
 from hal.clock import Clock
 
-from .events import (CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SHUTTING_DOWN, SOS,
-                     STUMBLE, Event)
+from .events import CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, RECOVERED, SHUTTING_DOWN, SOS, Event
 # PatternSettings, DEFAULT_PATTERNS, Alarm, MIN_STEP_S and TEST_ALARM are also re-exported for importers
 from .alarm_patterns import (_BOUNDARY_S, DEFAULT_PATTERNS, MIN_STEP_S, TEST_ALARM, Alarm,  # noqa: F401
                              PatternSettings)
 # AlertSettings (the [alerts] section), PRIORITY and SELF_ENDING live in alert_settings; re-exported here
-from .alert_settings import BCM_PINS, I2C_PINS, PRIORITY, SELF_ENDING, AlertSettings  # noqa: F401
+from .alert_settings import (BCM_PINS, ENDED_BY_RECOVERED, I2C_PINS, PRIORITY, SELF_ENDING,  # noqa: F401
+                             AlertSettings)
 
 #: button edges as queued by ``hal.gpio`` (kept as strings here: firmware_py does not import gpiozero's side)
 PRESS = "press"
@@ -136,8 +136,8 @@ class AlertManager:
                     return []  # the same fall's help was already raised (window or detector)
                 incident.help_event = event
         elif event.type == RECOVERED:
-            # caught themselves: the urgent beeping has done its job
-            if self._sounding is not None and self._sounding.kind == LOSS_OF_BALANCE:
+            # caught themselves: the urgent beeping has done its job; a fall's window runs on (ENDED_BY_RECOVERED)
+            if self._sounding is not None and self._sounding.kind in ENDED_BY_RECOVERED:
                 self._stop_sounding()
         self._start(event.type, event, now, ignore_mute=event.type == SHUTTING_DOWN)  # no mute hides going off
         self._update_led()

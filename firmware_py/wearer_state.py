@@ -7,13 +7,15 @@ JSON file in the state dir (so a restarted daemon says the same as before)::
 
     ok ──stumble──▶ stumble ──(hold_s without events)──▶ ok
     ok ──loss_of_balance / fall──▶ alarm ──help_needed──▶ help_needed
-    any ──sos──▶ sos              alarm / help_needed ──recovered──▶ ok      any ──cancelled──▶ ok
+    any ──sos──▶ sos        alarm (loss of balance) ──recovered──▶ ok        any ──cancelled──▶ ok
 
 A lower state never replaces a higher one (a stumble while lying on the floor leaves ``help_needed``). A
-loss-of-balance alarm that neither a fall nor a recovery follows, like a stumble, ends after ``hold_s``; a
-fall, help_needed and sos end only with ``cancelled`` (or ``recovered``, except sos: the wearer asked for help
-on purpose). Other events (``sensor_fault``, ``session_summary`` and any type added later) leave the state as
-it is and only show as ``last_event``.
+loss-of-balance alarm ends with ``recovered`` or, if neither a fall nor a recovery follows, like a stumble
+after ``hold_s``. A fall, help_needed and sos end only with ``cancelled``: the state follows the
+``AlertManager``, which keeps a fall's cancel window running after ``recovered`` and raises help_needed at its
+end unless the button is pressed (``alert_settings.ENDED_BY_RECOVERED``), so the carer never sees ``ok`` for a
+fall that will still call for help. Other events (``sensor_fault``, ``session_summary`` and any type added
+later) leave the state as it is and only show as ``last_event``.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
+from .alert_settings import ENDED_BY_RECOVERED
 from .events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,7 @@ class WearerState:
     cause : str or None
         The event type that set the state (``fall`` or ``loss_of_balance`` for ``alarm``).
     fall : bool
-        A fall not yet cancelled or recovered from (Home Assistant's "Fall detected").
+        A fall not yet cancelled (Home Assistant's "Fall detected"); getting up does not end it.
     help_needed : bool
         ``help_needed`` or ``sos`` (Home Assistant's "Help needed").
     last_event : dict or None
@@ -127,7 +130,8 @@ class StateTracker:
             # flags follow the event even when the state stays higher (a fall during an SOS is still a fall)
             s.fall = s.fall or event.type == FALL
             s.help_needed = s.help_needed or event.type in (HELP_NEEDED, SOS)
-        elif event.type == CANCELLED or (event.type == RECOVERED and s.state != SOS):
+        elif event.type == CANCELLED or (event.type == RECOVERED and s.cause in ENDED_BY_RECOVERED):
+            # a recovery closes only what it closes in AlertManager: a fall's window still runs to help_needed
             self._enter(OK, None, wall_s)
         self._changed()
 

@@ -6,9 +6,11 @@ import json
 import logging
 from typing import List
 
+from firmware_py.alerts import AlertManager, AlertSettings
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SENSOR_FAULT, SOS,
                                 STUMBLE, Event)
 from firmware_py.wearer_state import STATE_FILE, StateTracker
+from hal.gpio import TerminalBuzzer
 
 T0 = 1_800_000_000.0
 
@@ -67,29 +69,75 @@ def test_stumble_and_an_unconfirmed_loss_of_balance_end_after_hold_but_a_fall_do
     assert not t.tick(T0 + 1000) and sink.last["state"] == "alarm" and sink.last["cause"] == FALL
 
 
-def test_recovered_ends_a_fall_but_not_an_sos_the_wearer_asked_for():
+def test_recovered_ends_a_loss_of_balance_but_not_a_fall_help_or_an_sos():
     t, sink = tracker()
-    t.on_event(ev(FALL))
-    t.on_event(ev(RECOVERED, 5))
+    t.on_event(ev(LOSS_OF_BALANCE))
+    t.on_event(ev(RECOVERED, 2))
     assert sink.last["state"] == "ok"
-    t.on_event(ev(SOS, 10))
-    t.on_event(ev(RECOVERED, 15))
+    t.on_event(ev(FALL, 5))
+    t.on_event(ev(RECOVERED, 10))  # up again, the fall not cancelled: its window still runs
+    assert (sink.last["state"], sink.last["fall"], sink.last["last_event"]["type"]) == ("alarm", True, RECOVERED)
+    t.on_event(ev(HELP_NEEDED, 35))
+    t.on_event(ev(RECOVERED, 40))
+    assert (sink.last["state"], sink.last["help_needed"]) == ("help_needed", True)
+    t.on_event(ev(SOS, 50))
+    t.on_event(ev(RECOVERED, 55))
     assert (sink.last["state"], sink.last["help_needed"]) == ("sos", True)
-    assert t.clear(T0 + 20) and sink.last["state"] == "ok"
-    assert not t.clear(T0 + 21)
+    assert t.clear(T0 + 60) and sink.last["state"] == "ok"
+    assert not t.clear(T0 + 61)
 
 
-def test_state_survives_a_restart_through_the_state_dir(tmp_path):
-    t, _ = tracker(tmp_path)
-    t.on_event(ev(FALL))
-    t.on_event(ev(HELP_NEEDED, 30))
-    again, sink = tracker(tmp_path)  # a new process: the first thing it publishes is the old state
-    assert (sink.sent[0]["state"], sink.sent[0]["fall"], sink.sent[0]["help_needed"]) == ("help_needed", True, True)
+def _alerts_and_tracker(clock):
+    """An AlertManager and a StateTracker wired as the daemon wires them: every event either returns is
+    folded into the state."""
+    alerts = AlertManager(TerminalBuzzer(write=lambda _line: None), clock, AlertSettings(cancel_window_s=30.0))
+    t, sink = tracker()
+
+    def record(events):
+        for event in events:
+            t.on_event(event)
+
+    def happen(kind):
+        now = clock.monotonic()
+        record(alerts.handle(Event(kind, t_onset_s=now, t_detect_s=now, wall_time=T0 + now)))
+
+    def run(seconds):
+        for _ in range(int(round(seconds / 0.05))):
+            clock.advance(0.05)
+            record(alerts.tick())
+
+    return alerts, sink, happen, run, record
 
 
-def test_a_broken_state_file_starts_from_ok_instead_of_stopping(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="firmware_py")  # the demo's test turns it down for the session
-    (tmp_path / STATE_FILE).write_text("{not json")
-    t, sink = tracker(tmp_path)
+def test_getting_up_after_a_fall_without_the_button_keeps_the_alarm_state_until_help_is_called(fake_clock):
+    alerts, sink, happen, run, record = _alerts_and_tracker(fake_clock)
+    happen(FALL)
+    run(5.0)
+    happen(RECOVERED)  # up and walking, nobody pressed "I'm OK"
+    assert alerts.state()["cancel_in_s"] is not None  # help_needed will still come ...
+    assert (sink.last["state"], sink.last["fall"]) == ("alarm", True)  # ... so the carer is not told "ok"
+    run(26.0)
+    assert sink.last["state"] == "help_needed" and sink.last["last_event"]["type"] == HELP_NEEDED
+    states = [p["state"] for p in sink.sent]
+    assert "ok" not in states[states.index("alarm"):]  # never ok -> help_needed for the same fall
+
+
+def test_recovered_from_a_loss_of_balance_is_ok_for_the_carer_and_nothing_follows(fake_clock):
+    alerts, sink, happen, run, record = _alerts_and_tracker(fake_clock)
+    happen(LOSS_OF_BALANCE)
+    run(0.5)
+    happen(RECOVERED)
+    assert sink.last["state"] == "ok" and not alerts.state()["fall_open"] and not alerts.alarm.is_on
+    run(60.0)
     assert sink.last["state"] == "ok"
-    assert "cannot be read" in caplog.text
+
+
+def test_a_cancel_after_getting_up_closes_the_fall_for_the_carer_and_the_window_alike(fake_clock):
+    alerts, sink, happen, run, record = _alerts_and_tracker(fake_clock)
+    happen(FALL)
+    run(3.0)
+    happen(RECOVERED)
+    record(alerts.cancel("button"))
+    assert sink.last["state"] == "ok" and not alerts.state()["fall_open"]
+    run(60.0)
+    assert sink.last["state"] == "ok"  # no help_needed came
