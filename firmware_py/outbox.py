@@ -21,9 +21,14 @@ remount, ``unable to open``, the state directory deleted) puts the outbox in *st
 in memory (``outbox_memory.HeldRows``: bounded, alarms kept first), rows already on disk are still read when
 the disk lets us, acknowledgements the disk refuses are remembered and applied later, and the disk is retried
 on the clock with backoff (``retry_interval_s`` doubling to ``retry_max_s``). Each retry opens a fresh
-connection (re-creating the state directory if it is gone), applies the remembered acknowledgements and moves
-the held rows back in order, in one transaction. ``take_notices()`` hands the daemon one ``lost`` notice when a
-fault begins and one ``recovered`` when the disk works again (it publishes them as ``storage_fault`` events).
+connection (re-creating the state directory if it is gone) and applies the remembered acknowledgements. Then
+the held alarms go to disk first, each in its own commit (a card with room for a few rows must take the fall
+even when the telemetry held beside it does not fit), then the rows older than them into row ids kept free
+below the alarms (delivery order is kept); an older row with no room is dropped and counted. The disk counts as
+working once the alarms are on it; the newer rows follow in batches, and those with no room yet stay held
+(bounded, in order, new rows behind them) and are retried later. ``take_notices()`` hands the daemon one
+``lost`` notice when a fault begins and one ``recovered`` when the disk works again (it publishes them as
+``storage_fault`` events).
 A state directory removed while running is noticed by ``tick()`` (the database file is gone or is another
 file): the rows still readable through the open, deleted file are rescued into memory first, then written to
 the re-created file. Rows held in memory are lost only if the process dies before the disk works again.
@@ -42,11 +47,15 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 from hal.clock import Clock
 from .events import Event
 from .outbox_memory import EVENT, KEPT_PAST_THE_BOUND, TELEMETRY, HeldRows, OutboxRow
-from .outbox_sqlite import COLUMNS, STORAGE_ERRORS, open_database, storage_fix, trim_wal
+from .outbox_sqlite import (COLUMNS, STORAGE_ERRORS, insert_row, is_full, open_database, storage_fix, touch_log,
+                            trim_wal)
 
 __all__ = ["Outbox", "OutboxRow", "EVENT", "TELEMETRY", "KEPT_PAST_THE_BOUND", "storage_fix"]
 
 log = logging.getLogger(__name__)
+
+#: rows a commit when held rows go back to disk: one fsync per batch, and a full card still takes a part
+MOVE_BATCH_ROWS = 32
 
 class Outbox:
     """SQLite store-and-forward queue for events (and telemetry while offline), with a memory fallback.
@@ -92,6 +101,7 @@ class Outbox:
         self._held = HeldRows(self.max_rows)
         self._acked_unsaved: Set[int] = set()  # delivered rows the disk would not let us delete yet
         self._notices: List[Dict[str, Any]] = []
+        self._moved = 0  # held rows moved to disk since the fault began (told in the 'recovered' notice)
         self._retry_delay_s = self.retry_interval_s
         self._next_retry_s = 0.0
         self._next_check_s = 0.0
@@ -108,7 +118,8 @@ class Outbox:
     # ---- a storage fault ---------------------------------------------------------------------------------
     @property
     def is_degraded(self) -> bool:
-        """True while the disk refuses us (rows are held in memory)."""
+        """True while the disk refuses us (rows are held in memory). Once the held alarms are back on disk it
+        is False, though rows the card had no room for may still wait in memory (``held_in_memory``)."""
         return self.last_error is not None
 
     def _fault(self, what: str, exc: BaseException) -> None:
@@ -118,6 +129,7 @@ class Outbox:
         fix = storage_fix(str(exc))
         if self.last_error is None:
             self._retry_delay_s = self.retry_interval_s
+            self._moved = 0
             self.last_error = (f"outbox {self.path}: {error}; events are kept in memory only (alarms first, "
                                f"{len(self._held)} held so far) and the disk is retried from "
                                f"{self.retry_interval_s:g} s up to every {self.retry_max_s:g} s; {fix}")
@@ -176,46 +188,140 @@ class Outbox:
             log.warning("outbox %s was removed: %d undelivered rows rescued into memory", self.path, len(rows))
 
     def _retry_if_due(self, now: float) -> None:
-        if self.last_error is None or now < self._next_retry_s:
+        """Retry the disk (during a fault) or move the rows still held in memory (after one), when due."""
+        if now < self._next_retry_s or (self.last_error is None and not self._held):
             return
+        if self.last_error is not None and not self._reopen():
+            return
+        dropped: List[OutboxRow] = []
+        try:
+            rest = self._move_alarms(dropped)
+        except STORAGE_ERRORS as exc:
+            self._rollback_and_recount()
+            self._say_dropped(dropped)
+            if self.last_error is None:
+                self._fault("storing an alarm", exc)
+            else:
+                self._retry_failed(exc)  # still a fault; the alarms moved so far are on disk
+            return
+        self._say_dropped(dropped)
+        recovered = self.last_error is not None
+        self.last_error = None  # the alarms are on disk: what is newer may wait in memory for room
+        try:
+            self._move([(None, row) for row in rest])
+        except STORAGE_ERRORS as exc:
+            self._rollback_and_recount()
+            if is_full(exc):
+                self._retry_failed(exc)  # no room for the rest yet: it waits in memory, in order
+            else:
+                self._fault("moving rows held in memory to disk", exc)
+        if recovered:
+            notice: Dict[str, Any] = {"state": "recovered", "path": str(self.path.parent),
+                                      "moved_to_disk": self._moved}
+            if self._held:
+                notice["held_in_memory"] = len(self._held)
+            if dropped:
+                notice["dropped"] = len(dropped)
+            self._notices.append(notice)
+            log.warning("storage recovered: outbox %s is writable again; %d rows held in memory are on disk%s",
+                        self.path, self._moved, f", {len(self._held)} wait in memory for room" if self._held else "")
+        elif not self._held:
+            log.info("outbox %s: the rows held in memory for want of room are all on disk", self.path)
+        if self.last_error is None:
+            self._trim_wal()
+
+    def _reopen(self) -> bool:
+        """A fresh connection that has taken one write (and the acknowledgements the old one refused)."""
         if self._db is not None and self._file_was_replaced():
             self._rescue_rows()  # removed during the fault (e.g. to free space): keep what the old file held
         try:
             db, count, top, identity = open_database(self.path, self.max_db_bytes, self._max_row_id)
         except STORAGE_ERRORS as exc:
             self._retry_failed(exc)
-            return
-        moved = 0
+            return False
         try:
             db.execute("BEGIN IMMEDIATE")
-            # a write even with nothing to move: opening and reading work on a full or read-only disk, so only a
-            # commit that reached the log shows the disk takes writes again
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            db.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
+            touch_log(db)  # a write even with nothing to delete: only a commit shows the disk takes writes
             if self._acked_unsaved:
                 db.executemany("DELETE FROM outbox WHERE row_id = ?", [(i,) for i in self._acked_unsaved])
-            for row in self._held.rows():
-                db.execute("INSERT INTO outbox (kind, event_id, event_type, fall_class, payload) "
-                           "VALUES (?, ?, ?, ?, ?)",
-                           (row.kind, row.event_id, row.event_type, int(row.fall_class), row.payload))
-                moved += 1
             db.execute("COMMIT")
             count = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-            top = db.execute("SELECT coalesce(max(row_id), 0) FROM outbox").fetchone()[0]
         except STORAGE_ERRORS as exc:
             db.close()
             self._retry_failed(exc)
-            return
+            return False
         self._close_db()
         self._db, self._count, self._identity = db, count, identity
         self._max_row_id = max(self._max_row_id, top)
-        self._held = HeldRows(self.max_rows)
         self._acked_unsaved.clear()
-        self.last_error = None
-        log.warning("storage recovered: outbox %s is writable again; %d rows held in memory are on disk",
-                    self.path, moved)
-        self._notices.append({"state": "recovered", "path": str(self.path.parent), "moved_to_disk": moved})
-        self._trim_wal()
+        return True
+
+    def _move_alarms(self, dropped: List[OutboxRow]) -> List[OutboxRow]:
+        """Move the held alarms to disk first, each in its own commit, then the rows older than them into the
+        row ids kept free below each, so delivery order stays that of the events (an alarm never overtakes the
+        ``recovered`` before it). An older row the card has no room for is dropped into ``dropped``: the alarms
+        are on disk already and must not wait behind it. Returns the rows newer than the last alarm; raises
+        (after placing the older rows) when an alarm finds no room."""
+        held = self._held.rows()
+        slots = list(enumerate(held, start=self._max_row_id + 1))
+        error: Optional[BaseException] = None
+        last = -1
+        for k, (slot, row) in enumerate(slots):
+            if row.fall_class:
+                try:
+                    self._commit_rows([(slot, row)])
+                except STORAGE_ERRORS as exc:
+                    self._rollback_and_recount()
+                    error = exc
+                    break
+                last = k
+        # before anything reads the table: the publisher's cursor must find no gap below an alarm it has sent
+        self._move([(slot, row) for slot, row in slots[:last + 1] if not row.fall_class], dropped)
+        if error is not None:
+            raise error
+        return held[last + 1:]
+
+    def _move(self, pairs: List[Tuple[Optional[int], OutboxRow]], dropped: Optional[List[OutboxRow]] = None,
+              batch: int = MOVE_BATCH_ROWS) -> None:
+        """Move held rows to disk in order, ``batch`` a commit (into the row id paired with each, or the next
+        free one). A batch with no room is tried again row by row, so what fits gets on disk; then a row with
+        no room is dropped into ``dropped``, or (without it) raises and stays held with those after it."""
+        while pairs:
+            chunk, pairs = pairs[:batch], pairs[batch:]
+            try:
+                self._commit_rows(chunk)
+            except STORAGE_ERRORS as exc:
+                if not is_full(exc) or (len(chunk) == 1 and dropped is None):
+                    raise
+                self._rollback_and_recount()
+                if len(chunk) > 1:
+                    pairs, batch = chunk + pairs, 1
+                    continue
+                row = chunk[0][1]
+                self._held.remove([row.row_id])
+                if row.kind == TELEMETRY:
+                    self._dropped_telemetry += 1
+                else:
+                    self._dropped_events += 1
+                dropped.append(row)
+
+    def _commit_rows(self, pairs: List[Tuple[Optional[int], OutboxRow]]) -> None:
+        db = self._db
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
+        top = max(insert_row(db, row, row_id) for row_id, row in pairs)
+        db.execute("COMMIT")
+        self._held.remove(row.row_id for _, row in pairs)
+        self._count += len(pairs)
+        self._moved += len(pairs)
+        self._max_row_id = max(self._max_row_id, top)
+
+    def _say_dropped(self, dropped: List[OutboxRow]) -> None:
+        if dropped:
+            types = sorted({r.event_type or r.kind for r in dropped})
+            log.warning("outbox %s: no room on disk for %d rows held in memory that are older than an alarm "
+                        "(%s): dropped them, so the alarm is on disk and still goes out after what preceded it",
+                        self.path, len(dropped), ", ".join(types))
 
     def _retry_failed(self, exc: BaseException) -> None:
         self._retry_delay_s = min(self._retry_delay_s * 2, self.retry_max_s)
@@ -245,9 +351,18 @@ class Outbox:
         return self._store(row)
 
     def _store(self, row: OutboxRow) -> Optional[int]:
-        self._retry_if_due(self.clock.monotonic())
+        now = self.clock.monotonic()
+        self._retry_if_due(now)
         if self.last_error is not None or self._db is None:  # keep order: nothing overtakes held rows
             return self._held.add(row)
+        if self._held:  # rows waiting for room on disk: this one queues behind them, an alarm moves them now
+            held_id = self._held.add(row)
+            if row.fall_class:
+                self._next_retry_s = now
+                self._retry_if_due(now)
+                if held_id is not None and not any(r.row_id == held_id for r in self._held.rows()):
+                    return self._max_row_id  # on disk: the last alarm moved gets the highest id
+            return held_id
         try:
             return self._insert(row)
         except STORAGE_ERRORS as exc:
@@ -262,16 +377,14 @@ class Outbox:
             if self._count >= self.max_rows and not self._make_room(row):
                 db.execute("ROLLBACK")
                 return None
-            cur = db.execute(
-                "INSERT INTO outbox (kind, event_id, event_type, fall_class, payload) VALUES (?, ?, ?, ?, ?)",
-                (row.kind, row.event_id, row.event_type, int(row.fall_class), row.payload))
+            row_id = insert_row(db, row)
             db.execute("COMMIT")
         except BaseException:
             self._rollback_and_recount()
             raise
         self._count += 1
-        self._max_row_id = max(self._max_row_id, int(cur.lastrowid))
-        return int(cur.lastrowid)  # no checkpoint here: put() is on the alarm's way to the carer
+        self._max_row_id = max(self._max_row_id, row_id)
+        return row_id  # no checkpoint here: put() is on the alarm's way to the carer
 
     def _rollback_and_recount(self) -> None:
         try:
@@ -363,6 +476,8 @@ class Outbox:
             self._fault("removing delivered messages", exc)
             return
         self._count -= deleted
+        if self._held:  # rows held for want of room: the room just freed may take them
+            self._next_retry_s = min(self._next_retry_s, self.clock.monotonic())
         self._trim_wal()
 
     # ---- figures and lifecycle ---------------------------------------------------------------------------

@@ -1,11 +1,15 @@
 """The outbox's SQLite file: opening it with our settings, keeping its log small, and naming storage errors."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
+
+if TYPE_CHECKING:
+    from .outbox_memory import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +78,31 @@ def trim_wal(db: sqlite3.Connection, path: Path, limit_bytes: int) -> None:
         return
     checkpoint(db, path, "TRUNCATE" if size > 4 * limit_bytes else "PASSIVE")
     try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        db.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
+        touch_log(db)
     except STORAGE_ERRORS as exc:
         log.warning("outbox %s: could not restart the log (%s)", path, exc)
+
+
+def touch_log(db: sqlite3.Connection) -> None:
+    """The smallest write SQLite has (a ``user_version`` bump): restarts the log after a checkpoint, and shows
+    a disk takes writes again (opening and reading work on a full or read-only disk)."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
+
+
+def insert_row(db: sqlite3.Connection, row: "OutboxRow", row_id: Optional[int] = None) -> int:
+    """Insert ``row`` as ``row_id`` (``None``: the next free id; a held row's own negative id is never kept);
+    returns the row id it got."""
+    cur = db.execute("INSERT INTO outbox (row_id, kind, event_id, event_type, fall_class, payload) "
+                     "VALUES (?, ?, ?, ?, ?, ?)",
+                     (row_id, row.kind, row.event_id, row.event_type, int(row.fall_class), row.payload))
+    return int(cur.lastrowid)
+
+
+def is_full(exc: BaseException) -> bool:
+    """True for "no room" (SQLITE_FULL, ENOSPC), as opposed to a disk that refuses or fails."""
+    return (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(exc, "errno", None) == errno.ENOSPC)
 
 
 def checkpoint(db: sqlite3.Connection, path: Path, mode: str = "PASSIVE") -> None:

@@ -418,6 +418,8 @@ class Daemon:
         parts.append(f"{depth} message{'s' if depth != 1 else ''} queued")  # events (and telemetry offline)
         if self.outbox.is_degraded:
             parts.append(f"storage fault: {self.outbox.held_in_memory} in memory only")
+        elif self.outbox.held_in_memory:  # after a fault, rows the card had no room for yet
+            parts.append(f"{self.outbox.held_in_memory} in memory only, waiting for room on disk")
         mounting = getattr(self.pipeline, "mounting", None)
         if mounting:
             parts.append(f"mounting {mounting}")    # calibrated | learned | gravity only
