@@ -60,6 +60,11 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
+
+def iso_utc(wall_s: float) -> str:
+    """Wall time as the events' ``time``: ISO 8601 in UTC, to the millisecond."""
+    return datetime.fromtimestamp(wall_s, timezone.utc).isoformat(timespec="milliseconds")
+
 @dataclass(frozen=True)
 class Event:
     """One thing that happened to the wearer (or the device).
@@ -120,8 +125,7 @@ class Event:
             "device": device,
             "type": self.type,
             "severity": self.severity,
-            "time": (datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="milliseconds")
-                     if wall is not None else None),
+            "time": iso_utc(wall) if wall is not None else None,
             "t_onset_s": round(self.t_onset_s, 4),
             "t_detect_s": round(self.t_detect_s, 4),
             "latency_s": round(self.latency_s, 4),

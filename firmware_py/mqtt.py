@@ -19,7 +19,7 @@ import socket
 import ssl
 import sys
 import threading
-from datetime import datetime, timezone
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from hal.clock import Clock
 from .errors import ConfigError, RetrowalkError
+from .events import iso_utc
 from .mqtt_settings import (MqttSettings, MqttTlsSettings, default_device_id,  # noqa: F401 (re-exported)
                             process_client_id, read_password_file)
 from .outbox import TELEMETRY, Outbox, OutboxRow
@@ -304,7 +305,7 @@ class Publisher:
     def publish_telemetry(self, payload: Dict[str, Any]) -> None:
         """Publish a reading at QoS 0 now; while offline it waits in the outbox (dropped first when full)."""
         body = dict(payload)
-        body.setdefault("time", datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+        body.setdefault("time", iso_utc(time.time()))
         if self._connected:
             self._client.publish(self.topics.telemetry, json.dumps(body, separators=(",", ":"), sort_keys=True),
                                  qos=0)

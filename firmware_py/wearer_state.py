@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 from .alert_settings import ENDED_BY_RECOVERED
-from .events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event
+from .atomic_file import write_atomically
+from .events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,6 @@ STATE_SCHEMA_VERSION = 1
 STATE_FILE = "wearer_state.json"
 
 
-def _iso(wall_s: float) -> str:
-    return datetime.fromtimestamp(wall_s, timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -121,7 +118,7 @@ class StateTracker:
         wall_s = event.wall_time
         s = self.state
         s.last_event = {"type": event.type, "id": event.id, "severity": event.severity,
-                        "time": _iso(wall_s) if wall_s is not None else None}
+                        "time": iso_utc(wall_s) if wall_s is not None else None}
         target = _RAISES.get(event.type)
         if target is not None:
             # higher wins; the same state is renewed only while it would end by itself (a second stumble)
@@ -156,7 +153,7 @@ class StateTracker:
     def _enter(self, state: str, cause: Optional[str], wall_s: Optional[float]) -> None:
         s = self.state
         s.state, s.cause, s.since_wall_s = state, cause, wall_s
-        s.since = _iso(wall_s) if wall_s is not None else None
+        s.since = iso_utc(wall_s) if wall_s is not None else None
         if state == OK:
             s.fall = s.help_needed = False
 
@@ -186,13 +183,8 @@ class StateTracker:
         if self.path is None:
             return
         body = dict(self.state.to_dict(self.device_id), since_wall_s=self.state.since_wall_s)
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(body, f, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps(body, sort_keys=True))
         except OSError as exc:  # a full or read-only disk: the state still goes out over MQTT
             log.warning("wearer state: cannot save %s (%s); it is published but not kept across a restart",
                         self.path, exc)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, Optional
 
 from hal.clock import Clock
 
 from ..atomic_file import write_atomically
+from ..events import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class AlarmStateFile:
         for event in _events(state):
             if event.get("time") is None:  # raised by the alert manager: no wall time yet
                 onset_wall = wall - (mono - float(event["t_onset_s"]))
-                event["time"] = datetime.fromtimestamp(onset_wall, timezone.utc).isoformat(timespec="milliseconds")
+                event["time"] = iso_utc(onset_wall)
         write_atomically(self.path, json.dumps({"version": VERSION, "saved_wall": wall, "saved_mono": mono,
                                                 "pending": state}, sort_keys=True) + "\n")
 
