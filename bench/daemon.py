@@ -76,12 +76,14 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """``VmRSS`` (everything resident), or ``RssAnon`` (the daemon's own allocations: unlike the shared
+    libraries' file pages, it does not depend on how much of numpy the page cache happened to map in)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    raise RuntimeError(f"no {field} for pid {pid}")
 
 
 class DaemonProcess:
@@ -166,14 +168,14 @@ def measure_cpu(workdir: Path, port: int, seconds: float, scenario: str = "backw
         t0, ticks0 = time.monotonic(), cpu_ticks(pid)
         time.sleep(seconds)
         t1, ticks1 = time.monotonic(), cpu_ticks(pid)
-        rss = rss_mb(pid)
+        rss, rss_anon = rss_mb(pid), rss_mb(pid, "RssAnon")
     finally:
         received, sampled_s, lost, timing, emulator_s = daemon.stop()
     cpu = 100.0 * (ticks1 - ticks0) / CLK_TCK / (t1 - t0)
     # the emulator's share over the whole run: its work is the same every second (200 samples made)
     emulator = 100.0 * emulator_s / sampled_s
     figures = {"cpu_percent_200hz": round(cpu - emulator, 2), "cpu_percent_with_emulator": round(cpu, 2),
-               "emulator_cpu_percent": round(emulator, 2), "rss_mb": round(rss, 1), "samples_idle": received,
+               "emulator_cpu_percent": round(emulator, 2), "rss_mb": round(rss, 1), "rss_anon_mb": round(rss_anon, 1), "samples_idle": received,
                "lost_samples_idle": lost, "fifo_reads_per_s": round(timing["fifo_reads"] / sampled_s, 1)}
     figures.update({key: timing[key] for key in ("sample_to_event_p50_ms", "sample_to_event_p99_ms",
                                                  "sample_to_event_max_ms", "frames_timed")})
@@ -228,7 +230,8 @@ def main() -> int:
                   f"({os.cpu_count()} cores on this machine)", flush=True)
             figures = measure_cpu(workdir, port, cpu_s, args.scenario)
             print(f"  cpu {figures['cpu_percent_200hz']} % of one core without the emulated chip "
-                  f"({figures['cpu_percent_with_emulator']} % with it), rss {figures['rss_mb']} MB, "
+                  f"({figures['cpu_percent_with_emulator']} % with it), rss {figures['rss_mb']} MB "
+                  f"(own {figures['rss_anon_mb']} MB), "
                   f"{figures['fifo_reads_per_s']} FIFO reads/s", flush=True)
             print(f"  sample to event p50 {figures['sample_to_event_p50_ms']} ms, p99 "
                   f"{figures['sample_to_event_p99_ms']} ms over {figures['frames_timed']} frames", flush=True)
