@@ -168,10 +168,7 @@ class Pipeline:
         if self._gait.bout_steps >= mounting.REBASE_AFTER_STEPS or self.mounting != mounting.GRAVITY_ONLY:
             self._lying = None
             return []
-        gyro = frames.gyro_dps[-1]
-        still = (frames.accel_spread_g[-1] < 0.1
-                 and float(gyro @ gyro) < self.settings.still_rate_dps ** 2)   # as Motion.is_still
-        if self._stillness.watching or not still:
+        if self._stillness.watching or not self._motion.is_still:   # the last frame _detect has just seen
             return []
         return self._long_lie_before_mounting(float(frames.t_s[-1]))
 
