@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from firmware_py.events import EVENT_TYPES, Event  # noqa: E402
-from firmware_py.follower import Follower  # noqa: E402
-from firmware_py.mqtt import MqttSettings, Publisher  # noqa: E402
-from firmware_py.outbox import Outbox  # noqa: E402
+from firmware_py.transport.follower import Follower  # noqa: E402
+from firmware_py.transport.mqtt import MqttSettings, Publisher  # noqa: E402
+from firmware_py.transport.outbox import Outbox  # noqa: E402
 from hal.clock import MonotonicClock  # noqa: E402
 from tests.broker import Mosquitto  # noqa: E402
 

@@ -30,10 +30,10 @@ from typing import List
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from firmware_py.alerts import AlertManager, AlertSettings  # noqa: E402
+from firmware_py.alerting.alerts import AlertManager, AlertSettings  # noqa: E402
 from firmware_py.events import FALL, Event  # noqa: E402
-from firmware_py.mqtt import Follower, MqttSettings, Publisher  # noqa: E402
-from firmware_py.outbox import Outbox  # noqa: E402
+from firmware_py.transport.mqtt import Follower, MqttSettings, Publisher  # noqa: E402
+from firmware_py.transport.outbox import Outbox  # noqa: E402
 from hal.clock import FakeClock, MonotonicClock  # noqa: E402
 from hal.gpio import build_gpio, mock_pin_factory  # noqa: E402
 from tests.broker import Mosquitto  # noqa: E402

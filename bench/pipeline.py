@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware_py import scenarios  # noqa: E402
-from firmware_py.pipeline import Pipeline  # noqa: E402
+from firmware_py.evaluation import scenarios  # noqa: E402
+from firmware_py.detection.pipeline import Pipeline  # noqa: E402
 from hal.types import SampleBlock  # noqa: E402
 
 

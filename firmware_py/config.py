@@ -37,12 +37,12 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from hal.mpu6050 import SensorSettings
 
-from .alerts import AlertSettings
+from .alerting.alerts import AlertSettings
 from .daemon import DaemonSettings
 from .errors import ConfigError
-from .mqtt_settings import MqttSettings
-from .pipeline import DetectionSettings
-from .power import PowerSettings
+from .transport.mqtt_settings import MqttSettings
+from .detection.pipeline import DetectionSettings
+from .daemon.power import PowerSettings
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -16,7 +16,7 @@ Threads: on a Pi gpiozero delivers button edges in its own thread. The callbacks
 
 The long press (manual SOS) is *not* timed by gpiozero's ``Button.when_held``: its hold thread waits in real
 time, so it cannot be tested on virtual time, and it would hand us one more callback from a foreign thread. The
-main loop times it instead from the press and release edges on the injected clock (``firmware_py.alerts``), with
+main loop times it instead from the press and release edges on the injected clock (``firmware_py.alerting.alerts``), with
 the loop's resolution (~50 ms) against a hold of seconds. Since we do not use the hold machinery, the button is
 gpiozero's ``DigitalInputDevice`` (what ``Button`` is built on, without ``HoldMixin``): same pull-up, bounce
 time and edge callbacks, and no idle hold thread per button (``Button`` starts one even when nobody sets
@@ -190,7 +190,7 @@ class CancelButton:
 
     Each edge puts ``(PRESS, t_s)`` or ``(RELEASE, t_s)`` on ``presses``; nothing else happens in the
     callback, because on a Pi it runs in gpiozero's thread. Press and hold (the long press) is timed by
-    ``firmware_py.alerts`` from these edges, on the clock.
+    ``firmware_py.alerting.alerts`` from these edges, on the clock.
 
     :param int pin: BCM number; the button connects it to GND.
     :param queue.SimpleQueue presses: drained by the main loop.

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from firmware_py.datasets import write_csv  # noqa: E402
+from firmware_py.evaluation.datasets import write_csv  # noqa: E402
 from hal.types import SampleBlock  # noqa: E402
 
 UMAFALL_BODY_FROM_SENSOR = np.array([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]])

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the pre-impact model (``firmware_py/detectors/pre_impact_model.json``) on SisFall as users have it.
+"""Train the pre-impact model (``firmware_py/detection/detectors/pre_impact_model.json``) on SisFall as users have it.
 
     python3 ../shared/data/export_sisfall.py /tmp/retrowalk-sisfall      # the text files, as distributed
     .venv/bin/pip install -e '.[train]'                                  # scikit-learn, for training only
@@ -10,7 +10,7 @@ Every recording runs through the real pipeline, which logs the features of every
 (peak |a| in the SisFall_enhanced FALL run when ``--labels`` is given) in which the waist is going down
 are "a fall starting"; every descending frame of the other trials is "not a fall". A
 histogram gradient-boosted tree ensemble (scikit-learn) learns them, and is written as plain arrays that
-``firmware_py/detectors/trees.py`` scores with numpy.
+``firmware_py/detection/detectors/trees.py`` scores with numpy.
 
 **Subjects left out.** Before the final model is trained on everyone, ``--folds`` models are each trained
 with a group of subjects left out, and the left-out trials are run through the *whole pipeline* with
@@ -37,12 +37,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from firmware_py.datasets import find_recordings, load_recording, sisfall_fall_runs  # noqa: E402
-from firmware_py.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES  # noqa: E402
-from firmware_py.detectors.trees import DEFAULT_MODEL_PATH, TreeEnsemble  # noqa: E402
-from firmware_py.evaluate import compute_metrics, evaluate_files, run_recording  # noqa: E402
-from firmware_py.pipeline import DetectionSettings  # noqa: E402
-from firmware_py.transforms import Transform  # noqa: E402
+from firmware_py.evaluation.datasets import find_recordings, load_recording, sisfall_fall_runs  # noqa: E402
+from firmware_py.detection.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES  # noqa: E402
+from firmware_py.detection.detectors.trees import DEFAULT_MODEL_PATH, TreeEnsemble  # noqa: E402
+from firmware_py.evaluation.evaluate import compute_metrics, evaluate_files, run_recording  # noqa: E402
+from firmware_py.detection.pipeline import DetectionSettings  # noqa: E402
+from firmware_py.evaluation.transforms import Transform  # noqa: E402
 
 DESCENT_S = FEATURE_NAMES.index("descent_s")
 #: hyper-parameters, chosen with subjects left out (docs/detection.md); a fixed seed for the early-stopping split
@@ -58,7 +58,7 @@ def _features(job: Tuple[str, str, Optional[Tuple[int, int]]]) -> dict:
     log: List[Tuple[float, List[float]]] = []
 
     def make(recording, settings):
-        from firmware_py.evaluate import _default_pipeline
+        from firmware_py.evaluation.evaluate import _default_pipeline
         # a stand-in model: the features do not depend on it, and the shipped one may be for older features
         pipeline = _default_pipeline(recording, settings, model=TreeEnsemble(FEATURE_NAMES, 1, -1e9, [], [], []))
         pipeline.record_features(log)
@@ -196,7 +196,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--direction-free", action="store_true",
                         help="train the model for a wearer whose heading is unknown (mounting 'gravity only'): "
                              "the direction features zeroed, left-out subjects scored uncalibrated; write it with "
-                             "--output firmware_py/detectors/pre_impact_model_gravity_only.json")
+                             "--output firmware_py/detection/detectors/pre_impact_model_gravity_only.json")
     args = parser.parse_args(argv)
     global DIRECTION_FREE
     DIRECTION_FREE = args.direction_free

@@ -18,18 +18,17 @@ PACKAGES = ("hal", "firmware_py")
 ONLY_IN = {
     "smbus2": {"hal/bus.py"},
     "gpiozero": {"hal/gpio.py"},
-    "paho": {"firmware_py/mqtt.py"},
+    "paho": {"firmware_py/transport/mqtt.py"},
     "tomllib": {"firmware_py/config.py"},
     "tomli": {"firmware_py/config.py"},
 }
 
 #: the signal-processing stages (files, or packages as folders)
-SIGNAL_PROCESSING = ("firmware_py/calibration.py", "firmware_py/orientation.py", "firmware_py/gait.py",
-                     "firmware_py/frames.py", "firmware_py/detectors", "firmware_py/pipeline.py")
+SIGNAL_PROCESSING = ("firmware_py/detection",)
 #: what those stages must not import: time is the samples' t_s, and nothing in them logs or waits
 IMPURE = {"logging", "time", "datetime", "threading", "asyncio", "socket", "sqlite3", "subprocess",
-          "hal.clock", "hal.bus", "hal.gpio", "hal.mpu6050", "hal.emulated", "firmware_py.mqtt",
-          "firmware_py.outbox", "firmware_py.daemon", "firmware_py.sdnotify", "firmware_py.config"}
+          "hal.clock", "hal.bus", "hal.gpio", "hal.mpu6050", "hal.emulated", "firmware_py.transport.mqtt",
+          "firmware_py.transport.outbox", "firmware_py.daemon", "firmware_py.daemon.sdnotify", "firmware_py.config"}
 
 
 def sources(repo: Path, *roots: str) -> Iterator[Path]:
@@ -65,7 +64,7 @@ def imports(repo: Path, path: Path) -> List[Tuple[int, str]]:
             else:
                 name = node.module or ""
             found.append((node.lineno, name))
-            # ``from . import gait`` imports the module firmware_py.gait
+            # ``from . import gait`` imports the module firmware_py.detection.gait
             found += [(node.lineno, f"{name}.{alias.name}") for alias in node.names]
     return found
 
@@ -100,16 +99,16 @@ def test_signal_processing_reads_no_clock_logs_nothing_and_starts_no_thread_when
 
 def test_the_rules_catch_a_forbidden_import_when_one_is_written(tmp_path):
     # the checker itself must be able to fail: a detector that logs and a HAL module that reaches up
-    fake = tmp_path / "firmware_py" / "detectors"
+    fake = tmp_path / "firmware_py" / "detection" / "detectors"
     fake.mkdir(parents=True)
-    (fake / "noisy.py").write_text("import numpy\n\ndef f():\n    import logging\n    from ..mqtt import x\n")
+    (fake / "noisy.py").write_text("import numpy\n\ndef f():\n    import logging\n    from ...transport.mqtt import x\n")
     hal = tmp_path / "hal"
     hal.mkdir()
     (hal / "bad.py").write_text("from firmware_py.events import Event\nimport smbus2\n")
-    assert violations(tmp_path, ("firmware_py/detectors",), {rule: set() for rule in IMPURE}) == [
-        "firmware_py/detectors/noisy.py:4 imports logging",
-        "firmware_py/detectors/noisy.py:5 imports firmware_py.mqtt",
-        "firmware_py/detectors/noisy.py:5 imports firmware_py.mqtt.x",
+    assert violations(tmp_path, ("firmware_py/detection/detectors",), {rule: set() for rule in IMPURE}) == [
+        "firmware_py/detection/detectors/noisy.py:4 imports logging",
+        "firmware_py/detection/detectors/noisy.py:5 imports firmware_py.transport.mqtt",
+        "firmware_py/detection/detectors/noisy.py:5 imports firmware_py.transport.mqtt.x",
     ]
     assert violations(tmp_path, ("hal",), {"firmware_py": set()}) == ["hal/bad.py:1 imports firmware_py.events",
                                                                   "hal/bad.py:1 imports firmware_py.events.Event"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py.datasets import find_recordings, load_csv
+from firmware_py.evaluation.datasets import find_recordings, load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py.detectors.fall_features import FEATURE_NAMES
-from firmware_py.detectors.trees import TreeEnsemble
+from firmware_py.detection.detectors.fall_features import FEATURE_NAMES
+from firmware_py.detection.detectors.trees import TreeEnsemble
 
 sklearn_ensemble = pytest.importorskip("sklearn.ensemble")
 

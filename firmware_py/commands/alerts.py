@@ -83,7 +83,7 @@ def _session_name(text: str) -> str:
 
 
 def _device_name(text: str) -> str:
-    from ..topics import check_device_id
+    from ..transport.topics import check_device_id
 
     if text == "+":
         return text
@@ -195,9 +195,9 @@ def _local_time(iso: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..follower import Follower
-    from ..mqtt import MqttSettings, MqttTlsSettings
-    from ..topics import check_prefix
+    from ..transport.follower import Follower
+    from ..transport.mqtt import MqttSettings, MqttTlsSettings
+    from ..transport.topics import check_prefix
 
     try:
         check_prefix("/".join("x" if level == "+" else level for level in args.prefix.split("/")))

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..calibration import calibrate_at_rest
+    from ..detection.calibration import calibrate_at_rest
     from ..config import load_config
     from ..daemon import (build_sensor, concat_blocks, config_and_clock_for, daemon_settings, read_for,
                           save_calibration, state_dir_of)

@@ -143,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
     from ..config import Config
     import numpy as np
 
-    from ..calibration import Calibration
+    from ..detection.calibration import Calibration
     from ..daemon import DaemonSettings, EmulatorSettings, ScaledClock, build_daemon, save_calibration
-    from ..scenarios import demo_walk
+    from ..evaluation.scenarios import demo_walk
 
     out = sys.stdout
     if not getattr(args, "verbose", 0):

@@ -88,9 +88,9 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets import sisfall_fall_runs
-    from ..evaluate import compute_metrics, evaluate_files, format_table, iter_results, settings_from_config
-    from ..transforms import Transform, parse_rotation
+    from ..evaluation.datasets import sisfall_fall_runs
+    from ..evaluation.evaluate import compute_metrics, evaluate_files, format_table, iter_results, settings_from_config
+    from ..evaluation.transforms import Transform, parse_rotation
 
     if args.jobs is not None and args.jobs < 1:
         print(f"retrowalk evaluate: --jobs {args.jobs} is not allowed; use 1 or more", file=sys.stderr)

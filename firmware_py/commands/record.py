@@ -39,7 +39,7 @@ def with_progress(blocks: Iterable, seconds: float, out: TextIO) -> Iterator:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..daemon import build_sensor, config_and_clock_for, daemon_settings, read_for
-    from ..datasets import write_csv
+    from ..evaluation.datasets import write_csv
 
     if args.seconds <= 0:
         print(f"retrowalk record: --seconds {args.seconds} is not allowed; use a positive number", file=sys.stderr)

@@ -33,14 +33,14 @@ def _features(features: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets import load_recording
-    from ..evaluate import replay, settings_from_config
+    from ..evaluation.datasets import load_recording
+    from ..evaluation.evaluate import replay, settings_from_config
 
     settings = make_pipeline = None
     if args.config is not None:
         settings, make_pipeline = settings_from_config(args.config)
     if args.plot is not None:
-        from ..plot import require_matplotlib
+        from ..evaluation.plot import require_matplotlib
 
         require_matplotlib()  # fail before the run, not after it
     fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else None)
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {event.t_detect_s:8.3f} s  {event.type:<16} onset {event.t_onset_s:8.3f} s  "
               f"{event.severity:<8} {_features(event.features)}")
     if args.plot is not None:
-        from ..plot import plot_replay
+        from ..evaluation.plot import plot_replay
 
         plot_replay(args.plot, recording, replay(recording, settings, make_pipeline=make_pipeline))
         print(f"plot written to {args.plot}", file=sys.stderr)
@@ -88,8 +88,8 @@ def _replay_csv_streaming(path: Path, settings: Any,
     import numpy as np
 
     from hal.types import SampleBlock
-    from ..datasets import Recording, activity_from_name, kind_from_name, open_csv
-    from ..evaluate import _default_pipeline
+    from ..evaluation.datasets import Recording, activity_from_name, kind_from_name, open_csv
+    from ..evaluation.evaluate import _default_pipeline
 
     stream = open_csv(path)
     kind = kind_from_name(path.name)

@@ -10,7 +10,7 @@ from .selftest import Check
 def battery_gauge(config: Any, clock: Any, emulated: bool) -> Check:
     from hal.errors import GaugeError
     from ..daemon.wiring import build_power_monitor, with_emulated_sensor
-    from ..power import FIRST_READ_AFTER_S
+    from ..daemon.power import FIRST_READ_AFTER_S
 
     settings = config.power
     if settings.gauge == "none":

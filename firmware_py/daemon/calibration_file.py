@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic_file import write_atomically
-from ..calibration import Calibration
+from ..detection.calibration import Calibration
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)

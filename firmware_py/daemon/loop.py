@@ -103,12 +103,12 @@ class Daemon:
     ----------
     link : SensorLink
         The sensor, with its fault/retry handling.
-    pipeline : firmware_py.pipeline.Pipeline
-    alerts : firmware_py.alerts.AlertManager
-    outbox : firmware_py.outbox.Outbox
-    publisher : firmware_py.mqtt.Publisher or None
+    pipeline : firmware_py.detection.pipeline.Pipeline
+    alerts : firmware_py.alerting.alerts.AlertManager
+    outbox : firmware_py.transport.outbox.Outbox
+    publisher : firmware_py.transport.mqtt.Publisher or None
         ``None`` runs without a network (events stay in the outbox).
-    notifier : firmware_py.sdnotify.Notifier
+    notifier : firmware_py.daemon.sdnotify.Notifier
     clock : Clock
         Monotonic time; sample times ``t_s`` are on the same clock (the driver anchors them to it).
     settings : DaemonSettings
@@ -124,7 +124,7 @@ class Daemon:
         Closed last at shutdown (the GPIO the wiring built).
     make_pipeline, state_dir : optional
         For the MQTT ``calibrate`` command: a new pipeline from a calibration, and where it is saved.
-    wearer : firmware_py.wearer_state.StateTracker, optional
+    wearer : firmware_py.alerting.wearer_state.StateTracker, optional
         Folds every recorded event into the retained wearer state carers see.
     """
 
@@ -154,7 +154,7 @@ class Daemon:
         # the alarms a restart must take up (a fall's window, help_needed, SOS), beside the outbox
         self.alarm_state = AlarmStateFile(state_dir, clock, wall_clock) if state_dir is not None else None
         self.wearer = wearer
-        self.power = power  # firmware_py.power.PowerMonitor, or None
+        self.power = power  # firmware_py.daemon.power.PowerMonitor, or None
         self._calibrating: Optional[Tuple[Any, float, List[SampleBlock]]] = None
         self.stop_requested = threading.Event()
         now = clock.monotonic()
@@ -313,7 +313,7 @@ class Daemon:
         if now_s < end_s:
             return
         self._calibrating = None
-        from ..calibration import calibrate_at_rest
+        from ..detection.calibration import calibrate_at_rest
         try:
             calibration = calibrate_at_rest(concat_blocks(blocks))
         except ValueError as exc:  # NotStillError: the wearer moved; nothing changes

@@ -15,8 +15,8 @@ from ..errors import ConfigError
 
 def check_can_run(config: Any) -> Any:
     """Everything ``run`` needs from the files the config names; returns the pre-impact model it loaded."""
-    from ..detectors.balance import load_model_for
-    from ..mqtt_settings import read_password_file
+    from ..detection.detectors.balance import load_model_for
+    from ..transport.mqtt_settings import read_password_file
 
     model = load_model_for(config.detection.balance)  # a file that is no model (e.g. /etc/passwd): ConfigError
     if config.mqtt.password_file:

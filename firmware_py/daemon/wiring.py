@@ -45,7 +45,7 @@ def build_motion(settings: EmulatorSettings) -> Any:
     """The emulated chip's motion: a synthetic scenario (body frame = chip frame, i.e. no mounting tilt)."""
     import numpy as np
     from hal.emulated import ArrayMotion
-    from .. import scenarios
+    from ..evaluation import scenarios
 
     if settings.scenario == "still":
         t_s = np.array([0.0, 1.0])
@@ -112,7 +112,7 @@ def build_power_monitor(config: Any, clock: Clock) -> Any:
     synthetic battery of ``[power.emulator]``) and the Pi's power flags, in a ``PowerMonitor``."""
     import subprocess
     from hal.throttle import open_throttle_source
-    from ..power import PowerMonitor, PowerSettings
+    from .power import PowerMonitor, PowerSettings
 
     settings = getattr(config, "power", None) or PowerSettings()
     open_gauge = None
@@ -156,8 +156,8 @@ def build_gpio_for(config: Any, clock: Clock, pin_factory: Any = None) -> Any:
 def build_pipeline(config: Any, calibration: Any = None, model: Any = None) -> Any:
     """The detection pipeline; ``model`` is the pre-impact model, read from the config's
     ``model_file`` when not given (a file that is no model is a ``ConfigError``)."""
-    from ..detectors.balance import load_model_for
-    from ..pipeline import Pipeline
+    from ..detection.detectors.balance import load_model_for
+    from ..detection.pipeline import Pipeline
 
     if model is None:
         model = load_model_for(config.detection.balance)
@@ -166,7 +166,7 @@ def build_pipeline(config: Any, calibration: Any = None, model: Any = None) -> A
 
 
 def build_publisher(config: Any, outbox: Any, clock: Clock, state_dir: Optional[Path] = None) -> Any:
-    from ..mqtt import Publisher
+    from ..transport.mqtt import Publisher
 
     return Publisher(config.mqtt, outbox, clock, state_dir=state_dir)
 
@@ -175,9 +175,9 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
                  environ: Optional[Dict[str, str]] = None, motion: Any = None, with_broker: bool = True,
                  on_event: Optional[Callable[[Event], None]] = None) -> Daemon:
     """Everything ``retrowalk run`` needs, built from the config; nothing is opened twice."""
-    from ..alerts import AlertManager
-    from ..outbox import Outbox
-    from ..sdnotify import Notifier
+    from ..alerting.alerts import AlertManager
+    from ..transport.outbox import Outbox
+    from .sdnotify import Notifier
 
     clock = clock or MonotonicClock()
     settings = daemon_settings(config)
@@ -207,7 +207,7 @@ def build_daemon(config: Any, clock: Optional[Clock] = None, *, pin_factory: Any
             resource.close()
         raise
     notifier = Notifier(os.environ if environ is None else environ)
-    from ..wearer_state import STATE_FILE, StateTracker
+    from ..alerting.wearer_state import STATE_FILE, StateTracker
     wearer = StateTracker(config.mqtt.device_id, state_dir / STATE_FILE,
                           publish=publisher.publish_state if publisher is not None else lambda payload: None)
     return Daemon(link, pipeline, alerts, outbox, publisher, notifier, clock, settings,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from firmware_py.alerts import AlertSettings
+from firmware_py.alerting.alerts import AlertSettings
 from firmware_py.daemon.alarm_state import AlarmStateFile
 from firmware_py.events import CANCELLED, FALL, HELP_NEEDED, SOS
 from hal.clock import FakeClock

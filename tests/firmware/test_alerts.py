@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_py.alerts import AlertManager, AlertSettings, PatternSettings, measure_alarm_latency_ms
+from firmware_py.alerting.alerts import AlertManager, AlertSettings, PatternSettings, measure_alarm_latency_ms
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE,
                                 Event)
 from hal.gpio import TerminalBuzzer, build_gpio

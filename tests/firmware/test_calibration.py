@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware_py.calibration import Calibration, NotStillError, calibrate_at_rest
+from firmware_py.detection.calibration import Calibration, NotStillError, calibrate_at_rest
 from hal.types import SampleBlock
 
 SISFALL_BODY_FROM_SENSOR = ((0, 0, 1), (-1, 0, 0), (0, -1, 0))

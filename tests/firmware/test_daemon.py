@@ -10,12 +10,12 @@ import time
 import numpy as np
 import pytest
 
-from firmware_py.calibration import Calibration
+from firmware_py.detection.calibration import Calibration
 from firmware_py.config import Config, PathsSettings
 from firmware_py.daemon import (DaemonSettings, EmulatorSettings, SensorLink, build_daemon, build_sensor_opener,
                                 load_calibration, save_calibration)
 from firmware_py.events import SENSOR_FAULT
-from firmware_py.mqtt import Follower, MqttSettings
+from firmware_py.transport.mqtt import Follower, MqttSettings
 from hal.emulated import ArrayMotion
 from tests.conftest import daemons  # noqa: F401 (the fixture lives in conftest; modules import it from here)
 
@@ -72,7 +72,7 @@ def run_for(daemon, clock, seconds):
 
 def test_buzzer_sounds_in_the_same_step_and_the_fall_is_queued_when_a_fall_is_detected(
         daemons, fake_clock, mock_factory, state_dir):
-    from firmware_py.scenarios import backward_fall
+    from firmware_py.evaluation.scenarios import backward_fall
 
     scenario = backward_fall(seed=3)
     motion = ArrayMotion(scenario.t_s, scenario.accel_g, scenario.gyro_dps)
@@ -321,7 +321,7 @@ def test_the_notify_socket_is_closed_when_the_daemon_is_closed(daemons, fake_clo
 def test_pins_are_free_again_when_the_broker_settings_are_refused_at_build(fake_clock, mock_factory, state_dir,
                                                                             tmp_path):
     from firmware_py.errors import ConfigError
-    from firmware_py.mqtt_settings import MqttTlsSettings
+    from firmware_py.transport.mqtt_settings import MqttTlsSettings
     from hal.gpio import build_gpio
 
     tls = MqttTlsSettings(enabled=True, ca_file=str(tmp_path / "missing-ca.pem"))

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from firmware_py.events import Event
-from firmware_py.follower import Follower
-from firmware_py.mqtt import MqttSettings
-from firmware_py.wearer_state import STATE_FILE
+from firmware_py.transport.follower import Follower
+from firmware_py.transport.mqtt import MqttSettings
+from firmware_py.alerting.wearer_state import STATE_FILE
 from tests.firmware.test_daemon import daemons, make_config, start, step_until, wait_connected  # noqa: F401
 
 pytestmark = pytest.mark.broker

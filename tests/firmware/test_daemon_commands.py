@@ -47,7 +47,7 @@ def test_calibrate_saves_what_the_daemon_loads_when_the_wearer_stands_still(conf
 
 
 def test_record_writes_a_file_replay_reads_when_recording_the_emulated_walk(config_file, tmp_path, capsys):
-    from firmware_py.datasets import load_csv
+    from firmware_py.evaluation.datasets import load_csv
 
     out_csv = tmp_path / "walk.csv"
     assert main(["record", str(out_csv), "--seconds", "5", "--emulated", "--config", config_file()]) == 0

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from firmware_py.calibration import Calibration
+from firmware_py.detection.calibration import Calibration
 from firmware_py.daemon import save_calibration
 from firmware_py.events import FALL, STORAGE_FAULT
 from hal.emulated import ArrayMotion
@@ -14,7 +14,7 @@ from tests.firmware.test_daemon import PERIOD_S, make_config, start  # the daemo
 
 def test_an_outbox_that_cannot_be_opened_runs_from_memory_and_recovers_when_it_can(
         daemons, fake_clock, mock_factory, state_dir):  # noqa: F811
-    from firmware_py.scenarios import backward_fall
+    from firmware_py.evaluation.scenarios import backward_fall
 
     save_calibration(state_dir, Calibration(gyro_bias_dps=(0.0, 0.0, 0.0), body_from_sensor=np.eye(3)))
     blocker = state_dir / "outbox.sqlite3"

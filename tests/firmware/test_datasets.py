@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py.datasets import (SISFALL_BODY_FROM_SENSOR, find_recordings, iter_recordings, kind_from_name,
-                                  load_csv, load_recording, load_sisfall_file, sisfall_kind, write_csv)
+from firmware_py.evaluation.datasets import (SISFALL_BODY_FROM_SENSOR, find_recordings, iter_recordings, kind_from_name,
+                                             load_csv, load_recording, load_sisfall_file, sisfall_kind, write_csv)
 from firmware_py.errors import DataFormatError
 from hal.types import SampleBlock
 
@@ -109,7 +109,7 @@ def test_csv_round_trip_keeps_samples_when_timestamps_jitter(tmp_path):
 
 
 def test_synthetic_csv_stays_labelled_synthetic_when_read_back(tmp_path):
-    from firmware_py import scenarios
+    from firmware_py.evaluation import scenarios
 
     path = tmp_path / "walk_emulated.csv"
     write_csv(path, scenarios.standing(1.0, seed=0).blocks(0.1), synthetic=True)

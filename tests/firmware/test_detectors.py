@@ -7,15 +7,15 @@ import numpy as np
 
 import pytest
 
-from firmware_py import scenarios
-from firmware_py.calibration import Calibration
-from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallSettings, Motion, StillnessDetector,
-                                   StillnessSettings, StumbleSettings)
-from firmware_py.detectors.fall_features import FEATURE_NAMES
-from firmware_py.detectors.trees import TreeEnsemble, load_model
+from firmware_py.evaluation import scenarios
+from firmware_py.detection.calibration import Calibration
+from firmware_py.detection.detectors import (BalanceDetector, BalanceSettings, FallSettings, Motion, StillnessDetector,
+                                             StillnessSettings, StumbleSettings)
+from firmware_py.detection.detectors.fall_features import FEATURE_NAMES
+from firmware_py.detection.detectors.trees import TreeEnsemble, load_model
 from firmware_py.errors import ConfigError
 from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SESSION_SUMMARY, STUMBLE, Event
-from firmware_py.pipeline import DetectionSettings, Pipeline
+from firmware_py.detection.pipeline import DetectionSettings, Pipeline
 from hal.types import SampleBlock
 
 ALARMS = {FALL, LOSS_OF_BALANCE}
@@ -261,12 +261,12 @@ def test_a_frame_length_the_model_was_not_trained_on_is_refused():
 # --- the long lie: help_needed with no fall seen (issue 10) ---------------------------------------------
 
 def _body_frame():
-    from firmware_py.calibration import Calibration
+    from firmware_py.detection.calibration import Calibration
     return Calibration(gyro_bias_dps=(0.0, 0.0, 0.0), body_from_sensor=np.eye(3))
 
 
 def _run(trace, settings, calibration=None):
-    from firmware_py.pipeline import Pipeline
+    from firmware_py.detection.pipeline import Pipeline
     pipeline = Pipeline(settings, calibration=calibration)
     events = []
     for i in range(0, len(trace.t_s), 20):
@@ -292,7 +292,7 @@ def test_no_long_lie_before_the_configured_time():
 
 def test_a_daemon_started_on_a_wearer_lying_still_raises_long_lie_and_never_learns_lying_as_upright():
     # a configured forward axis tells lying from standing (the synthetic sensor's +x is anterior)
-    from firmware_py.calibration import CalibrationSettings
+    from firmware_py.detection.calibration import CalibrationSettings
     settings = DetectionSettings(stillness=StillnessSettings(long_lie_s=30.0),
                                  calibration=CalibrationSettings(forward_axis="+x"))
     events, pipeline = _run(scenarios.lying_down(seed=2, stand_s=0.0, lie_s=45.0), settings)  # no calibration
@@ -332,7 +332,7 @@ def test_stillness_times_outside_their_range_are_refused_naming_the_range(field,
 
 
 def test_resting_still_in_a_reclined_chair_is_not_a_long_lie():
-    from firmware_py.detectors.motion import Motion
+    from firmware_py.detection.detectors.motion import Motion
 
     detector = StillnessDetector(StillnessSettings(long_lie_s=30.0))
     out = []

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py.datasets import write_csv
-from firmware_py.evaluate import TrialResult, compute_metrics, evaluate_files, format_table, run_recording
+from firmware_py.evaluation.datasets import write_csv
+from firmware_py.evaluation.evaluate import TrialResult, compute_metrics, evaluate_files, format_table, run_recording
 from firmware_py.events import Event
-from firmware_py import scenarios
+from firmware_py.evaluation import scenarios
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,7 +170,7 @@ def _retrowalk(*args, cwd=REPO):
 
 
 def test_evaluate_command_scores_synthetic_csv_trials_when_run_end_to_end(tmp_path):
-    pytest.importorskip("firmware_py.pipeline")
+    pytest.importorskip("firmware_py.detection.pipeline")
     folder = _scenario_folder(tmp_path)
     out = tmp_path / "out" / "eval.json"
     proc = _retrowalk(str(folder), "--format", "csv", "--json", "--output", str(out), "--jobs", "2")
@@ -189,7 +189,7 @@ def test_evaluate_command_scores_synthetic_csv_trials_when_run_end_to_end(tmp_pa
 
 
 def test_evaluate_json_alone_on_stdout_when_no_output_file_is_given(tmp_path):
-    pytest.importorskip("firmware_py.pipeline")
+    pytest.importorskip("firmware_py.detection.pipeline")
     folder = _scenario_folder(tmp_path)
     proc = _retrowalk(str(folder), "--json", "--jobs", "1", "--activity", "fall")
     assert proc.returncode == 0, proc.stderr
@@ -199,7 +199,7 @@ def test_evaluate_json_alone_on_stdout_when_no_output_file_is_given(tmp_path):
 
 
 def test_evaluate_command_names_the_bad_file_when_one_cannot_be_read(tmp_path):
-    pytest.importorskip("firmware_py.pipeline")
+    pytest.importorskip("firmware_py.detection.pipeline")
     (tmp_path / "walk_broken.csv").write_text("t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n0.0,0,0,1,0,0\n")
     proc = _retrowalk(str(tmp_path), "--jobs", "1")
     assert proc.returncode == 1

@@ -13,9 +13,9 @@ import pytest
 
 from firmware_py.atomic_file import exists
 from firmware_py.daemon.calibration_file import load_calibration
-from firmware_py.retained import RetainedTopics
-from firmware_py.topics import Topics
-from firmware_py.wearer_state import StateTracker
+from firmware_py.transport.retained import RetainedTopics
+from firmware_py.transport.topics import Topics
+from firmware_py.alerting.wearer_state import StateTracker
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_py.detectors.fall_features import FEATURE_NAMES, MEMORY_S, WARM_UP_S, FallFeatures
-from firmware_py.detectors.motion import Motion
+from firmware_py.detection.detectors.fall_features import FEATURE_NAMES, MEMORY_S, WARM_UP_S, FallFeatures
+from firmware_py.detection.detectors.motion import Motion
 
 
 def _as_dict(values):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_py import scenarios
-from firmware_py.calibration import Calibration
-from firmware_py.gait import GaitSettings
-from firmware_py.pipeline import Pipeline
+from firmware_py.evaluation import scenarios
+from firmware_py.detection.calibration import Calibration
+from firmware_py.detection.gait import GaitSettings
+from firmware_py.detection.pipeline import Pipeline
 
 
 def _run(scenario):

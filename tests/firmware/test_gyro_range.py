@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware_py.calibration import Calibration
+from firmware_py.detection.calibration import Calibration
 from firmware_py.config import ConfigError, config_from_dict
 from firmware_py.daemon.wiring import build_pipeline
 from hal.emulated import ArrayMotion, EmulatedI2CBus, EmulatedMpu6050
@@ -53,8 +53,8 @@ def test_orientation_table_no_longer_takes_a_gyro_range_and_says_where_it_went()
 
 
 def test_replay_with_a_config_takes_the_recordings_gyro_range_from_its_sensor_section(tmp_path):
-    from firmware_py.datasets import Recording
-    from firmware_py.evaluate import replay, settings_from_config
+    from firmware_py.evaluation.datasets import Recording
+    from firmware_py.evaluation.evaluate import replay, settings_from_config
 
     t_s = np.arange(0.0, 6.0, 0.005)                 # what a ±500 °/s sensor recorded of the roll at 200 Hz
     accel_g, gyro_dps = roll_onto_the_side().sample(t_s)

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from firmware_py import events
-from firmware_py.ha_discovery import discovery_messages
-from firmware_py.topics import Command, Topics, parse_command
-from firmware_py.wearer_state import STATES
+from firmware_py.transport.ha_discovery import discovery_messages
+from firmware_py.transport.topics import Command, Topics, parse_command
+from firmware_py.alerting.wearer_state import STATES
 
 
 def _discovery(prefix="homeassistant"):
@@ -24,7 +24,7 @@ def test_event_entity_offers_every_event_type_the_daemon_knows_including_ones_ad
     assert _entity("event", "event")["event_types"] == list(events.EVENT_TYPES)
     # a type added to the one list in events.py appears without touching the discovery code
     monkeypatch.setattr(events, "EVENT_TYPES", events.EVENT_TYPES + ("battery_low",))
-    import firmware_py.ha_discovery as ha
+    import firmware_py.transport.ha_discovery as ha
     monkeypatch.setattr(ha, "EVENT_TYPES", events.EVENT_TYPES)
     assert "battery_low" in _entity("event", "event")["event_types"]
 

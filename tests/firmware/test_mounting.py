@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py import scenarios
-from firmware_py.calibration import Calibration, CalibrationSettings
+from firmware_py.evaluation import scenarios
+from firmware_py.detection.calibration import Calibration, CalibrationSettings
 from firmware_py.events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY
-from firmware_py.heading import GaitCues, HeadingLearner
-from firmware_py.mounting import GRAVITY_ONLY, LEARNED, rebase_rows
-from firmware_py.pipeline import DetectionSettings, Pipeline
-from firmware_py.transforms import random_rotation
+from firmware_py.detection.heading import GaitCues, HeadingLearner
+from firmware_py.detection.mounting import GRAVITY_ONLY, LEARNED, rebase_rows
+from firmware_py.detection.pipeline import DetectionSettings, Pipeline
+from firmware_py.evaluation.transforms import random_rotation
 from hal.types import SampleBlock
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -150,10 +150,10 @@ def test_an_uncalibrated_wearer_who_walks_gets_a_learned_heading():
 
 
 def test_without_a_heading_the_direction_free_model_decides_and_the_backward_rule_waits():
-    from firmware_py.detectors import BalanceDetector
-    from firmware_py.detectors.fall_features import FEATURE_NAMES
-    from firmware_py.detectors.motion import Motion
-    from firmware_py.detectors.trees import TreeEnsemble
+    from firmware_py.detection.detectors import BalanceDetector
+    from firmware_py.detection.detectors.fall_features import FEATURE_NAMES
+    from firmware_py.detection.detectors.motion import Motion
+    from firmware_py.detection.detectors.trees import TreeEnsemble
 
     never = TreeEnsemble(FEATURE_NAMES, 1, -99.0, [[0]], [[0.0]], [[0.0, 0.0]])
     # scores 20 only when it sees a lean back (a direction feature): zeroed without the heading

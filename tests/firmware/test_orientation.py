@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware_py.orientation import OrientationFilter, OrientationSettings
+from firmware_py.detection.orientation import OrientationFilter, OrientationSettings
 
 FRAME_S = 0.05
 

@@ -12,7 +12,7 @@ import os
 import shutil
 
 from firmware_py.events import FALL, HELP_NEEDED, STUMBLE, Event
-from firmware_py.outbox import Outbox, storage_fix
+from firmware_py.transport.outbox import Outbox, storage_fix
 
 
 def event(kind: str = STUMBLE, n: int = 0) -> Event:

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py import scenarios
-from firmware_py.calibration import Calibration, CalibrationSettings
+from firmware_py.evaluation import scenarios
+from firmware_py.detection.calibration import Calibration, CalibrationSettings
 from firmware_py.events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY
-from firmware_py.pipeline import DetectionSettings, Pipeline
+from firmware_py.detection.pipeline import DetectionSettings, Pipeline
 from hal.types import SampleBlock
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -7,8 +7,8 @@ import pytest
 from firmware_py.config import Config, PathsSettings
 from firmware_py.daemon import DaemonSettings, EmulatorSettings, build_daemon
 from firmware_py.events import BATTERY_LOW, POWER_FAULT, SENSOR_FAULT, SHUTTING_DOWN
-from firmware_py.mqtt import MqttSettings
-from firmware_py.power import PowerEmulatorSettings, PowerMonitor, PowerSettings
+from firmware_py.transport.mqtt import MqttSettings
+from firmware_py.daemon.power import PowerEmulatorSettings, PowerMonitor, PowerSettings
 from hal.emulated import EmulatedI2CBus, FaultPlan
 from hal.emulated_gauges import EmulatedBattery, EmulatedIna219
 from hal.ina219 import Ina219

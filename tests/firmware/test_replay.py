@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py import scenarios
-from firmware_py.datasets import write_csv
+from firmware_py.evaluation import scenarios
+from firmware_py.evaluation.datasets import write_csv
 from firmware_py.errors import RetrowalkError
-from firmware_py.evaluate import replay
+from firmware_py.evaluation.evaluate import replay
 from firmware_py.events import Event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def test_replay_trace_follows_the_trunk_when_a_fall_is_replayed():
 
 def test_plot_is_written_with_signals_and_events_when_matplotlib_is_installed(tmp_path):
     pytest.importorskip("matplotlib")
-    from firmware_py.plot import plot_replay
+    from firmware_py.evaluation.plot import plot_replay
 
     s = scenarios.backward_fall(seed=0, lie_s=3.0)
     recording = s.to_recording()
@@ -61,7 +61,7 @@ def test_plot_is_written_with_signals_and_events_when_matplotlib_is_installed(tm
 
 
 def test_missing_matplotlib_gives_the_install_command_when_plotting(monkeypatch):
-    from firmware_py import plot
+    from firmware_py.evaluation import plot
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)   # as if not installed
     with pytest.raises(RetrowalkError, match=r"pip install 'retrowalk\[plot\]'"):
@@ -69,7 +69,7 @@ def test_missing_matplotlib_gives_the_install_command_when_plotting(monkeypatch)
 
 
 def test_replay_command_lists_events_with_times_when_run_on_a_csv(tmp_path):
-    pytest.importorskip("firmware_py.pipeline")
+    pytest.importorskip("firmware_py.detection.pipeline")
     s = scenarios.backward_fall(seed=2, lie_s=4.0)
     path = tmp_path / "fall_synthetic.csv"
     write_csv(path, s.blocks(0.5), body_from_sensor=np.eye(3))
@@ -123,7 +123,7 @@ def test_replay_refuses_impossible_samples_in_one_line_without_a_traceback(tmp_p
 
 
 def test_a_csv_longer_than_one_chunk_reads_the_same_and_names_a_bad_line_in_a_later_chunk(tmp_path, monkeypatch):
-    from firmware_py import datasets
+    from firmware_py.evaluation import datasets
 
     rows = [(i * 0.005, 0.0, 0.0, 1.0, 0.1, 0.0, 0.0) for i in range(2500)]
     whole = datasets.load_csv(_csv(tmp_path, rows, "walk_ok.csv"))
@@ -136,9 +136,9 @@ def test_a_csv_longer_than_one_chunk_reads_the_same_and_names_a_bad_line_in_a_la
 
 
 def test_replaying_a_csv_in_chunks_gives_the_events_and_header_of_replaying_it_whole(tmp_path, monkeypatch):
-    from firmware_py import csv_samples
+    from firmware_py.evaluation import csv_samples
     from firmware_py.commands.replay import _replay_csv_streaming
-    from firmware_py.datasets import load_csv
+    from firmware_py.evaluation.datasets import load_csv
 
     s = scenarios.backward_fall(seed=2, lie_s=4.0)
     path = tmp_path / "fall_synthetic.csv"

@@ -1,8 +1,8 @@
 """The memory of retained topics: what a renamed device, or one with discovery switched off, must clear."""
 from __future__ import annotations
 
-from firmware_py.retained import LEDGER_NAME, RetainedTopics
-from firmware_py.topics import Topics
+from firmware_py.transport.retained import LEDGER_NAME, RetainedTopics
+from firmware_py.transport.topics import Topics
 
 
 def test_a_clearing_the_broker_never_acknowledged_is_sent_again_by_the_next_run(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware_py import scenarios
+from firmware_py.evaluation import scenarios
 
 
 def test_same_seed_gives_the_same_trace_when_generated_twice():
@@ -111,7 +111,7 @@ def test_demo_walk_has_stumble_fall_and_long_enough_stillness_when_made():
 
 
 def test_demo_walk_lies_still_past_the_detector_default_when_defaults_change():
-    stillness = pytest.importorskip("firmware_py.detectors.stillness")
+    stillness = pytest.importorskip("firmware_py.detection.detectors.stillness")
     help_after_s = stillness.StillnessSettings().help_after_s
     s = scenarios.demo_walk(seed=0)
     assert s.duration_s - s.truth_times("fall")[0] > help_after_s

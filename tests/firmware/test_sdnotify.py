@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from firmware_py.sdnotify import Notifier
+from firmware_py.daemon.sdnotify import Notifier
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_status_stays_on_one_line_when_the_text_has_newlines(listener):
 
 def test_every_call_is_a_silent_no_op_when_not_under_systemd(caplog):
     notifier = Notifier({})
-    with caplog.at_level(logging.DEBUG, logger="firmware_py.sdnotify"):
+    with caplog.at_level(logging.DEBUG, logger="firmware_py.daemon.sdnotify"):
         assert not notifier.is_enabled
         assert notifier.ready() is False and notifier.watchdog() is False and notifier.stopping() is False
     assert caplog.records == []
@@ -68,7 +68,7 @@ def test_every_call_is_a_silent_no_op_when_not_under_systemd(caplog):
 
 def test_send_failure_is_logged_not_raised_when_the_socket_is_gone(tmp_path, caplog):
     notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "nobody-listens")})
-    with caplog.at_level(logging.WARNING, logger="firmware_py.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="firmware_py.daemon.sdnotify"):
         assert notifier.ready() is False
         assert notifier.watchdog() is False
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

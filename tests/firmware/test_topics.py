@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_py.topics import COMMAND_NAMES, Command, CommandError, CommandResult, Topics, parse_command
+from firmware_py.transport.topics import COMMAND_NAMES, Command, CommandError, CommandResult, Topics, parse_command
 
 
 def test_topics_sit_under_prefix_and_device_when_built():

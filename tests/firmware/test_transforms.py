@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from firmware_py import scenarios
+from firmware_py.evaluation import scenarios
 from firmware_py.cli import main
-from firmware_py.datasets import Recording, write_csv
-from firmware_py.evaluate import TrialResult, compute_metrics, run_recording
-from firmware_py.transforms import Transform, parse_rotation, random_rotation
+from firmware_py.evaluation.datasets import Recording, write_csv
+from firmware_py.evaluation.evaluate import TrialResult, compute_metrics, run_recording
+from firmware_py.evaluation.transforms import Transform, parse_rotation, random_rotation
 from hal.types import SampleBlock
 
 

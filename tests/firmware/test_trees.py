@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from firmware_py.detectors.fall_features import FEATURE_NAMES
-from firmware_py.detectors.trees import ModelError, TreeEnsemble, load_model
+from firmware_py.detection.detectors.fall_features import FEATURE_NAMES
+from firmware_py.detection.detectors.trees import ModelError, TreeEnsemble, load_model
 
 INF = 1e300      # the trainer's "always left" padding
 

@@ -10,7 +10,7 @@ import pytest
 from firmware_py.config import Config, PathsSettings
 from firmware_py.daemon import DaemonSettings, EmulatorSettings, build_daemon
 from firmware_py.events import LOSS_OF_BALANCE, Event
-from firmware_py.mqtt import MqttSettings
+from firmware_py.transport.mqtt import MqttSettings
 from hal.mpu6050 import SensorSettings
 
 
@@ -114,7 +114,7 @@ def test_a_fall_from_standing_still_is_announced_within_milliseconds_even_with_r
         daemons, state_dir, fake_clock, mock_factory, direction):
     """Synthetic: 10 s standing still (resting reads), then a fall. The first block that moves ends the
     resting reads before the frame that completes the event, so the event waits milliseconds, not 0.2 s."""
-    from firmware_py import scenarios
+    from firmware_py.evaluation import scenarios
     from hal.emulated import ArrayMotion
 
     m = scenarios._start(0, 200.0)

@@ -6,10 +6,10 @@ import json
 import logging
 from typing import List
 
-from firmware_py.alerts import AlertManager, AlertSettings
+from firmware_py.alerting.alerts import AlertManager, AlertSettings
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SENSOR_FAULT, SOS,
                                 STUMBLE, Event)
-from firmware_py.wearer_state import STATE_FILE, StateTracker
+from firmware_py.alerting.wearer_state import STATE_FILE, StateTracker
 from hal.gpio import TerminalBuzzer
 
 T0 = 1_800_000_000.0

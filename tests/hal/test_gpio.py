@@ -5,7 +5,7 @@ import queue
 
 import pytest
 
-from firmware_py.alerts import AlertSettings
+from firmware_py.alerting.alerts import AlertSettings
 from hal.gpio import PRESS, RELEASE, GpioError, TerminalBuzzer, build_gpio, mock_pin_factory
 
 

@@ -16,7 +16,7 @@ import queue
 
 import pytest
 
-from firmware_py.alerts import AlertSettings
+from firmware_py.alerting.alerts import AlertSettings
 from hal.gpio import PRESS, RELEASE, build_gpio
 
 pytestmark = pytest.mark.hardware

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from firmware_py.mqtt import Follower, MqttSettings
+from firmware_py.transport.mqtt import Follower, MqttSettings
 from tests.broker import Mosquitto
 from tests.integration.test_daemon_process import Systemd
 

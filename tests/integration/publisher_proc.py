@@ -11,8 +11,8 @@ import sys
 import time
 
 from firmware_py.events import FALL, STUMBLE, Event
-from firmware_py.mqtt import MqttSettings, Publisher
-from firmware_py.outbox import Outbox
+from firmware_py.transport.mqtt import MqttSettings, Publisher
+from firmware_py.transport.outbox import Outbox
 from hal.clock import MonotonicClock
 
 

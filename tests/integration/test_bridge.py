@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from firmware_py.events import FALL, STUMBLE
-from firmware_py.follower import Follower
-from firmware_py.mqtt import Publisher
-from firmware_py.outbox import Outbox
-from firmware_py.topics import CommandResult
-from firmware_py.wearer_state import StateTracker
+from firmware_py.transport.follower import Follower
+from firmware_py.transport.mqtt import Publisher
+from firmware_py.transport.outbox import Outbox
+from firmware_py.transport.topics import CommandResult
+from firmware_py.alerting.wearer_state import StateTracker
 from hal.clock import MonotonicClock
 from tests.broker import Mosquitto
 from tests.integration.test_carer_state import collect

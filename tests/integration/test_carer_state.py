@@ -18,11 +18,11 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 
 from firmware_py.events import FALL, HELP_NEEDED, Event
-from firmware_py.follower import Follower
-from firmware_py.mqtt import Publisher
-from firmware_py.outbox import Outbox
-from firmware_py.retained import LEDGER_NAME
-from firmware_py.wearer_state import STATE_FILE, StateTracker
+from firmware_py.transport.follower import Follower
+from firmware_py.transport.mqtt import Publisher
+from firmware_py.transport.outbox import Outbox
+from firmware_py.transport.retained import LEDGER_NAME
+from firmware_py.alerting.wearer_state import STATE_FILE, StateTracker
 from hal.clock import MonotonicClock
 from tests.ha import ha_check, ha_python
 from tests.integration.test_mqtt import pump, settings_for

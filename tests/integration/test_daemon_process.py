@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import pytest
 
-from firmware_py.mqtt import Follower, MqttSettings
+from firmware_py.transport.mqtt import Follower, MqttSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICE = "proc"

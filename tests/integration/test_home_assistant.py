@@ -10,8 +10,8 @@ import json
 import pytest
 
 from firmware_py.events import EVENT_TYPES, FALL, Event
-from firmware_py.ha_discovery import discovery_messages
-from firmware_py.topics import Topics
+from firmware_py.transport.ha_discovery import discovery_messages
+from firmware_py.transport.topics import Topics
 from tests.ha import ha_check, ha_python, refused, why_no_home_assistant
 
 pytestmark = pytest.mark.skipif(ha_python() is None, reason=why_no_home_assistant())

@@ -16,7 +16,7 @@ from typing import Callable, List, Tuple
 import pytest
 
 from firmware_py.events import EVENT_TYPES, FALL, HELP_NEEDED, Event
-from firmware_py.follower import Follower
+from firmware_py.transport.follower import Follower
 from tests.ha import HomeAssistant, why_home_assistant_cannot_run
 from tests.integration.test_carer_state import device
 from tests.integration.test_mqtt import settings_for

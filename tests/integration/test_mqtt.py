@@ -12,9 +12,9 @@ from typing import Callable, List, Tuple
 import pytest
 
 from firmware_py.events import FALL, STUMBLE, Event
-from firmware_py.mqtt import Follower, MqttSettings, Publisher
-from firmware_py.outbox import Outbox
-from firmware_py.topics import Command
+from firmware_py.transport.mqtt import Follower, MqttSettings, Publisher
+from firmware_py.transport.outbox import Outbox
+from firmware_py.transport.topics import Command
 from hal.clock import MonotonicClock
 
 pytestmark = pytest.mark.broker

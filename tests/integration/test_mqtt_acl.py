@@ -18,8 +18,8 @@ from typing import List
 import pytest
 
 from firmware_py.events import FALL
-from firmware_py.mqtt import Follower, Publisher
-from firmware_py.outbox import Outbox
+from firmware_py.transport.mqtt import Follower, Publisher
+from firmware_py.transport.outbox import Outbox
 from hal.clock import MonotonicClock
 from tests.broker import Mosquitto
 from tests.integration.test_mqtt import make_event, pump, receive, settings_for
@@ -188,7 +188,7 @@ def test_connecting_as_retrowalk_device_no_longer_takes_the_daemons_connection_o
 def test_home_assistant_gets_the_devices_retained_state_and_discovery_through_the_acl(login, people, tmp_path):
     import dataclasses
 
-    from firmware_py.wearer_state import StateTracker
+    from firmware_py.alerting.wearer_state import StateTracker
 
     box = Outbox(tmp_path / "state-outbox.sqlite3", MonotonicClock())
     pub = Publisher(dataclasses.replace(login("walker-1"), discovery=True), box, MonotonicClock(),

@@ -14,12 +14,12 @@ import pytest
 
 from firmware_py.cli import main as retrowalk
 from firmware_py.events import Event
-from firmware_py.mqtt import MqttSettings, MqttTlsSettings, Publisher
-from firmware_py.outbox import Outbox
+from firmware_py.transport.mqtt import MqttSettings, MqttTlsSettings, Publisher
+from firmware_py.transport.outbox import Outbox
 from hal.clock import MonotonicClock
 from tests.broker import Mosquitto
 from tests.integration.test_mqtt import DEVICE, events_in, make_event, pump, receive, settings_for
-from firmware_py.mqtt import Follower
+from firmware_py.transport.mqtt import Follower
 
 pytestmark = pytest.mark.broker
 

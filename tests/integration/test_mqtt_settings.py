@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from firmware_py.mqtt import Backoff, MqttSettings, MqttTlsSettings, default_device_id
+from firmware_py.transport.mqtt import Backoff, MqttSettings, MqttTlsSettings, default_device_id
 
 
 def test_defaults_point_at_a_local_broker_with_a_topic_safe_device_id():

@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Optional
 
-from firmware_py.detectors.motion import Motion
+from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import FALL, Event
 
 

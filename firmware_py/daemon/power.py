@@ -29,7 +29,7 @@ from hal.clock import Clock
 from hal.errors import GaugeError, GaugeReadingError
 from hal.throttle import ThrottleError, ThrottleFlags
 
-from .events import BATTERY_LOW, INFO, POWER_FAULT, SENSOR_FAULT, SHUTTING_DOWN, Event
+from ..events import BATTERY_LOW, INFO, POWER_FAULT, SENSOR_FAULT, SHUTTING_DOWN, Event
 
 log = logging.getLogger(__name__)
 

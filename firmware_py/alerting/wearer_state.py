@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 from .alert_settings import ENDED_BY_RECOVERED
-from .atomic_file import write_atomically
-from .events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event, iso_utc
+from ..atomic_file import write_atomically
+from ..events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event, iso_utc
 
 log = logging.getLogger(__name__)
 

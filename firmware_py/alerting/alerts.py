@@ -35,7 +35,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 
 from hal.clock import Clock
 
-from .events import CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, RECOVERED, SHUTTING_DOWN, SOS, Event
+from ..events import CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, RECOVERED, SHUTTING_DOWN, SOS, Event
 # PatternSettings, DEFAULT_PATTERNS, Alarm, MIN_STEP_S and TEST_ALARM are also re-exported for importers
 from .alarm_patterns import (_BOUNDARY_S, DEFAULT_PATTERNS, MIN_STEP_S, TEST_ALARM, Alarm,  # noqa: F401
                              PatternSettings)

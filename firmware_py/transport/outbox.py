@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from hal.clock import Clock
-from .events import Event
+from ..events import Event
 from .outbox_memory import EVENT, KEPT_PAST_THE_BOUND, TELEMETRY, HeldRows, OutboxRow
 from .outbox_sqlite import (COLUMNS, STORAGE_ERRORS, insert_row, is_full, open_database, storage_fix, touch_log,
                             trim_wal)

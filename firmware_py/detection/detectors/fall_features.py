@@ -3,7 +3,7 @@
 A fall is told from sitting down, a stumble or a jog by *how* the waist is going down: how long and how far
 it has been descending, how the trunk tilts meanwhile, and what the wearer was doing just before (walking,
 standing upright, sitting). :class:`FallFeatures` keeps that short history and turns each frame's
-:class:`~firmware_py.detectors.motion.Motion` into the vector the boosted trees of ``trees.py`` score.
+:class:`~firmware_py.detection.detectors.motion.Motion` into the vector the boosted trees of ``trees.py`` score.
 
 The names in :data:`FEATURE_NAMES` are part of the model file's format: a model lists the names it was
 trained on, and loading it checks them against these, so the two cannot drift apart silently.
@@ -14,7 +14,7 @@ import math
 from collections import deque
 from typing import List
 
-from firmware_py.detectors.motion import Motion
+from firmware_py.detection.detectors.motion import Motion
 
 #: the feature vector, in order; see :meth:`FallFeatures.update` for what each one is
 FEATURE_NAMES = (

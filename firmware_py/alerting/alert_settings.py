@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .alarm_patterns import DEFAULT_PATTERNS, TEST_ALARM, PatternSettings
-from .events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
+from ..events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
 
 #: higher pre-empts lower, lower never pre-empts higher
 PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4,

@@ -33,7 +33,7 @@ from hal.types import SampleBlock
 from . import csv_samples
 # the CSV's columns and the checks on its samples live in csv_samples (CSV_COLUMNS re-exported here)
 from .csv_samples import _CSV_HEADER, CSV_COLUMNS, check_samples, count_lines, parse_chunk
-from .errors import DataFormatError
+from ..errors import DataFormatError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Recording:
     source_path : str
         File it was read from ("" for data made in memory).
     synthetic : bool
-        True for generated traces (``firmware_py.scenarios``), never for recordings of people.
+        True for generated traces (``firmware_py.evaluation.scenarios``), never for recordings of people.
     """
 
     name: str

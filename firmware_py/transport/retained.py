@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
-from .atomic_file import exists, write_atomically
+from ..atomic_file import exists, write_atomically
 
 from .ha_discovery import discovery_messages
 from .topics import Topics

@@ -5,9 +5,9 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from firmware_py.detectors.motion import Motion
+from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import SESSION_SUMMARY, Event
-from firmware_py.heading import UNKNOWN
+from firmware_py.detection.heading import UNKNOWN
 
 
 @dataclass(frozen=True)

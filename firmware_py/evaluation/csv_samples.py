@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from .errors import DataFormatError
+from ..errors import DataFormatError
 
 CSV_COLUMNS = ("t_s", "ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps")
 _CSV_HEADER = ",".join(CSV_COLUMNS)

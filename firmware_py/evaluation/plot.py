@@ -9,7 +9,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .errors import RetrowalkError
+from ..errors import RetrowalkError
 
 __all__ = ["require_matplotlib", "plot_replay", "EVENT_COLOURS"]
 

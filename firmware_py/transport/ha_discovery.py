@@ -31,10 +31,10 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, FrozenSet, List, Tuple
 
-from . import __version__
-from .events import EVENT_TYPES
+from .. import __version__
+from ..events import EVENT_TYPES
 from .topics import HA_PRESS, OFFLINE, ONLINE, Topics, check_prefix
-from .wearer_state import STATES
+from ..alerting.wearer_state import STATES
 
 ORIGIN = {"name": "retrowalk", "sw_version": __version__}
 

@@ -1,6 +1,6 @@
 """How well the detectors do on labelled recordings: run the pipeline on each trial, then score.
 
-The pipeline is the very object the daemon runs (``firmware_py.pipeline.Pipeline``), fed blocks of
+The pipeline is the very object the daemon runs (``firmware_py.detection.pipeline.Pipeline``), fed blocks of
 about 0.1 s as the daemon reads them from the FIFO; there is no offline variant of the algorithm.
 
 Metrics (see docs/evaluation.md for the full definitions):
@@ -34,8 +34,8 @@ import numpy as np
 from hal.mpu6050_settings import SensorSettings
 
 from .datasets import Recording, activity_from_name, find_recordings, load_recording
-from .errors import DataFormatError
-from .events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY, STUMBLE
+from ..errors import DataFormatError
+from ..events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY, STUMBLE
 from .transforms import Transform
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,8 @@ class TrialResult:
 
 def _default_pipeline(recording: Recording, settings: Any, model: Any = None,
                       gyro_range_dps: float = SensorSettings.gyro_range_dps) -> Any:
-    from .calibration import Calibration
-    from .pipeline import DetectionSettings, Pipeline
+    from ..detection.calibration import Calibration
+    from ..detection.pipeline import DetectionSettings, Pipeline
 
     calibration = None
     if recording.body_from_sensor is not None:
@@ -130,8 +130,8 @@ def settings_from_config(path: Path) -> Tuple[Any, PipelineFactory]:
     """For ``--config FILE``: its ``[detection]`` settings, and pipelines that take the recordings to come from
     a gyro of its ``[sensor] gyro_range_dps`` (the default, ±2000 °/s, is SisFall's). A bad model file is one
     ``ConfigError`` here, not one per trial."""
-    from .config import load_config
-    from .detectors.balance import load_model_for
+    from ..config import load_config
+    from ..detection.detectors.balance import load_model_for
 
     config = load_config(path)
     load_model_for(config.detection.balance)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from firmware_py.detectors.motion import Motion
+from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import STUMBLE, Event
 
 

@@ -27,8 +27,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from hal.clock import Clock
-from .errors import ConfigError, RetrowalkError
-from .events import iso_utc
+from ..errors import ConfigError, RetrowalkError
+from ..events import iso_utc
 from .mqtt_settings import (MqttSettings, MqttTlsSettings, default_device_id,  # noqa: F401 (re-exported)
                             process_client_id, read_password_file)
 from .outbox import TELEMETRY, Outbox, OutboxRow
@@ -414,7 +414,7 @@ class Publisher:
 
 
 def __getattr__(name: str) -> Any:
-    # ``Follower`` has its own module now; ``from firmware_py.mqtt import Follower`` keeps working
+    # ``Follower`` has its own module now; ``from firmware_py.transport.mqtt import Follower`` keeps working
     if name == "Follower":
         from .follower import Follower
         return Follower

@@ -128,7 +128,7 @@ class OrientationFilter:
     def rotate(self, rows) -> None:
         """The body axes turned (a mounting re-base; ``rows``: the new axes in the old ones): express the
         filter's vectors in the new axes, so the tilt goes on without a jump."""
-        from firmware_py.mounting import rotate
+        from firmware_py.detection.mounting import rotate
         self.up, self._smooth, self._bias = rotate(rows, self.up), rotate(rows, self._smooth), rotate(rows, self._bias)
 
     def step(self, dt: float, ax: float, ay: float, az: float, wx_dps: float, wy_dps: float, wz_dps: float,

@@ -25,9 +25,9 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from firmware_py.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES, FallFeatures
-from firmware_py.detectors.motion import Motion
-from firmware_py.detectors.trees import DEFAULT_MODEL_PATH, ModelError, TreeEnsemble, load_model
+from firmware_py.detection.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES, FallFeatures
+from firmware_py.detection.detectors.motion import Motion
+from firmware_py.detection.detectors.trees import DEFAULT_MODEL_PATH, ModelError, TreeEnsemble, load_model
 
 #: the model for a wearer whose heading is not known yet: trained with the direction features zeroed
 GRAVITY_ONLY_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("pre_impact_model_gravity_only.json")

@@ -26,19 +26,20 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from firmware_py import mounting
-from firmware_py.calibration import Calibration, CalibrationSettings, RestLearner
-from firmware_py.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
-                                   SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
-                                   StumbleDetector, StumbleSettings)
-from firmware_py.detectors.stillness import long_lie_event
-from firmware_py.detectors.trees import TreeEnsemble
+from firmware_py.detection import mounting
+from firmware_py.detection.calibration import Calibration, CalibrationSettings, RestLearner
+from firmware_py.detection.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
+                                             SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
+                                             StumbleDetector, StumbleSettings)
+from firmware_py.detection.detectors.stillness import long_lie_event
+from firmware_py.detection.detectors.trees import TreeEnsemble
 from firmware_py.errors import ConfigError
 from firmware_py.events import Event
-from firmware_py.frames import Framer, Frames
-from firmware_py.gait import GaitSettings, GaitTracker
-from firmware_py.heading import HEADING_WALK_S, MIN_BOUT_FRAMES, RUNNING_ACCEL_G, UNKNOWN, GaitCues, HeadingLearner
-from firmware_py.orientation import OrientationFilter, OrientationSettings
+from firmware_py.detection.frames import Framer, Frames
+from firmware_py.detection.gait import GaitSettings, GaitTracker
+from firmware_py.detection.heading import (HEADING_WALK_S, MIN_BOUT_FRAMES, RUNNING_ACCEL_G, UNKNOWN, GaitCues,
+                                           HeadingLearner)
+from firmware_py.detection.orientation import OrientationFilter, OrientationSettings
 from hal.mpu6050_settings import SensorSettings
 from hal.types import SampleBlock
 

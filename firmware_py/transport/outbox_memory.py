@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Deque, Iterable, List, Optional
 
-from .events import CANCELLED, FALL_CLASS
+from ..events import CANCELLED, FALL_CLASS
 
 #: event types a full outbox keeps even past its bound: falls, and the cancel that answers one
 KEPT_PAST_THE_BOUND = FALL_CLASS | {CANCELLED}

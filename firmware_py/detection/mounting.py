@@ -19,8 +19,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from firmware_py.calibration import (UPRIGHT_MAX_FORWARD_ELEVATION_DEG, Calibration, forward_elevation_deg,
-                                     rotation_from_gravity)
+from firmware_py.detection.calibration import (UPRIGHT_MAX_FORWARD_ELEVATION_DEG, Calibration, forward_elevation_deg,
+                                               rotation_from_gravity)
 
 CALIBRATED, LEARNED, GRAVITY_ONLY = "calibrated", "learned", "gravity only"
 MOUNTING_STATES = (CALIBRATED, LEARNED, GRAVITY_ONLY)

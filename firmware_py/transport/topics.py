@@ -1,7 +1,7 @@
 """The MQTT wire contract as pure functions: topic names and command payloads (Home Assistant discovery:
 ``ha_discovery``).
 
-Nothing here touches the network (``firmware_py/mqtt.py`` does), so all of it is tested without a broker.
+Nothing here touches the network (``firmware_py/transport/mqtt.py`` does), so all of it is tested without a broker.
 
 Topics, under a configurable prefix (default ``retrowalk``)::
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
-from .events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
+from ..events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
 
 #: the loop period the patterns are stepped at; shorter steps cannot be played reliably
 MIN_STEP_S = 0.05

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from firmware_py.detectors.motion import Motion
+from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import FALL, HELP_NEEDED, RECOVERED, Event
 
 #: movement while lying shorter than this does not restart the long-lie count
