@@ -1,4 +1,5 @@
-"""The outbox's SQLite file: opening it with our settings, keeping its log small, and naming storage errors."""
+"""The outbox's SQLite file: opening it with our settings (and the schema of older versions brought up to
+date), the rows on it, keeping its log small, and naming storage errors."""
 from __future__ import annotations
 
 import errno
@@ -6,10 +7,9 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
-if TYPE_CHECKING:
-    from .outbox_memory import OutboxRow
+from .outbox_policy import OutboxRow, RowClass
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     kind       TEXT    NOT NULL,                   -- 'event' or 'telemetry'
     event_id   TEXT,
     event_type TEXT,
-    fall_class INTEGER NOT NULL DEFAULT 0,
+    kept_first INTEGER NOT NULL DEFAULT 0,         -- 1: never pushed out by the bound (outbox_policy)
     payload    TEXT    NOT NULL                    -- the JSON exactly as it will be published
 );
 """
 COLUMNS = "row_id, kind, payload, event_id, event_type"
+
+#: column names of earlier versions -> today's (same values): renamed in place when an old file is opened
+RENAMED_COLUMNS = {"fall_class": "kept_first"}
 
 
 def open_database(path: Path, max_db_bytes: Optional[int],
@@ -48,6 +51,7 @@ def open_database(path: Path, max_db_bytes: Optional[int],
             page_size = db.execute("PRAGMA page_size").fetchone()[0]
             db.execute(f"PRAGMA max_page_count={max(2, int(max_db_bytes) // page_size)}")
         db.executescript(SCHEMA)
+        migrate(db)
         top = db.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'").fetchone()[0]
         if top < min_row_id:
             db.execute("BEGIN IMMEDIATE")
@@ -60,6 +64,24 @@ def open_database(path: Path, max_db_bytes: Optional[int],
         db.close()
         raise
     return db, count, max(top, min_row_id), (st.st_dev, st.st_ino)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a file written by an earlier version up to today's schema, keeping its rows (one transaction)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+    renames = [(old, new) for old, new in RENAMED_COLUMNS.items() if old in have and new not in have]
+    if not renames:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for old, new in renames:
+            db.execute(f"ALTER TABLE outbox RENAME COLUMN {old} TO {new}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    log.info("outbox: schema of an earlier version updated (%s)", ", ".join(f"{o} -> {n}" for o, n in renames))
 
 
 def trim_wal(db: sqlite3.Connection, path: Path, limit_bytes: int) -> None:
@@ -90,12 +112,12 @@ def touch_log(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
 
 
-def insert_row(db: sqlite3.Connection, row: "OutboxRow", row_id: Optional[int] = None) -> int:
+def insert_row(db: sqlite3.Connection, row: OutboxRow, row_id: Optional[int] = None) -> int:
     """Insert ``row`` as ``row_id`` (``None``: the next free id; a held row's own negative id is never kept);
     returns the row id it got."""
-    cur = db.execute("INSERT INTO outbox (row_id, kind, event_id, event_type, fall_class, payload) "
+    cur = db.execute("INSERT INTO outbox (row_id, kind, event_id, event_type, kept_first, payload) "
                      "VALUES (?, ?, ?, ?, ?, ?)",
-                     (row_id, row.kind, row.event_id, row.event_type, int(row.fall_class), row.payload))
+                     (row_id, row.kind, row.event_id, row.event_type, int(row.kept_first), row.payload))
     return int(cur.lastrowid)
 
 
@@ -125,3 +147,92 @@ def storage_fix(error: str) -> str:
     if "i/o" in text:
         return "the storage reports I/O errors: check 'dmesg' and replace the SD card"
     return "check that [paths] state_dir exists and is writable by the service user"
+
+
+class OutboxFile:
+    """One open connection to the outbox file: the rows on it, how many, the highest row id handed out, and
+    which file it opened (to notice it being removed). Every method may raise ``STORAGE_ERRORS``.
+
+    ``min_row_id``: ids handed out before (by an older file, since removed); new ids stay above it.
+    """
+
+    def __init__(self, path: Path, max_db_bytes: Optional[int], min_row_id: int = 0) -> None:
+        self.path = path
+        self.db, self.count, self.max_row_id, self.identity = open_database(path, max_db_bytes, min_row_id)
+
+    def was_replaced(self) -> bool:
+        """The file is gone, or another file stands at its path (the state directory was re-created)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # unreadable now: the next write says what is wrong
+        return (st.st_dev, st.st_ino) != self.identity
+
+    def take_writes(self, acked: Iterable[int]) -> None:
+        """Show the disk takes writes (opening and reading work on a full or read-only disk), deleting the
+        acknowledged rows a failing disk refused to delete before. Closes the connection if it cannot."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            touch_log(self.db)  # a write even with nothing to delete: only a commit shows the disk takes writes
+            ids = [(i,) for i in acked]
+            if ids:
+                self.db.executemany("DELETE FROM outbox WHERE row_id = ?", ids)
+            self.db.execute("COMMIT")
+            self.count = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        except STORAGE_ERRORS:
+            self.db.close()
+            raise
+
+    def oldest(self, rows: RowClass) -> Optional[int]:
+        """The row id of the oldest row of that class (for ``outbox_policy.make_room``)."""
+        found = self.db.execute("SELECT row_id FROM outbox WHERE kind = ? AND kept_first = ? ORDER BY row_id "
+                                "LIMIT 1", (rows.kind, int(rows.kept_first))).fetchone()
+        return None if found is None else int(found[0])
+
+    def commit_rows(self, pairs: List[Tuple[Optional[int], OutboxRow]]) -> None:
+        """Insert each row as the row id paired with it (``None``: the next free one), in one commit."""
+        self.db.execute("BEGIN IMMEDIATE")
+        top = max(insert_row(self.db, row, row_id) for row_id, row in pairs)
+        self.db.execute("COMMIT")
+        self.count += len(pairs)
+        self.max_row_id = max(self.max_row_id, top)
+
+    def delete(self, row_ids: List[int]) -> None:
+        """Delete delivered rows (unknown ids are ignored), in one commit."""
+        self.db.execute("BEGIN IMMEDIATE")
+        deleted = self.db.executemany("DELETE FROM outbox WHERE row_id = ?", [(i,) for i in row_ids]).rowcount
+        self.db.execute("COMMIT")
+        self.count -= deleted
+
+    def rows(self, after_row_id: int = 0, limit: int = -1) -> List[OutboxRow]:
+        """Up to ``limit`` rows (-1: all) with row ids above ``after_row_id``, oldest first."""
+        return [OutboxRow(*r) for r in self.db.execute(
+            f"SELECT {COLUMNS} FROM outbox WHERE row_id > ? ORDER BY row_id LIMIT ?", (after_row_id, limit))]
+
+    def rollback_and_recount(self) -> None:
+        """After a failed write: end the transaction, count the rows again. Never raises (the caller reports
+        the first error; the next retry recounts)."""
+        try:
+            if self.db.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
+                self.db.execute("ROLLBACK")
+            self.count = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        except STORAGE_ERRORS:
+            pass
+
+    def trim_wal(self, limit_bytes: int) -> None:
+        trim_wal(self.db, self.path, limit_bytes)
+
+    def close(self, checkpoint_first: bool = False) -> None:
+        """Close the connection (never raises); with ``checkpoint_first``, copy the log into the database
+        and truncate it before."""
+        if checkpoint_first:
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except STORAGE_ERRORS as exc:
+                log.warning("outbox %s: checkpoint at close failed (%s)", self.path, exc)
+        try:
+            self.db.close()
+        except STORAGE_ERRORS:
+            pass

@@ -52,8 +52,9 @@ def test_stored_events_survive_a_reopen_when_the_process_dies_without_close(tmp_
 
 def test_database_is_in_wal_mode_with_full_sync_when_opened(tmp_path, fake_clock):
     box = Outbox(tmp_path / "o.sqlite3", fake_clock)
-    assert box._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    db = box._storage.file.db  # synchronous is a setting of the connection: only the outbox's own can tell
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_row_ids_are_never_reused_when_the_newest_row_was_delivered(tmp_path, fake_clock):
@@ -160,3 +161,64 @@ def test_a_full_disk_keeps_events_in_memory_and_stores_them_when_space_returns(t
 def test_max_rows_below_one_is_refused_with_the_value(tmp_path, fake_clock):
     with pytest.raises(ValueError, match="max_rows = 0"):
         Outbox(tmp_path / "o.sqlite3", fake_clock, max_rows=0)
+
+
+# the schema of the version before the column was renamed, as that version wrote it
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    row_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT    NOT NULL,
+    event_id   TEXT,
+    event_type TEXT,
+    fall_class INTEGER NOT NULL DEFAULT 0,
+    payload    TEXT    NOT NULL
+);
+"""
+
+
+def test_an_outbox_file_of_the_previous_version_opens_with_its_rows_and_its_alarms_kept_first(tmp_path,
+                                                                                             fake_clock):
+    import sqlite3
+
+    path = tmp_path / "outbox.db"
+    fall, stumble = event(FALL, 1), event(STUMBLE, 2)
+    with sqlite3.connect(path) as old:
+        old.execute("PRAGMA journal_mode=WAL")
+        old.executescript(OLD_SCHEMA)
+        for e in (fall, stumble):
+            old.execute("INSERT INTO outbox (kind, event_id, event_type, fall_class, payload) VALUES (?, ?, ?, ?, ?)",
+                        (EVENT, e.id, e.type, int(e.type == FALL), e.to_json("w")))
+    old.close()
+    box = Outbox(path, fake_clock, max_rows=2)
+    assert not box.is_degraded
+    assert [r.event_id for r in box.pending(10)] == [fall.id, stumble.id]
+    newer = event(STUMBLE, 3)
+    assert box.put(newer, "w") > 2  # the old file's ids are not reused
+    # full: the old stumble went, the old fall is still kept first
+    assert [r.event_id for r in box.pending(10)] == [fall.id, newer.id]
+    box.close()
+    assert Outbox(path, fake_clock).depth() == 2  # and it opens again, already up to date
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_disk_and_memory_drop_the_same_rows_when_given_the_same_puts_past_the_bound(tmp_path, fake_clock,
+                                                                                       seed):
+    import random
+
+    on_disk = Outbox(tmp_path / "o.sqlite3", fake_clock, max_rows=4)
+    refused = tmp_path / "refused.sqlite3"
+    refused.mkdir()  # no database opens here: every row is held in memory (the clock never retries)
+    in_memory = Outbox(refused, fake_clock, max_rows=4)
+    assert in_memory.is_degraded
+    rng = random.Random(seed)
+    for n in range(30):
+        e = event(rng.choice([STUMBLE, STUMBLE, STUMBLE, FALL, CANCELLED, LOSS_OF_BALANCE]), n)
+        for box in (on_disk, in_memory):
+            if n % 3 == 0:
+                box.put_telemetry({"n": n})
+            else:
+                box.put(e, "w")
+        assert [r.payload for r in on_disk.pending(100)] == [r.payload for r in in_memory.pending(100)], n
+    assert len(on_disk.pending(100)) > 4  # the rows kept first went past the bound in both
+    assert (on_disk.dropped_telemetry, on_disk.dropped_events) == (in_memory.dropped_telemetry,
+                                                                   in_memory.dropped_events)

@@ -58,7 +58,7 @@ def test_retries_back_off_on_the_clock_while_the_disk_keeps_refusing(tmp_path, f
     waits = []
     for _ in range(5):
         start = fake_clock.monotonic()
-        while box._next_retry_s > fake_clock.monotonic():
+        while box._storage.next_retry_s > fake_clock.monotonic():
             fake_clock.advance(0.5)
         box.tick()
         waits.append(fake_clock.monotonic() - start)
@@ -92,7 +92,7 @@ def test_a_refused_delete_never_raises_and_is_applied_when_the_disk_works(tmp_pa
     box = Outbox(tmp_path / "o.sqlite3", fake_clock, retry_interval_s=1.0)
     events = [event(STUMBLE, i) for i in range(3)]
     rows = [box.put(e, "w") for e in events]
-    box._db.close()
+    box._storage.file.db.close()
     box.mark_delivered(rows[:2])  # must not raise
     assert box.is_degraded and box.depth() == 1
     fall = event(FALL, 9)
