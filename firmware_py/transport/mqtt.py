@@ -1,10 +1,10 @@
 """MQTT transport: the only module that imports paho (paho-mqtt 2.x, ``CallbackAPIVersion.VERSION2``).
 
-The outbox is the source of truth; paho's queue is only transport. Paho keeps unacknowledged QoS 1 messages in
-memory (lost on restart, unbounded unless limited), so the ``Publisher`` hands it at most ``max_inflight`` rows
-at a time, records ``mid -> row id`` in the main thread right after ``publish()`` returns, and deletes a row from
-the outbox only when its PUBACK comes back. Paho's network thread (``loop_start``) only puts things on queues
-(acks, connection changes, inbound commands); ``step()`` in the main thread applies them.
+The ``Publisher`` owns the device's connection: the client (TLS, login, will), connecting and reconnecting with
+jittered backoff, the retained messages, telemetry, and inbound commands. Which outbox rows go out and when
+they leave the outbox is ``delivery.OutboxDelivery``'s job, which the publisher steps with its ``send``.
+Paho's network thread (``loop_start``) only puts things on queues (acks, connection changes, inbound commands);
+``step()`` in the main thread applies them.
 
 Threads: the caller's main thread, and paho's network thread, started by ``start()`` and joined by ``close()``.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import queue
 import random
 import socket
@@ -31,15 +30,13 @@ from ..errors import ConfigError, RetrowalkError
 from ..events import iso_utc
 from .mqtt_settings import (MqttSettings, MqttTlsSettings, default_device_id,  # noqa: F401 (re-exported)
                             process_client_id, read_password_file)
-from .outbox import TELEMETRY, Outbox, OutboxRow
+from .delivery import OutboxDelivery, SendRefused
+from .outbox import Outbox
 from .ha_discovery import ha_status_topics
 from .retained import LEDGER_NAME, RetainedTopics
 from .topics import OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, parse_command
 
 log = logging.getLogger(__name__)
-
-#: with nothing changed, the outbox is still looked at this often for rows to send
-PENDING_RECHECK_S = 1.0
 
 
 class MqttError(RetrowalkError):
@@ -141,7 +138,7 @@ class Publisher:
         self._ha_status = ha_status_topics(settings.discovery_prefix) if settings.discovery else frozenset()
         self._ha_births: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
         self.last_error: Optional[str] = None
-        self.delivered = 0
+        self._delivery = OutboxDelivery(outbox, self.topics, settings.max_inflight, clock)
         self._connected = False
         self._offline_since_s: Optional[float] = clock.monotonic()
         self._started = False
@@ -152,12 +149,6 @@ class Publisher:
         self._links: "queue.SimpleQueue[Tuple[bool, Optional[str]]]" = queue.SimpleQueue()
         self._inbox: "queue.SimpleQueue[Tuple[str, bytes, bool]]" = queue.SimpleQueue()
         self._activity = threading.Event()  # set by paho's thread whenever it queued something
-        self._inflight: Dict[int, int] = {}  # mid -> outbox row id
-        self._inflight_held: set = set()  # row ids < 0 (held in memory by a full disk) handed to paho
-        self._last_sent_row = 0
-        # what the outbox and paho held after the last look for rows to send (see step)
-        self._pending_seen: Optional[Tuple[int, int]] = None
-        self._pending_recheck_s = -math.inf
         self.client_id = process_client_id(settings.device_id)
         self._client = _new_client(settings, self.client_id)
         # headroom above our own bound for status, discovery and replies, so outbox rows never queue in paho
@@ -200,12 +191,17 @@ class Publisher:
         """As of the last ``step()``."""
         return self._connected
 
+    @property
+    def delivered(self) -> int:
+        """Outbox rows the broker acknowledged (and the outbox let go)."""
+        return self._delivery.delivered
+
     def state(self) -> Dict[str, Any]:
         """A snapshot for status lines, telemetry and selftest (as of the last ``step()``)."""
         offline_s = (None if self._offline_since_s is None
                      else round(self.clock.monotonic() - self._offline_since_s, 1))
         return {"broker": self.settings.broker, "connected": self._connected, "offline_for_s": offline_s,
-                "last_error": self.last_error, "inflight": len(self._inflight), "delivered": self.delivered}
+                "last_error": self.last_error, "inflight": self._delivery.inflight, "delivered": self.delivered}
 
     # ---- the main loop's work ----------------------------------------------------------------------------
     def step(self) -> int:
@@ -220,18 +216,7 @@ class Publisher:
             if self._connected:
                 self._publish_retained(self.retained.current())
         acked = self._apply_acks()
-        if self._connected:
-            # The outbox is queried when rows came or went, or paho's window moved, else once a second (that
-            # also gives a disk that has room again its retry): a query on every loop wake cost more CPU
-            # than the detection (bench/daemon.py).
-            now_s = self.clock.monotonic()
-            seen = (self.outbox.depth(), len(self._inflight))
-            if seen != self._pending_seen or now_s >= self._pending_recheck_s:
-                self._publish_pending()
-                self._pending_seen = (self.outbox.depth(), len(self._inflight))
-                self._pending_recheck_s = now_s + PENDING_RECHECK_S
-        else:
-            self._pending_seen = None
+        self._delivery.step(self._connected, self._send)
         return acked
 
     def _apply_link_changes(self) -> None:
@@ -254,48 +239,24 @@ class Publisher:
             self.last_error = error
 
     def _apply_acks(self) -> int:
-        rows: List[int] = []
+        mids: List[int] = []
         while True:
             try:
-                mid = self._acks.get_nowait()
+                mids.append(self._acks.get_nowait())
             except queue.Empty:
                 break
-            row_id = self._inflight.pop(mid, None)
-            if row_id is None:
-                self.retained.acked(mid)
-            else:
-                rows.append(row_id)
-                self._inflight_held.discard(row_id)
-        if rows:
-            self.outbox.mark_delivered(rows)
-            self.delivered += len(rows)
-        return len(rows)
+        acked, others = self._delivery.acknowledged(mids)
+        for mid in others:
+            self.retained.acked(mid)
+        return acked
 
-    def _publish_pending(self) -> None:
-        room = self.settings.max_inflight - len(self._inflight)
-        if room <= 0:
-            return
-        for row in self.outbox.pending(room + len(self._inflight_held), after_row_id=self._last_sent_row):
-            if row.row_id in self._inflight_held:
-                continue
-            if room <= 0 or not self._publish_row(row):
-                break
-            room -= 1
-
-    def _publish_row(self, row: OutboxRow) -> bool:
-        topic = self.topics.telemetry if row.kind == TELEMETRY else self.topics.event
-        info = self._client.publish(topic, row.payload, qos=1)
+    def _send(self, topic: str, payload: str) -> int:
+        """One outbox row to paho at QoS 1 (for ``delivery``); its mid, or SendRefused in paho's words."""
+        info = self._client.publish(topic, payload, qos=1)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            log.warning("MQTT: publishing outbox row %d failed (%s); it stays in the outbox",
-                        row.row_id, paho.error_string(info.rc))
-            return False
+            raise SendRefused(paho.error_string(info.rc))
         # NO_CONN: paho keeps QoS 1 messages and sends them on reconnect, so the mapping stays valid.
-        self._inflight[info.mid] = row.row_id
-        if row.row_id > 0:
-            self._last_sent_row = row.row_id
-        else:
-            self._inflight_held.add(row.row_id)
-        return True
+        return info.mid
 
     def wait(self, timeout_s: float) -> bool:
         """Block up to ``timeout_s`` until paho reports something for ``step()`` (an ack, a connection change,
@@ -324,7 +285,8 @@ class Publisher:
             self.retained.sent(info.mid, topic, payload)
 
     def publish_status(self, status: str) -> None:
-        """Publish a retained status word (``online`` / ``offline``) at QoS 1."""
+        """Publish a retained status word at QoS 1. ``online`` (each connect) and ``offline`` (will, close)
+        are the publisher's own; the daemon says ``shutting_down`` here before a battery shutdown."""
         self._client.publish(self.topics.status, status, qos=1, retain=True)
 
     def commands(self) -> List[Command]:
