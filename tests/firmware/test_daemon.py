@@ -246,6 +246,7 @@ def wait_connected(daemon, clock, timeout_s=10.0):
     assert daemon.publisher.is_connected, "the daemon did not connect to the test broker"
 
 
+@pytest.mark.broker
 def test_cancel_command_silences_the_fall_alarm_when_sent_over_mqtt(broker_daemon, fake_clock, mock_factory):
     from firmware_py.events import Event
 
@@ -264,6 +265,7 @@ def test_cancel_command_silences_the_fall_alarm_when_sent_over_mqtt(broker_daemo
     assert cancelled["severity"] == "info"
 
 
+@pytest.mark.broker
 def test_bad_command_payload_gets_a_reply_naming_the_field_when_mute_has_no_minutes(broker_daemon, fake_clock):
     daemon, follower, _ = broker_daemon
     wait_connected(daemon, fake_clock)
@@ -273,6 +275,7 @@ def test_bad_command_payload_gets_a_reply_naming_the_field_when_mute_has_no_minu
     assert daemon.alerts.state()["muted_for_s"] == 0
 
 
+@pytest.mark.broker
 def test_ping_command_answers_with_the_status_line_when_the_daemon_runs(broker_daemon, fake_clock):
     daemon, follower, _ = broker_daemon
     wait_connected(daemon, fake_clock)
@@ -282,6 +285,7 @@ def test_ping_command_answers_with_the_status_line_when_the_daemon_runs(broker_d
     assert reply["details"]["status"].startswith("sampling 200 Hz, broker online")
 
 
+@pytest.mark.broker
 def test_calibrate_command_saves_a_calibration_and_says_so_when_the_wearer_stands_still(
         broker_daemon, fake_clock, state_dir):
     daemon, follower, _ = broker_daemon
@@ -332,6 +336,7 @@ def test_pins_are_free_again_when_the_broker_settings_are_refused_at_build(fake_
     build_gpio(config.alerts, pin_factory=mock_factory, clock=fake_clock).close()
 
 
+@pytest.mark.broker
 def test_calibrate_command_says_it_was_not_saved_and_the_daemon_keeps_running_when_the_write_fails(
         broker_daemon, fake_clock, state_dir):
     daemon, follower, _ = broker_daemon
