@@ -4,6 +4,9 @@ of the daemon and of the broker; and the clean-up of retained configs nobody pub
 "Home Assistant" here is what it does on the wire: after its restart it subscribes afresh (and gets what is
 retained) and publishes ``online`` on ``homeassistant/status``. What it would then *show* is asked of Home
 Assistant's own code (tests/ha.py) when its venv is there; the state JSON is checked either way.
+
+Every wait is for messages to arrive, with a deadline; what the broker holds retained is read the way Home
+Assistant reads it (a fresh subscription), up to a marker sent after subscribing.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import json
 import logging
 import queue
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
@@ -21,7 +25,6 @@ from firmware_py.events import FALL, HELP_NEEDED, Event
 from firmware_py.transport.follower import Follower
 from firmware_py.transport.mqtt import Publisher
 from firmware_py.transport.outbox import Outbox
-from firmware_py.transport.retained import LEDGER_NAME
 from firmware_py.alerting.wearer_state import STATE_FILE, StateTracker
 from hal.clock import MonotonicClock
 from tests.ha import ha_check, ha_python
@@ -117,7 +120,8 @@ def test_home_assistant_birth_brings_state_and_configs_back_when_the_broker_has_
         with Follower(settings_for(mosquitto), []).start() as other:  # retained copies wiped (a restored broker)
             other.publish(STATE_TOPIC, b"", retain=True)
             other.publish(FALL_CONFIG, b"", retain=True)
-        assert not has_help_state(watch(mosquitto, pub, has_help_state, timeout_s=1.0))  # HA would see nothing
+        left = retained_now(mosquitto, pub)
+        assert STATE_TOPIC not in left and FALL_CONFIG not in left  # a Home Assistant starting now sees nothing
         with Follower(settings_for(mosquitto), []).start() as home_assistant:
             home_assistant.publish("homeassistant/status", b"online")
         got = watch(mosquitto, pub, has_help_state)
@@ -128,19 +132,13 @@ def test_alarm_state_is_the_same_after_the_daemon_restarts(mosquitto, state_dir)
     with device(mosquitto, state_dir) as (pub, tracker):
         fall_then_help(tracker)
         assert has_help_state(watch(mosquitto, pub, has_help_state))
-    # Home Assistant stays subscribed while the daemon restarts: what the new process says replaces the old
+    # Home Assistant stays subscribed while the daemon restarts: what the new process says replaces the old.
+    # The copies the broker kept from before come flagged retained; the new process's own come live.
     with Follower(settings_for(mosquitto), ["homeassistant/#", "retrowalk/#"]).start() as home_assistant:
-        while not home_assistant.messages.empty():
-            home_assistant.messages.get_nowait()  # the retained copies from before the restart
-        with device(mosquitto, state_dir):
-            live = []
-            deadline = time.monotonic() + 10
-            while not any(t == STATE_TOPIC for t, _p, _r in live) and time.monotonic() < deadline:
-                try:
-                    topic, payload, retained, _t = home_assistant.messages.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                live.append((topic, payload.decode(), retained))
+        with device(mosquitto, state_dir) as (pub, _tracker):
+            got = collect(home_assistant, lambda got: any(t == STATE_TOPIC and not r for t, _p, r in got),
+                          publisher=pub)
+    live = [(t, p.decode(), r) for t, p, r in got if not r]
     assert_home_assistant_shows_the_alarm(live)  # the new process's own messages, discovery included
 
 
@@ -156,10 +154,26 @@ def test_alarm_state_is_back_after_a_broker_restart_that_forgot_every_retained_m
     assert_home_assistant_shows_the_alarm(got)
 
 
-def retained_now(broker, timeout_s: float = 1.5) -> Dict[str, str]:
-    """Every retained message on the broker (a fresh subscriber gets them all at once)."""
-    got = watch(broker, None, lambda g: False, timeout_s=timeout_s)
-    return {t: p for t, p, retained in got if retained}
+def retained_now(broker, publisher: Publisher = None) -> Dict[str, str]:
+    """Every retained message on the broker, as a fresh subscriber (Home Assistant starting) gets them: the
+    broker sends them when it takes the subscription, so all are in before a marker published after it."""
+    marker = f"retrowalk/test-marker/{uuid.uuid4().hex}"
+    with Follower(settings_for(broker), ["homeassistant/#", "retrowalk/#"]).start() as sub:
+        sub.publish(marker, b"marker")
+        got = collect(sub, lambda got: any(t == marker for t, _p, _r in got), publisher=publisher)
+    assert any(t == marker for t, _p, _r in got), "the marker sent after subscribing never came back"
+    return {t: p.decode() for t, p, retained in got if retained}
+
+
+def retained_once(broker, publisher: Publisher, until, timeout_s: float = 10.0) -> Dict[str, str]:
+    """The broker's retained messages once ``until(them)`` holds, stepping ``publisher`` meanwhile (its
+    clearings are acknowledged on its connection), or as they are at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = retained_now(broker, publisher)
+        if until(now) or time.monotonic() >= deadline:
+            return now
+        publisher.wait(0.05)
 
 
 def test_renaming_the_device_and_switching_discovery_off_leave_no_orphan_configs(mosquitto, state_dir):
@@ -168,13 +182,10 @@ def test_renaming_the_device_and_switching_discovery_off_leave_no_orphan_configs
     before = retained_now(mosquitto)
     assert FALL_CONFIG in before and STATE_TOPIC in before
     with device(mosquitto, state_dir, device_id="walker-2") as (pub, _tracker):
-        ledger = state_dir / LEDGER_NAME
-        assert pump(pub, lambda: "walker-1" not in ledger.read_text()), ledger.read_text()
-    after = retained_now(mosquitto)
+        after = retained_once(mosquitto, pub, lambda now: not [t for t in now if "walker-1" in t])
     assert not [t for t in after if "walker-1" in t], after  # configs, state and status of the old name
     assert "homeassistant/binary_sensor/retrowalk_walker-2/fall/config" in after
     with device(mosquitto, state_dir, device_id="walker-2", discovery=False) as (pub, _tracker):
-        assert pump(pub, lambda: "homeassistant/" not in ledger.read_text())
-    after = retained_now(mosquitto)
+        after = retained_once(mosquitto, pub, lambda now: not [t for t in now if t.startswith("homeassistant/")])
     assert not [t for t in after if t.startswith("homeassistant/")], after
     assert "retrowalk/walker-2/state" in after  # the state is for every carer, not only Home Assistant
