@@ -24,7 +24,8 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 from hal.clock import Clock
 from hal.types import SampleBlock
@@ -38,10 +39,30 @@ from .settings import DaemonSettings
 from .timing import TimingStats
 from .wakeup import WakeSchedule
 
+if TYPE_CHECKING:  # annotations only: the wiring imports these where it builds them (paho only then)
+    from ..alerting.alerts import AlertManager
+    from ..alerting.wearer_state import StateTracker
+    from ..detection.calibration import Calibration
+    from ..detection.pipeline import Pipeline
+    from ..transport.mqtt import Publisher
+    from ..transport.outbox import Outbox
+    from ..transport.topics import Command, CommandResult
+    from .power import PowerMonitor
+    from .sdnotify import Notifier
+
 log = logging.getLogger(__name__)
 
 #: how long the wearer stands still for the MQTT ``calibrate`` command
 CALIBRATE_S = 5.0
+
+#: what ``signal.signal`` hands back: the handler it replaced (a callable, ``SIG_DFL``/``SIG_IGN``, or None)
+SignalHandler = Union[Callable[[int, Optional[FrameType]], object], int, None]
+
+
+class Closeable(Protocol):
+    """What the daemon closes last at shutdown (the wiring's GPIO, the emulated chip's CPU meter)."""
+
+    def close(self) -> None: ...
 
 
 class ScaledClock:
@@ -68,7 +89,7 @@ class ScaledClock:
 
 def real_seconds(clock: Clock, clock_s: float) -> float:
     """How long ``clock_s`` seconds of ``clock`` take in real time (only ``ScaledClock`` differs)."""
-    return clock_s / getattr(clock, "speed", 1.0)
+    return clock_s / clock.speed if isinstance(clock, ScaledClock) else clock_s
 
 
 class _Counters:
@@ -126,16 +147,20 @@ class Daemon:
         For the MQTT ``calibrate`` command: a new pipeline from a calibration, and where it is saved.
     wearer : firmware_py.alerting.wearer_state.StateTracker, optional
         Folds every recorded event into the retained wearer state carers see.
+    power : firmware_py.daemon.power.PowerMonitor, optional
+        The battery gauge and the Pi's power flags; a critical battery stops the loop.
     """
 
-    def __init__(self, link: SensorLink, pipeline: Any, alerts: Any, outbox: Any, publisher: Any,
-                 notifier: Any, clock: Clock, settings: DaemonSettings = DaemonSettings(), *,
+    def __init__(self, link: SensorLink, pipeline: Pipeline, alerts: AlertManager, outbox: Outbox,
+                 publisher: Optional[Publisher], notifier: Notifier, clock: Clock,
+                 settings: DaemonSettings = DaemonSettings(), *,
                  device_id: str = "", sample_rate_hz: float = 200.0,
                  wall_clock: Callable[[], float] = time.time,
                  on_event: Optional[Callable[[Event], None]] = None,
-                 resources: Sequence[Any] = (), make_pipeline: Optional[Callable[[Any], Any]] = None,
-                 state_dir: Optional[Path] = None, wearer: Any = None,
-                 power: Any = None) -> None:
+                 resources: Sequence[Closeable] = (),
+                 make_pipeline: Optional[Callable[[Calibration], Pipeline]] = None,
+                 state_dir: Optional[Path] = None, wearer: Optional[StateTracker] = None,
+                 power: Optional[PowerMonitor] = None) -> None:
         self.link = link
         self.pipeline = pipeline
         self.alerts = alerts
@@ -154,8 +179,8 @@ class Daemon:
         # the alarms a restart must take up (a fall's window, help_needed, SOS), beside the outbox
         self.alarm_state = AlarmStateFile(state_dir, clock, wall_clock) if state_dir is not None else None
         self.wearer = wearer
-        self.power = power  # firmware_py.daemon.power.PowerMonitor, or None
-        self._calibrating: Optional[Tuple[Any, float, List[SampleBlock]]] = None
+        self.power = power
+        self._calibrating: Optional[Tuple[Command, float, List[SampleBlock]]] = None
         self.stop_requested = threading.Event()
         now = clock.monotonic()
         self.started_s = now
@@ -198,7 +223,7 @@ class Daemon:
         if self.wearer is not None:
             self.wearer.tick(self._wall_clock())
         if self.power is not None:
-            recorded += self._step_power()
+            recorded += self._step_power(self.power)
         if self.publisher is not None:
             self.publisher.step()
             for command in self.publisher.commands():
@@ -254,7 +279,7 @@ class Daemon:
         return [event]
 
     # ---- commands, telemetry, systemd ------------------------------------------------------------------
-    def _dispatch(self, command: Any) -> List[Event]:
+    def _dispatch(self, command: Command) -> List[Event]:
         """An MQTT command (already validated by the publisher); every one gets a reply on ``cmd/result``."""
         handler = getattr(self, f"_cmd_{command.name}", None)
         if handler is None:
@@ -271,7 +296,7 @@ class Daemon:
         self.publisher.reply(result)
         return events
 
-    def _cmd_cancel(self, command: Any) -> Tuple[List[Event], Any]:
+    def _cmd_cancel(self, command: Command) -> Tuple[List[Event], CommandResult]:
         events: List[Event] = []
         for event in self.alerts.cancel("mqtt"):
             events += self._store(event)
@@ -282,22 +307,24 @@ class Daemon:
             return events, command.result(True, "no alarm was sounding; the wearer's state is back to ok")
         return events, command.result(True, "nothing to cancel: no alarm was sounding")
 
-    def _cmd_mute(self, command: Any) -> Tuple[List[Event], Any]:
+    def _cmd_mute(self, command: Command) -> Tuple[List[Event], CommandResult]:
+        if command.minutes is None:  # parse_command never lets a mute through without its minutes
+            return [], command.result(False, "mute: 'minutes' is missing")
         until_s = self.alerts.mute(command.minutes)
         muted_s = round(max(0.0, until_s - self.clock.monotonic()))
         text = f"alarms muted for {command.minutes} min" if command.minutes else "unmuted"
         return [], command.result(True, text, muted_for_s=muted_s)
 
-    def _cmd_test_alarm(self, command: Any) -> Tuple[List[Event], Any]:
+    def _cmd_test_alarm(self, command: Command) -> Tuple[List[Event], CommandResult]:
         if self.alerts.test_alarm():
             return [], command.result(True, "test alarm playing")
         return [], command.result(False, "not now: an alarm is sounding")
 
-    def _cmd_ping(self, command: Any) -> Tuple[List[Event], Any]:
+    def _cmd_ping(self, command: Command) -> Tuple[List[Event], CommandResult]:
         return [], command.result(True, "pong", status=self.status_text(),
                                   uptime_s=round(self.clock.monotonic() - self.started_s, 1))
 
-    def _cmd_calibrate(self, command: Any) -> Tuple[List[Event], Any]:
+    def _cmd_calibrate(self, command: Command) -> Tuple[List[Event], CommandResult]:
         if self._make_pipeline is None or self._state_dir is None:
             return [], command.result(False, "calibration over MQTT is not available in this run")
         if self._calibrating is not None:
@@ -333,7 +360,7 @@ class Daemon:
 
     def telemetry(self, now_s: float) -> Dict[str, Any]:
         """The periodic health and gait figures (also what ``bench/daemon.py`` reads)."""
-        state = self.pipeline.state() if hasattr(self.pipeline, "state") else {}
+        state = self.pipeline.state()
         payload: Dict[str, Any] = {
             "uptime_s": round(now_s - self.started_s, 1),
             "sample_rate_hz": round(self.counters.take_rate_hz(now_s), 1),
@@ -363,13 +390,13 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.publish_telemetry(payload)
 
-    def _step_power(self) -> List[Event]:
+    def _step_power(self, power: PowerMonitor) -> List[Event]:
         recorded: List[Event] = []
-        for event in self.power.step():
+        for event in power.step():
             recorded += self._record(event)
-            if event is self.power.shutdown and self.publisher is not None:
+            if event is power.shutdown and self.publisher is not None:
                 self.publisher.publish_status(event.type)  # retained until close() says offline
-        if self.power.stop_due:
+        if power.stop_due:
             self.stop_requested.set()  # an orderly stop: close() flushes, power.close() may power off
         return recorded
 
@@ -384,7 +411,7 @@ class Daemon:
 
     def _watchdog(self, now_s: float) -> None:
         # Pinged from the sampling path, after samples arrived: a hung read or a frozen FIFO stops it.
-        interval_s = getattr(self.notifier, "watchdog_interval_s", None)
+        interval_s = self.notifier.watchdog_interval_s
         if interval_s is None:
             return
         if now_s - self._last_watchdog_s >= min(interval_s / 2, 1.0):
@@ -420,9 +447,8 @@ class Daemon:
             parts.append(f"storage fault: {self.outbox.held_in_memory} in memory only")
         elif self.outbox.held_in_memory:  # after a fault, rows the card had no room for yet
             parts.append(f"{self.outbox.held_in_memory} in memory only, waiting for room on disk")
-        mounting = getattr(self.pipeline, "mounting", None)
-        if mounting:
-            parts.append(f"mounting {mounting}")    # calibrated | learned | gravity only
+        if self.pipeline.mounting:
+            parts.append(f"mounting {self.pipeline.mounting}")    # calibrated | learned | gravity only
         return ", ".join(parts)
 
     def _update_status(self, now_s: float, force: bool) -> None:
@@ -467,7 +493,7 @@ class Daemon:
                     "" if state["cancel_in_s"] is None else f", help called in {state['cancel_in_s']:.0f} s "
                                                             f"unless cancelled")
 
-    def request_stop(self, signum: Optional[int] = None, frame: Any = None) -> None:
+    def request_stop(self, signum: Optional[int] = None, frame: Optional[FrameType] = None) -> None:
         """Signal handler: only sets the event the loop waits on (the loop does the work)."""
         self.stop_requested.set()
 
@@ -497,10 +523,10 @@ class Daemon:
                 signal.signal(signum, handler)
         return 0
 
-    def _install_signal_handlers(self) -> Dict[int, Any]:
+    def _install_signal_handlers(self) -> Dict[int, SignalHandler]:
         if threading.current_thread() is not threading.main_thread():
             return {}  # only the main thread may set handlers; the caller then stops us via request_stop
-        previous = {}
+        previous: Dict[int, SignalHandler] = {}
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, self.request_stop)
         return previous
