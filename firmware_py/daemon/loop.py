@@ -8,6 +8,7 @@ detection frame's last sample, every ~50 ms while the wearer moves; a buzzer edg
     alerts.tick() ─▶ its events (cancelled, help_needed, sos) ─▶ outbox
     publisher.step() (acks in, pending rows out; never blocks) ─▶ MQTT commands dispatched
     telemetry every ``telemetry_interval_s`` ─▶ WATCHDOG=1 only if samples arrived, STATUS= when it changes
+    (the words of both: ``status``)
 
 ``run()`` repeats ``step()`` and waits on a ``threading.Event`` until the next wake; SIGTERM/SIGINT only set
 that event (gunicorn's arbiter pattern), so shutdown happens here, in the main thread. The only other thread
@@ -36,6 +37,7 @@ from .blocks import concat_blocks
 from .calibration_file import save_calibration
 from .sensor_link import SensorLink
 from .settings import DaemonSettings
+from .status import SampleCounters, StatusReport
 from .timing import TimingStats
 from .wakeup import WakeSchedule
 
@@ -90,31 +92,6 @@ class ScaledClock:
 def real_seconds(clock: Clock, clock_s: float) -> float:
     """How long ``clock_s`` seconds of ``clock`` take in real time (only ``ScaledClock`` differs)."""
     return clock_s / clock.speed if isinstance(clock, ScaledClock) else clock_s
-
-
-class _Counters:
-    """What telemetry and the status line report about sampling since the last telemetry."""
-
-    def __init__(self, now_s: float) -> None:
-        self.samples_total = 0
-        self.lost_total = 0
-        self.window_start_s = now_s
-        self.window_samples = 0
-        self.temp_c = float("nan")
-
-    def add(self, block: SampleBlock) -> None:
-        n = len(block)
-        self.samples_total += n
-        self.window_samples += n
-        self.lost_total += int(block.lost_samples)
-        if n and not math.isnan(block.temp_c):
-            self.temp_c = float(block.temp_c)
-
-    def take_rate_hz(self, now_s: float) -> float:
-        elapsed_s = now_s - self.window_start_s
-        rate = self.window_samples / elapsed_s if elapsed_s > 0 else 0.0
-        self.window_start_s, self.window_samples = now_s, 0
-        return rate
 
 
 class Daemon:
@@ -184,11 +161,10 @@ class Daemon:
         self.stop_requested = threading.Event()
         now = clock.monotonic()
         self.started_s = now
-        self.counters = _Counters(now)
-        self._next_telemetry_s = now + settings.telemetry_interval_s
+        self.counters = SampleCounters(now)
+        self.status = StatusReport(link, alerts, outbox, publisher, notifier, power, self.counters, settings,
+                                   sample_rate_hz, started_s=now)
         self._last_watchdog_s = -math.inf
-        self._last_status = ""
-        self._last_status_s = -math.inf
         self._was_ok = True
         self._closed = False
         self.wakeup = WakeSchedule(settings, sample_rate_hz)
@@ -229,12 +205,10 @@ class Daemon:
             for command in self.publisher.commands():
                 recorded += self._dispatch(command)
         now = self.clock.monotonic()
-        if self.settings.telemetry_interval_s and now >= self._next_telemetry_s:
-            self._next_telemetry_s = now + self.settings.telemetry_interval_s
-            self._publish_telemetry(now)
+        self.status.publish_telemetry_if_due(now, self.pipeline)
         force = bool(recorded) or self.link.is_ok != self._was_ok
         self._was_ok = self.link.is_ok
-        self._update_status(now, force)
+        self.status.update(now, self.pipeline, force)
         if block is not None and len(block):
             self._watchdog(now)
         return recorded
@@ -358,38 +332,6 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.reply(result)
 
-    def telemetry(self, now_s: float) -> Dict[str, Any]:
-        """The periodic health and gait figures (also what ``bench/daemon.py`` reads)."""
-        state = self.pipeline.state()
-        payload: Dict[str, Any] = {
-            "uptime_s": round(now_s - self.started_s, 1),
-            "sample_rate_hz": round(self.counters.take_rate_hz(now_s), 1),
-            "samples": self.counters.samples_total,
-            "lost_samples": self.counters.lost_total,
-            "outbox_depth": self.outbox.depth(),
-            "sensor": "ok" if self.link.is_ok else "fault",
-            "storage": "fault" if self.outbox.is_degraded else "ok",
-            "status": self.status_text(),
-        }
-        if not math.isnan(self.counters.temp_c):
-            payload["temp_c"] = round(self.counters.temp_c, 1)
-        if self.power is not None:
-            payload.update(self.power.telemetry())
-        # mounting: calibrated | learned | gravity only (heading unknown: direction fields say "unknown")
-        for key in ("tilt_deg", "trunk_rate_dps", "is_walking", "steps", "cadence_spm", "mounting", "walking_direction"):
-            value = state.get(key)
-            if isinstance(value, float):
-                value = round(value, 2) if math.isfinite(value) else None
-            if key in state:
-                payload[key] = value
-        return payload
-
-    def _publish_telemetry(self, now_s: float) -> None:
-        payload = self.telemetry(now_s)
-        log.info("telemetry %s", payload)
-        if self.publisher is not None:
-            self.publisher.publish_telemetry(payload)
-
     def _step_power(self, power: PowerMonitor) -> List[Event]:
         recorded: List[Event] = []
         for event in power.step():
@@ -405,8 +347,9 @@ class Daemon:
         telemetry, the end of a calibration (see ``wakeup``)."""
         deadlines = [self.alerts.next_due_s(), self._calibrating[1] if self._calibrating else None,
                      self.power.next_due_s() if self.power is not None else None]
-        if self.settings.telemetry_interval_s:
-            deadlines.append(self._next_telemetry_s)
+        telemetry_s = self.status.next_due_s()
+        if telemetry_s is not None:
+            deadlines.append(telemetry_s)
         return self.wakeup.next_wake_s(deadlines, self.clock.monotonic())
 
     def _watchdog(self, now_s: float) -> None:
@@ -418,49 +361,14 @@ class Daemon:
             self._last_watchdog_s = now_s
             self.notifier.watchdog()
 
+    # ---- what people read (worded by ``status``) -------------------------------------------------------
     def status_text(self) -> str:
-        """One line a person can read in ``systemctl status``."""
-        if self.link.is_ok:
-            parts = [f"sampling {self.sample_rate_hz:g} Hz"]
-        else:
-            retry_s = self.link.retry_in_s()
-            what = (self.link.error or "").split(";")[0]  # the fault, without the wiring advice
-            parts = [f"sensor fault: {what}; retrying in {retry_s:.{0 if retry_s >= 2 else 1}f} s"]
-        alert = self.alerts.state()
-        if alert.get("alarm"):
-            muted = " (muted)" if alert.get("alarm_silent") else ""
-            parts.append(f"{alert['alarm'].replace('_', ' ')} alarm{muted}")
-        if alert.get("cancel_in_s") is not None:
-            parts.append(f"fall not cancelled, help called in {alert['cancel_in_s']:.0f} s")
-        elif alert.get("help_raised"):
-            parts.append("help called")
-        power = self.power.status_text() if self.power is not None else None
-        if power:
-            parts.append(power)
-        if self.publisher is None:
-            parts.append("no broker configured")
-        else:
-            parts.append("broker online" if self.publisher.is_connected else "broker offline")
-        depth = self.outbox.depth()
-        parts.append(f"{depth} message{'s' if depth != 1 else ''} queued")  # events (and telemetry offline)
-        if self.outbox.is_degraded:
-            parts.append(f"storage fault: {self.outbox.held_in_memory} in memory only")
-        elif self.outbox.held_in_memory:  # after a fault, rows the card had no room for yet
-            parts.append(f"{self.outbox.held_in_memory} in memory only, waiting for room on disk")
-        if self.pipeline.mounting:
-            parts.append(f"mounting {self.pipeline.mounting}")    # calibrated | learned | gravity only
-        return ", ".join(parts)
+        """One line a person can read in ``systemctl status`` (also the ``ping`` reply)."""
+        return self.status.line(self.pipeline)
 
-    def _update_status(self, now_s: float, force: bool) -> None:
-        # At most once a second (it costs an outbox count), at once when something happened.
-        if not force and now_s - self._last_status_s < 1.0:
-            return
-        self._last_status_s = now_s
-        text = self.status_text()
-        if text != self._last_status:
-            self._last_status = text
-            log.info("status: %s", text)
-            self.notifier.status(text)
+    def telemetry(self, now_s: float) -> Dict[str, Any]:
+        """The periodic health and gait figures (also what ``bench/daemon.py`` reads)."""
+        return self.status.telemetry(now_s, self.pipeline)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -476,7 +384,7 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.start()
         self.notifier.ready()
-        self._update_status(self.clock.monotonic(), force=True)
+        self.status.update(self.clock.monotonic(), self.pipeline, force=True)
 
     def _resume_alarms(self) -> None:
         """Alarms the last run left pending sound again at once, windows running on from where they were;
