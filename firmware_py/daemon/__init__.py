@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .blocks import concat_blocks, read_for
 from .calibration_file import load_calibration, save_calibration
-from .loop import CALIBRATE_S, Daemon, ScaledClock, real_seconds
+from .loop import Daemon, ScaledClock, real_seconds
+from .remote import CALIBRATE_S
 from .sensor_link import RECOVERABLE_SENSOR_ERRORS, SensorLink
 from .settings import DRIVERS, SCENARIOS, DaemonSettings, EmulatorSettings
 from .wiring import (build_daemon, config_and_clock_for, build_gpio_for, build_motion, build_pipeline, build_publisher, build_sensor,

@@ -6,7 +6,7 @@ detection frame's last sample, every ~50 ms while the wearer moves; a buzzer edg
     sensor.read() ─▶ pipeline.process(block) ─▶ for each event: wall_time set,
         alerts.handle(event) (the buzzer reacts here, before any I/O), outbox.put(event)
     alerts.tick() ─▶ its events (cancelled, help_needed, sos) ─▶ outbox
-    publisher.step() (acks in, pending rows out; never blocks) ─▶ MQTT commands dispatched
+    publisher.step() (acks in, pending rows out; never blocks) ─▶ MQTT commands (``remote``)
     telemetry every ``telemetry_interval_s`` ─▶ WATCHDOG=1 only if samples arrived, STATUS= when it changes
     (the words of both: ``status``)
 
@@ -26,15 +26,13 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Union
 
 from hal.clock import Clock
-from hal.types import SampleBlock
 
 from ..events import INFO, STORAGE_FAULT, Event
 from .alarm_state import AlarmStateFile
-from .blocks import concat_blocks
-from .calibration_file import save_calibration
+from .remote import RemoteCommands
 from .sensor_link import SensorLink
 from .settings import DaemonSettings
 from .status import SampleCounters, StatusReport
@@ -48,14 +46,10 @@ if TYPE_CHECKING:  # annotations only: the wiring imports these where it builds 
     from ..detection.pipeline import Pipeline
     from ..transport.mqtt import Publisher
     from ..transport.outbox import Outbox
-    from ..transport.topics import Command, CommandResult
     from .power import PowerMonitor
     from .sdnotify import Notifier
 
 log = logging.getLogger(__name__)
-
-#: how long the wearer stands still for the MQTT ``calibrate`` command
-CALIBRATE_S = 5.0
 
 #: what ``signal.signal`` hands back: the handler it replaced (a callable, ``SIG_DFL``/``SIG_IGN``, or None)
 SignalHandler = Union[Callable[[int, Optional[FrameType]], object], int, None]
@@ -126,6 +120,9 @@ class Daemon:
         Folds every recorded event into the retained wearer state carers see.
     power : firmware_py.daemon.power.PowerMonitor, optional
         The battery gauge and the Pi's power flags; a critical battery stops the loop.
+
+    The MQTT commands are run by ``remote`` (a ``RemoteCommands``, present with a publisher), the status
+    line and telemetry worded by ``status`` (a ``StatusReport``).
     """
 
     def __init__(self, link: SensorLink, pipeline: Pipeline, alerts: AlertManager, outbox: Outbox,
@@ -151,19 +148,21 @@ class Daemon:
         self._wall_clock = wall_clock
         self._on_event = on_event
         self._resources = list(resources)  # closed last (the GPIO)
-        self._make_pipeline = make_pipeline
-        self._state_dir = state_dir
         # the alarms a restart must take up (a fall's window, help_needed, SOS), beside the outbox
         self.alarm_state = AlarmStateFile(state_dir, clock, wall_clock) if state_dir is not None else None
         self.wearer = wearer
         self.power = power
-        self._calibrating: Optional[Tuple[Command, float, List[SampleBlock]]] = None
         self.stop_requested = threading.Event()
         now = clock.monotonic()
         self.started_s = now
         self.counters = SampleCounters(now)
         self.status = StatusReport(link, alerts, outbox, publisher, notifier, power, self.counters, settings,
                                    sample_rate_hz, started_s=now)
+        # commands come only through a broker: without one there is nothing to answer
+        self.remote = (RemoteCommands(publisher, alerts, clock, store=self._store, status_line=self.status_text,
+                                      started_s=now, wall_clock=wall_clock, wearer=wearer,
+                                      make_pipeline=make_pipeline, state_dir=state_dir)
+                       if publisher is not None else None)
         self._last_watchdog_s = -math.inf
         self._was_ok = True
         self._closed = False
@@ -178,8 +177,10 @@ class Daemon:
         read_s = self.clock.monotonic()
         for event in fault_events:
             recorded += self._record(event)
-        if self._calibrating is not None:
-            self._collect_calibration(block, self.clock.monotonic())
+        if self.remote is not None and self.remote.calibrating is not None:
+            calibrated = self.remote.collect_calibration(block, self.clock.monotonic())
+            if calibrated is not None:
+                self.pipeline = calibrated  # fresh state: the body frame changed
         if block is not None:
             self.counters.add(block)
             if len(block):
@@ -190,7 +191,7 @@ class Daemon:
                 for event in events:
                     recorded += self._record(event)
         self.wakeup.after_read(read_s, block, self.pipeline.samples_until_frame(), self.pipeline.frame_samples,
-                               busy=self.alerts.alarm.is_playing or self._calibrating is not None)
+                               busy=self.alerts.alarm.is_playing or self._is_calibrating())
         for event in self.alerts.tick():
             recorded += self._store(event)
         recorded += self._storage_events()
@@ -202,8 +203,8 @@ class Daemon:
             recorded += self._step_power(self.power)
         if self.publisher is not None:
             self.publisher.step()
-            for command in self.publisher.commands():
-                recorded += self._dispatch(command)
+        if self.remote is not None:
+            recorded += self.remote.step()
         now = self.clock.monotonic()
         self.status.publish_telemetry_if_due(now, self.pipeline)
         force = bool(recorded) or self.link.is_ok != self._was_ok
@@ -252,86 +253,6 @@ class Daemon:
             self._on_event(event)
         return [event]
 
-    # ---- commands, telemetry, systemd ------------------------------------------------------------------
-    def _dispatch(self, command: Command) -> List[Event]:
-        """An MQTT command (already validated by the publisher); every one gets a reply on ``cmd/result``."""
-        handler = getattr(self, f"_cmd_{command.name}", None)
-        if handler is None:
-            self.publisher.reply(command.result(False, f"{command.name}: this daemon does not handle it"))
-            return []
-        try:
-            events, result = handler(command)
-        except ValueError as exc:  # e.g. mute minutes beyond [alerts] mute_max_minutes
-            events, result = [], command.result(False, str(exc))
-        except Exception as exc:  # a carer's command must never end the monitor: refuse it and say why
-            log.exception("command %s failed", command.name)
-            events, result = [], command.result(False, f"{command.name} failed: {type(exc).__name__}: {exc}")
-        log.info("command %s: %s", command.name, result.message)
-        self.publisher.reply(result)
-        return events
-
-    def _cmd_cancel(self, command: Command) -> Tuple[List[Event], CommandResult]:
-        events: List[Event] = []
-        for event in self.alerts.cancel("mqtt"):
-            events += self._store(event)
-        if events:
-            return events, command.result(True, "alarm cancelled")
-        if self.wearer is not None and self.wearer.clear(self._wall_clock()):
-            # e.g. an alarm state kept across a restart with nothing sounding now: a carer's "stop" clears it
-            return events, command.result(True, "no alarm was sounding; the wearer's state is back to ok")
-        return events, command.result(True, "nothing to cancel: no alarm was sounding")
-
-    def _cmd_mute(self, command: Command) -> Tuple[List[Event], CommandResult]:
-        if command.minutes is None:  # parse_command never lets a mute through without its minutes
-            return [], command.result(False, "mute: 'minutes' is missing")
-        until_s = self.alerts.mute(command.minutes)
-        muted_s = round(max(0.0, until_s - self.clock.monotonic()))
-        text = f"alarms muted for {command.minutes} min" if command.minutes else "unmuted"
-        return [], command.result(True, text, muted_for_s=muted_s)
-
-    def _cmd_test_alarm(self, command: Command) -> Tuple[List[Event], CommandResult]:
-        if self.alerts.test_alarm():
-            return [], command.result(True, "test alarm playing")
-        return [], command.result(False, "not now: an alarm is sounding")
-
-    def _cmd_ping(self, command: Command) -> Tuple[List[Event], CommandResult]:
-        return [], command.result(True, "pong", status=self.status_text(),
-                                  uptime_s=round(self.clock.monotonic() - self.started_s, 1))
-
-    def _cmd_calibrate(self, command: Command) -> Tuple[List[Event], CommandResult]:
-        if self._make_pipeline is None or self._state_dir is None:
-            return [], command.result(False, "calibration over MQTT is not available in this run")
-        if self._calibrating is not None:
-            return [], command.result(False, "a calibration is already running")
-        self._calibrating = (command, self.clock.monotonic() + CALIBRATE_S, [])
-        return [], command.result(True, f"calibrating: the wearer should stand still and upright for "
-                                        f"{CALIBRATE_S:g} s")
-
-    def _collect_calibration(self, block: Optional[SampleBlock], now_s: float) -> None:
-        command, end_s, blocks = self._calibrating
-        if block is not None and len(block):
-            blocks.append(block)
-        if now_s < end_s:
-            return
-        self._calibrating = None
-        from ..detection.calibration import calibrate_at_rest
-        try:
-            calibration = calibrate_at_rest(concat_blocks(blocks))
-        except ValueError as exc:  # NotStillError: the wearer moved; nothing changes
-            result = command.result(False, str(exc))
-        else:
-            try:
-                path = save_calibration(self._state_dir, calibration)
-            except OSError as exc:  # a full or read-only state dir must not stop the monitor: nothing changes
-                result = command.result(False, f"calibration not saved in {self._state_dir} ({exc}); nothing "
-                                               f"changed: free space there or make it writable, then retry")
-            else:
-                self.pipeline = self._make_pipeline(calibration)  # fresh state: the body frame changed
-                result = command.result(True, f"calibrated and saved to {path}")
-        log.info("command calibrate: %s", result.message)
-        if self.publisher is not None:
-            self.publisher.reply(result)
-
     def _step_power(self, power: PowerMonitor) -> List[Event]:
         recorded: List[Event] = []
         for event in power.step():
@@ -342,10 +263,14 @@ class Daemon:
             self.stop_requested.set()  # an orderly stop: close() flushes, power.close() may power off
         return recorded
 
+    def _is_calibrating(self) -> bool:
+        return self.remote is not None and self.remote.calibrating is not None
+
     def next_wake_s(self) -> float:
         """When the loop next has work: the FIFO holding the next frame, a buzzer edge or alarm deadline,
         telemetry, the end of a calibration (see ``wakeup``)."""
-        deadlines = [self.alerts.next_due_s(), self._calibrating[1] if self._calibrating else None,
+        deadlines = [self.alerts.next_due_s(),
+                     self.remote.calibration_due_s() if self.remote is not None else None,
                      self.power.next_due_s() if self.power is not None else None]
         telemetry_s = self.status.next_due_s()
         if telemetry_s is not None:
