@@ -13,8 +13,6 @@ detection frame's last sample, every ~50 ms while the wearer moves; a buzzer edg
 ``run()`` repeats ``step()`` and waits on a ``threading.Event`` until the next wake; SIGTERM/SIGINT only set
 that event (gunicorn's arbiter pattern), so shutdown happens here, in the main thread. The only other thread
 is paho's network loop, owned by the ``Publisher``.
-
-``ScaledClock`` runs time faster for the demo; the chip, the alerts and the loop share it.
 """
 from __future__ import annotations
 
@@ -33,6 +31,7 @@ from hal.clock import Clock
 from ..events import INFO, STORAGE_FAULT, Event
 from .alarm_state import AlarmStateFile
 from .remote import RemoteCommands
+from .scaled_clock import real_seconds
 from .sensor_link import SensorLink
 from .settings import DaemonSettings
 from .status import SampleCounters, StatusReport
@@ -59,33 +58,6 @@ class Closeable(Protocol):
     """What the daemon closes last at shutdown (the wiring's GPIO, the emulated chip's CPU meter)."""
 
     def close(self) -> None: ...
-
-
-class ScaledClock:
-    """Monotonic time running ``speed`` times faster than real time (the demo's ``--speed``).
-
-    The emulated chip, the alerts and the loop all take this clock, so samples, buzzer patterns and the
-    cancel window stay consistent with each other while the whole run goes faster.
-    """
-
-    def __init__(self, speed: float = 1.0, start_s: Optional[float] = None) -> None:
-        if not speed > 0:
-            raise ValueError(f"speed = {speed} is not allowed; use a positive number (1 = real time)")
-        self.speed = float(speed)
-        self._real0 = time.monotonic()
-        self._start_s = self._real0 if start_s is None else float(start_s)
-
-    def monotonic(self) -> float:
-        return self._start_s + (time.monotonic() - self._real0) * self.speed
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds / self.speed)
-
-
-def real_seconds(clock: Clock, clock_s: float) -> float:
-    """How long ``clock_s`` seconds of ``clock`` take in real time (only ``ScaledClock`` differs)."""
-    return clock_s / clock.speed if isinstance(clock, ScaledClock) else clock_s
 
 
 class Daemon:
