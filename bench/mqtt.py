@@ -59,7 +59,7 @@ def main() -> int:
     factory = mock_pin_factory()
     alert_settings = AlertSettings()
     alert_clock = FakeClock()  # the alarm's own timers (cooldown, rate limit) are stepped past between events
-    gpio = build_gpio(alert_settings, pin_factory=factory, clock=alert_clock)
+    gpio = build_gpio(alert_settings.gpio, pin_factory=factory, clock=alert_clock)
     alerts = AlertManager(gpio, alert_clock, alert_settings)
     buzzer_pin = factory.pin(alert_settings.buzzer_pin)
 

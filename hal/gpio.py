@@ -10,14 +10,18 @@ Wiring (defaults; see docs/alerts.md)::
     button  BCM 27 (header pin 13) ── push button ── GND; the Pi's internal pull-up holds it high.
     LED     optional, any free pin ── 330 Ω ── LED ── GND.
 
+What is wired where is a ``hal.gpio_settings.GpioSettings`` (pins, buzzer kind, tone, bounce), checked when it is
+made, without gpiozero: a pin that is not GPIO, one of I2C bus 1's, or one given to two devices is refused naming
+the field.
+
 Threads: on a Pi gpiozero delivers button edges in its own thread. The callbacks here only put
 ``(PRESS|RELEASE, t_s)`` on ``Gpio.presses`` (a ``queue.SimpleQueue``) for the main loop to drain; with
 ``MockFactory`` they run synchronously inside ``pin.drive_low()``.
 
 The long press (manual SOS) is *not* timed by gpiozero's ``Button.when_held``: its hold thread waits in real
 time, so it cannot be tested on virtual time, and it would hand us one more callback from a foreign thread. The
-main loop times it instead from the press and release edges on the injected clock (``firmware_py.alerting.alerts``), with
-the loop's resolution (~50 ms) against a hold of seconds. Since we do not use the hold machinery, the button is
+main loop times it instead from the press and release edges on the injected clock (the alert manager above
+the HAL), with the loop's resolution (~50 ms) against a hold of seconds. Since we do not use the hold machinery, the button is
 gpiozero's ``DigitalInputDevice`` (what ``Button`` is built on, without ``HoldMixin``): same pull-up, bounce
 time and edge callbacks, and no idle hold thread per button (``Button`` starts one even when nobody sets
 ``when_held``; it polls every 0.1 s and makes every ``close()`` wait for it).
@@ -26,20 +30,17 @@ from __future__ import annotations
 
 import queue
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, TypeVar, Union
 
-from gpiozero import LED, Buzzer, DigitalInputDevice, TonalBuzzer
+from gpiozero import LED, DigitalInputDevice, TonalBuzzer
+from gpiozero import Buzzer as OnOffBuzzer
 from gpiozero.exc import GPIOZeroError, PinPWMUnsupported
+from gpiozero.pins import Factory
 from gpiozero.tones import Tone
 
 from hal.clock import Clock, MonotonicClock
 from hal.errors import HardwareError
-
-#: what a button callback puts on ``Gpio.presses``, with the clock's time
-PRESS = "press"
-RELEASE = "release"
-
-BUZZER_KINDS = ("active", "passive")
+from hal.gpio_settings import ACTIVE, PASSIVE, PRESS, RELEASE, GpioSettings
 
 
 class GpioError(HardwareError, OSError):
@@ -53,11 +54,11 @@ class ActiveBuzzer:
     :param pin_factory: the gpiozero pin factory (the Pi's, or ``MockFactory`` in tests).
     """
 
-    kind = "active"
+    kind = ACTIVE
 
-    def __init__(self, pin: int, *, pin_factory: Any = None) -> None:
+    def __init__(self, pin: int, *, pin_factory: Optional[Factory] = None) -> None:
         self.pin = pin
-        self._device = Buzzer(pin, pin_factory=pin_factory)
+        self._device = OnOffBuzzer(pin, pin_factory=pin_factory)
 
     @property
     def is_on(self) -> bool:
@@ -94,9 +95,9 @@ class PassiveBuzzer:
     :param float tone_hz: the pitch it plays; a piezo is loudest near its resonance (often 2-4 kHz).
     """
 
-    kind = "passive"
+    kind = PASSIVE
 
-    def __init__(self, pin: int, tone_hz: float, *, pin_factory: Any = None) -> None:
+    def __init__(self, pin: int, tone_hz: float, *, pin_factory: Optional[Factory] = None) -> None:
         self.pin = pin
         self.tone = Tone.from_frequency(tone_hz)
         # mid_tone = our tone, so the one tone we play is always inside the device's allowed range
@@ -126,46 +127,14 @@ class PassiveBuzzer:
         return f"PassiveBuzzer(pin={self.pin}, {self.tone.frequency:g} Hz, {'on' if self.is_on else 'off'})"
 
 
-class TerminalBuzzer:
-    """A buzzer for the terminal demo and for benches: records and reports its state changes, no GPIO.
-
-    :param write: called with one line per change (``print`` by default; ``None`` stays quiet).
-    :param clock: stamps ``changes`` with ``clock.monotonic()``.
-    """
-
-    kind = "terminal"
-
-    def __init__(self, write: Optional[Callable[[str], Any]] = print, clock: Optional[Clock] = None) -> None:
-        self._write = write
-        self._clock = clock or MonotonicClock()
-        self.is_on = False
-        self.changes: List[Tuple[float, bool]] = []
-
-    def _set(self, value: bool) -> None:
-        if value != self.is_on:
-            self.is_on = value
-            self.changes.append((self._clock.monotonic(), value))
-            if self._write is not None:
-                self._write("buzzer: BEEP" if value else "buzzer: quiet")
-
-    @property
-    def value(self) -> int:
-        return int(self.is_on)
-
-    def on(self) -> None:
-        self._set(True)
-
-    def off(self) -> None:
-        self._set(False)
-
-    def close(self) -> None:
-        self.off()
+#: what ``Gpio.buzzer`` is; either kind has ``on()``, ``off()``, ``is_on`` and ``close()``
+Buzzer = Union[ActiveBuzzer, PassiveBuzzer]
 
 
 class StatusLed:
     """Optional LED: lit while an alarm or an uncancelled fall is in progress (shows a muted alarm, too)."""
 
-    def __init__(self, pin: int, *, pin_factory: Any = None) -> None:
+    def __init__(self, pin: int, *, pin_factory: Optional[Factory] = None) -> None:
         self.pin = pin
         self._device = LED(pin, pin_factory=pin_factory)
 
@@ -189,8 +158,8 @@ class CancelButton:
     """The "I'm OK" button: internal pull-up, pressed = pin shorted to GND (low), debounced.
 
     Each edge puts ``(PRESS, t_s)`` or ``(RELEASE, t_s)`` on ``presses``; nothing else happens in the
-    callback, because on a Pi it runs in gpiozero's thread. Press and hold (the long press) is timed by
-    ``firmware_py.alerting.alerts`` from these edges, on the clock.
+    callback, because on a Pi it runs in gpiozero's thread. Press and hold (the long press) is timed from these
+    edges, on the clock, by whoever drains ``presses``.
 
     :param int pin: BCM number; the button connects it to GND.
     :param queue.SimpleQueue presses: drained by the main loop.
@@ -199,7 +168,7 @@ class CancelButton:
     """
 
     def __init__(self, pin: int, presses: "queue.SimpleQueue[Tuple[str, float]]", clock: Clock, *,
-                 bounce_s: Optional[float] = 0.02, pin_factory: Any = None) -> None:
+                 bounce_s: Optional[float] = 0.02, pin_factory: Optional[Factory] = None) -> None:
         self.pin = pin
         self._presses = presses
         self._clock = clock
@@ -229,7 +198,7 @@ class CancelButton:
 class Gpio:
     """The wearer-facing hardware, built by ``build_gpio``; ``close()`` releases every pin (idempotent)."""
 
-    buzzer: Any
+    buzzer: Buzzer
     led: Optional[StatusLed]
     button: Optional[CancelButton]
     presses: "queue.SimpleQueue[Tuple[str, float]]" = field(default_factory=queue.SimpleQueue)
@@ -251,33 +220,36 @@ class Gpio:
         self.close()
 
 
-def mock_pin_factory() -> Any:
+def mock_pin_factory() -> Factory:
     """gpiozero's ``MockFactory`` with PWM-capable pins (works for both buzzer kinds), for runs off the Pi."""
     from gpiozero.pins.mock import MockFactory, MockPWMPin
 
     return MockFactory(pin_class=MockPWMPin)
 
 
-def build_gpio(settings: Any, pin_factory: Any = None, clock: Optional[Clock] = None) -> Gpio:
-    """Buzzer, optional LED and the button from ``settings`` (an ``AlertSettings``: ``buzzer_pin``,
-    ``button_pin``, ``led_pin``, ``buzzer_kind``, ``tone_hz``, ``button_bounce_s``).
+_Device = TypeVar("_Device", ActiveBuzzer, PassiveBuzzer, StatusLed, CancelButton)
+
+
+def build_gpio(settings: GpioSettings, pin_factory: Optional[Factory] = None,
+               clock: Optional[Clock] = None) -> Gpio:
+    """Buzzer, optional LED and the button, on the pins ``settings`` names.
 
     :param pin_factory: ``None`` lets gpiozero choose (on a Pi: lgpio / RPi.GPIO); tests pass a ``MockFactory``.
-    :param clock: stamps button edges; give it the clock the ``AlertManager`` uses so holds are timed from
-        the edges themselves (otherwise the manager uses the time it drains them).
+    :param clock: stamps button edges; give it the clock that times the holds (the caller draining
+        ``Gpio.presses``), so holds are timed from the edges themselves (otherwise from when they are drained).
     :raises GpioError: naming the pin and the setting when a device cannot be set up; pins already claimed
         are released again.
     """
     clock = clock or MonotonicClock()
     presses: "queue.SimpleQueue[Tuple[str, float]]" = queue.SimpleQueue()
-    opened: List[Any] = []
+    opened: List[Union[Buzzer, StatusLed, CancelButton]] = []
 
-    def make(what: str, key: str, build: Callable[[], Any]) -> Any:
+    def make(what: str, key: str, build: Callable[[], _Device]) -> _Device:
         try:
             device = build()
         except PinPWMUnsupported as exc:
             raise GpioError(f"{key} = {getattr(settings, key)}: a passive buzzer needs a PWM-capable pin "
-                            f"({exc.__class__.__name__}); use buzzer_kind = \"active\" or a pin factory with "
+                            f"({exc.__class__.__name__}); use buzzer_kind = \"{ACTIVE}\" or a pin factory with "
                             f"PWM") from exc
         except GPIOZeroError as exc:
             raise GpioError(f"cannot set up the {what} on BCM {getattr(settings, key)} ({key}): "
@@ -287,7 +259,7 @@ def build_gpio(settings: Any, pin_factory: Any = None, clock: Optional[Clock] = 
         return device
 
     try:
-        if settings.buzzer_kind == "passive":
+        if settings.buzzer_kind == PASSIVE:
             buzzer = make("buzzer", "buzzer_pin", lambda: PassiveBuzzer(settings.buzzer_pin, settings.tone_hz,
                                                                          pin_factory=pin_factory))
         else:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from ..events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
+
+if TYPE_CHECKING:  # gpiozero is imported where pins are opened, not where settings are read
+    from hal.gpio import Buzzer
 
 #: the loop period the patterns are stepped at; shorter steps cannot be played reliably
 MIN_STEP_S = 0.05
@@ -129,12 +132,12 @@ DEFAULT_PATTERNS = {
 
 
 class Alarm:
-    """Plays one pattern at a time on a buzzer (anything with ``on()`` / ``off()``), stepped by ``tick``.
+    """Plays one pattern at a time on a buzzer, stepped by ``tick``.
 
     ``play`` sets the first state at once, so the buzzer is on when ``play`` returns.
     """
 
-    def __init__(self, buzzer: Any) -> None:
+    def __init__(self, buzzer: Buzzer) -> None:
         self.buzzer = buzzer
         self._pattern: Optional[PatternSettings] = None
         self._started_s = 0.0

@@ -1,8 +1,11 @@
 """``[alerts]``: pins, buzzer, button, timings and one pattern per event type (``AlertSettings``)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Optional
+
+from hal.gpio_settings import GpioSettings
 
 from .alarm_patterns import DEFAULT_PATTERNS, TEST_ALARM, PatternSettings
 from ..events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
@@ -19,10 +22,6 @@ SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
 #: window run on and the carer's state (``wearer_state``) stays an alarm until the button, or help_needed.
 ENDED_BY_RECOVERED = frozenset({LOSS_OF_BALANCE})
 
-#: pins already used by I2C bus 1 (the MPU-6050): BCM 2 (SDA) and 3 (SCL)
-I2C_PINS = (2, 3)
-BCM_PINS = range(2, 28)
-
 
 def _default(kind: str) -> Callable[[], PatternSettings]:
     return lambda: DEFAULT_PATTERNS[kind]
@@ -32,20 +31,21 @@ def _default(kind: str) -> Callable[[], PatternSettings]:
 class AlertSettings:
     """The ``[alerts]`` section: pins, buzzer, button, timings and one pattern per event type.
 
-    Pins are BCM numbers. ``buzzer_kind`` "active" (has its own oscillator: on/off) or "passive" (a piezo
-    driven at ``tone_hz``). ``cancel_window_s``: how long the wearer has to press "I'm OK" after a fall before
+    The pins, ``buzzer_kind``, ``tone_hz`` and ``button_bounce_s`` are the wiring: ``gpio`` gives them to
+    ``hal.gpio`` as its ``GpioSettings``, which checks them (with messages naming these keys) and holds their
+    defaults. ``cancel_window_s``: how long the wearer has to press "I'm OK" after a fall before
     ``help_needed``. ``long_press_s``: a hold this long is a manual SOS. ``help_dedupe_s``: a ``help_needed``
     within this long of a fall belongs to that fall. ``cooldown_s``: a stumble or loss-of-balance alarm does
     not sound again within this long of its last start; ``rate_limit_alarms`` per ``rate_limit_window_s`` caps
     them together. ``mute_max_minutes`` bounds ``mute``; ``mute_falls`` lets a mute silence fall-class alarms.
     """
 
-    buzzer_pin: int = 17
-    button_pin: int = 27
-    led_pin: Optional[int] = None
-    buzzer_kind: str = "active"
-    tone_hz: float = 2800.0
-    button_bounce_s: float = 0.02
+    buzzer_pin: int = GpioSettings.buzzer_pin
+    button_pin: int = GpioSettings.button_pin
+    led_pin: Optional[int] = GpioSettings.led_pin
+    buzzer_kind: str = GpioSettings.buzzer_kind
+    tone_hz: float = GpioSettings.tone_hz
+    button_bounce_s: float = GpioSettings.button_bounce_s
     long_press_s: float = 3.0
     cancel_window_s: float = 30.0
     help_dedupe_s: float = 120.0
@@ -63,26 +63,7 @@ class AlertSettings:
     shutting_down: PatternSettings = field(default_factory=_default(SHUTTING_DOWN))
 
     def __post_init__(self) -> None:
-        pins = [("buzzer_pin", self.buzzer_pin), ("button_pin", self.button_pin)]
-        if self.led_pin is not None:
-            pins.append(("led_pin", self.led_pin))
-        for key, pin in pins:
-            if isinstance(pin, bool) or not isinstance(pin, int) or pin not in BCM_PINS:
-                raise ValueError(f"{key} = {pin!r} is not a GPIO pin; use a BCM number from 2 to 27")
-            if pin in I2C_PINS:
-                raise ValueError(f"{key} = {pin} is I2C bus 1 (BCM 2/3, the MPU-6050); choose another pin, "
-                                 f"e.g. 17 or 27")
-        for i, (key, pin) in enumerate(pins):
-            for other_key, other_pin in pins[:i]:
-                if pin == other_pin:
-                    raise ValueError(f"{key} = {pin} is already {other_key}; each device needs its own pin")
-        if self.buzzer_kind not in ("active", "passive"):
-            raise ValueError(f"buzzer_kind = {self.buzzer_kind!r} is not allowed; use \"active\" (a buzzer "
-                             f"that beeps on its own when powered) or \"passive\" (a piezo driven at tone_hz)")
-        if not (50.0 <= self.tone_hz <= 6000.0):
-            raise ValueError(f"tone_hz = {self.tone_hz:g} is not allowed; use 50 to 6000 Hz (piezos are "
-                             f"loudest near their resonance, often 2000-4000 Hz)")
-        _check_range("button_bounce_s", self.button_bounce_s, 0.0, 0.5)
+        self.gpio  # made here to check the wiring first, as before the checks moved to hal.gpio
         _check_range("long_press_s", self.long_press_s, 0.5, 30.0)
         _check_range("cancel_window_s", self.cancel_window_s, 1.0, 600.0)
         _check_range("help_dedupe_s", self.help_dedupe_s, self.cancel_window_s, 3600.0,
@@ -106,6 +87,11 @@ class AlertSettings:
                 if pattern.repeat == 0:
                     raise ValueError(f"{key}.repeat = 0 would buzz until cancelled; a {key} pattern must end "
                                      f"on its own (repeat >= 1)")
+
+    @property
+    def gpio(self) -> GpioSettings:
+        """The wiring, for ``hal.gpio.build_gpio``: the fields of the same names."""
+        return GpioSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(GpioSettings)})
 
     def pattern_for(self, kind: str) -> Optional[PatternSettings]:
         return getattr(self, kind) if kind in PRIORITY else None

@@ -31,21 +31,18 @@ import queue
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
 
 from hal.clock import Clock
+from hal.gpio_settings import PRESS, RELEASE
 
 from ..events import CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, RECOVERED, SHUTTING_DOWN, SOS, Event
-# PatternSettings, DEFAULT_PATTERNS, Alarm, MIN_STEP_S and TEST_ALARM are also re-exported for importers
-from .alarm_patterns import (_BOUNDARY_S, DEFAULT_PATTERNS, MIN_STEP_S, TEST_ALARM, Alarm,  # noqa: F401
-                             PatternSettings)
-# AlertSettings (the [alerts] section), PRIORITY and SELF_ENDING live in alert_settings; re-exported here
-from .alert_settings import (BCM_PINS, ENDED_BY_RECOVERED, I2C_PINS, PRIORITY, SELF_ENDING,  # noqa: F401
-                             AlertSettings)
+from .alarm_patterns import _BOUNDARY_S, TEST_ALARM, Alarm, PatternSettings
+# AlertSettings (the [alerts] section) is imported from here too
+from .alert_settings import ENDED_BY_RECOVERED, PRIORITY, SELF_ENDING, AlertSettings
 
-#: button edges as queued by ``hal.gpio`` (kept as strings here: firmware_py does not import gpiozero's side)
-PRESS = "press"
-RELEASE = "release"
+if TYPE_CHECKING:  # gpiozero is imported where pins are opened (config reads AlertSettings from here)
+    from hal.gpio import Gpio
 
 
 def _reached(elapsed_s: float, limit_s: float) -> bool:
@@ -90,25 +87,20 @@ class AlertManager:
 
     Parameters
     ----------
-    gpio_or_buzzer : hal.gpio.Gpio, or any object with ``on()`` / ``off()``
-        A ``Gpio`` gives the buzzer, the optional LED and the button's ``presses`` queue; a bare buzzer
-        (e.g. ``hal.gpio.TerminalBuzzer``) gives sound only.
+    gpio : hal.gpio.Gpio
+        The buzzer, the optional status LED and the button's ``presses`` queue.
     clock : Clock
     settings : AlertSettings
     """
 
-    def __init__(self, gpio_or_buzzer: Any, clock: Clock, settings: AlertSettings = AlertSettings()) -> None:
-        if hasattr(gpio_or_buzzer, "buzzer"):
-            buzzer = gpio_or_buzzer.buzzer
-            self._led = getattr(gpio_or_buzzer, "led", None)
-            self._presses = getattr(gpio_or_buzzer, "presses", None)
-            # edge times are only comparable with ours when stamped by the same clock
-            self._edges_share_clock = getattr(gpio_or_buzzer, "clock", None) is clock
-        else:
-            buzzer, self._led, self._presses, self._edges_share_clock = gpio_or_buzzer, None, None, False
+    def __init__(self, gpio: Gpio, clock: Clock, settings: AlertSettings = AlertSettings()) -> None:
+        self._led = gpio.led
+        self._presses = gpio.presses
+        # edge times are only comparable with ours when stamped by the same clock
+        self._edges_share_clock = gpio.clock is clock
         self.settings = settings
         self.clock = clock
-        self.alarm = Alarm(buzzer)
+        self.alarm = Alarm(gpio.buzzer)
         self._sounding: Optional[_Sounding] = None
         self._incidents: List[_Incident] = []  # every fall its own window, oldest first
         self._last_start_s: Dict[str, float] = {}
@@ -335,8 +327,6 @@ class AlertManager:
 
     def _drain_button(self, now: float) -> List[Event]:
         raised: List[Event] = []
-        if self._presses is None:
-            return raised
         while True:
             try:
                 edge, edge_s = self._presses.get_nowait()

@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     clock = ScaledClock(args.speed)
     view = TerminalView(clock, clock.monotonic(), out)
     pins = hal_gpio.mock_pin_factory()
-    gpio = hal_gpio.build_gpio(config.alerts, pin_factory=pins)
+    gpio = hal_gpio.build_gpio(config.alerts.gpio, pin_factory=pins)
     try:
         daemon = build_daemon(config, clock, gpio=gpio, with_broker=with_broker, on_event=view.on_event,
                               environ={})

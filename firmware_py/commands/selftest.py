@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             with warnings.catch_warnings():  # gpiozero's "falling back from lgpio..." notes say nothing new
                 warnings.filterwarnings("ignore", message="Falling back from")
-                hw = hal_gpio.build_gpio(config.alerts, pin_factory=pin_factory)
+                hw = hal_gpio.build_gpio(config.alerts.gpio, pin_factory=pin_factory)
         except Exception as exc:
             fix = ("add the user to the gpio group ('sudo adduser $USER gpio', log in again) and check [alerts] "
                    "buzzer_pin" if is_raspberry_pi() else

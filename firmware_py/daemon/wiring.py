@@ -150,7 +150,7 @@ def build_gpio_for(config: Any, clock: Clock, pin_factory: Any = None) -> Any:
 
     if pin_factory is None and not is_raspberry_pi():
         pin_factory = gpio.mock_pin_factory()
-    return gpio.build_gpio(config.alerts, pin_factory=pin_factory, clock=clock)
+    return gpio.build_gpio(config.alerts.gpio, pin_factory=pin_factory, clock=clock)
 
 
 def build_pipeline(config: Any, calibration: Any = None, model: Any = None) -> Any:

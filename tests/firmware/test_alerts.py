@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from firmware_py.alerting.alerts import AlertManager, AlertSettings, PatternSettings, measure_alarm_latency_ms
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE,
                                 Event)
-from hal.gpio import TerminalBuzzer, build_gpio
+from hal.gpio import GpioSettings, build_gpio
 
 TICK_S = 0.05
 
@@ -49,7 +49,7 @@ class Rig:
 
     def __init__(self, factory, clock, settings: AlertSettings = AlertSettings()) -> None:
         self.factory, self.clock, self.settings = factory, clock, settings
-        self.gpio = build_gpio(settings, pin_factory=factory, clock=clock)
+        self.gpio = build_gpio(settings.gpio, pin_factory=factory, clock=clock)
         self.alerts = AlertManager(self.gpio, clock, settings)
         self.buzzer_pin = factory.pin(settings.buzzer_pin)
         self.button_pin = factory.pin(settings.button_pin)
@@ -358,18 +358,6 @@ def test_close_turns_the_buzzer_off_when_an_alarm_sounds(rig):
     assert not rig.buzzer_is_on
 
 
-def test_terminal_buzzer_hears_the_same_chirp_when_used_without_gpio(fake_clock):
-    lines: List[str] = []
-    buzzer = TerminalBuzzer(write=lines.append, clock=fake_clock)
-    alerts = AlertManager(buzzer, fake_clock)
-    alerts.handle(Event(STUMBLE, fake_clock.monotonic(), fake_clock.monotonic()))
-    for _ in range(10):
-        fake_clock.advance(TICK_S)
-        alerts.tick()
-    assert lines == ["buzzer: BEEP", "buzzer: quiet"]
-    assert [round(t - 1000.0, 3) for t, _ in buzzer.changes] == [0.0, 0.15]
-
-
 def test_alarm_latency_is_measured_with_the_buzzer_on_when_benchmarked(rig):
     latencies_ms = measure_alarm_latency_ms(rig.alerts, lambda: rig.buzzer_is_on, n_events=20)
     assert len(latencies_ms) == 20 and all(ms > 0 for ms in latencies_ms)
@@ -393,6 +381,14 @@ def test_alarm_latency_is_measured_with_the_buzzer_on_when_benchmarked(rig):
 def test_settings_name_the_field_and_what_is_allowed_when_a_value_is_wrong(changes, message):
     with pytest.raises(ValueError, match=message):
         AlertSettings(**changes)
+
+
+def test_the_wiring_keys_reach_hal_gpio_as_they_are_when_alert_settings_are_made():
+    settings = AlertSettings(buzzer_pin=5, button_pin=6, led_pin=22, buzzer_kind="passive", tone_hz=3000.0,
+                             button_bounce_s=0.05)
+    assert settings.gpio == GpioSettings(buzzer_pin=5, button_pin=6, led_pin=22, buzzer_kind="passive",
+                                         tone_hz=3000.0, button_bounce_s=0.05)
+    assert AlertSettings().gpio == GpioSettings()
 
 
 @pytest.mark.parametrize("steps, repeat, message", [

@@ -333,7 +333,7 @@ def test_pins_are_free_again_when_the_broker_settings_are_refused_at_build(fake_
     with pytest.raises(ConfigError, match="ca_file"):
         build_daemon(config, fake_clock, pin_factory=mock_factory, environ={})
     # a caller that reports the error and carries on (the demo, selftest) can claim the buzzer and button again
-    build_gpio(config.alerts, pin_factory=mock_factory, clock=fake_clock).close()
+    build_gpio(config.alerts.gpio, pin_factory=mock_factory, clock=fake_clock).close()
 
 
 @pytest.mark.broker

@@ -6,11 +6,13 @@ import json
 import logging
 from typing import List
 
+import pytest
+
 from firmware_py.alerting.alerts import AlertManager, AlertSettings
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SENSOR_FAULT, SOS,
                                 STUMBLE, Event)
 from firmware_py.alerting.wearer_state import STATE_FILE, StateTracker
-from hal.gpio import TerminalBuzzer
+from hal.gpio import build_gpio
 
 T0 = 1_800_000_000.0
 
@@ -87,10 +89,14 @@ def test_recovered_ends_a_loss_of_balance_but_not_a_fall_help_or_an_sos():
     assert not t.clear(T0 + 61)
 
 
-def _alerts_and_tracker(clock):
-    """An AlertManager and a StateTracker wired as the daemon wires them: every event either returns is
-    folded into the state."""
-    alerts = AlertManager(TerminalBuzzer(write=lambda _line: None), clock, AlertSettings(cancel_window_s=30.0))
+@pytest.fixture
+def alerts_and_tracker(fake_clock, mock_factory):
+    """An AlertManager (on mock pins) and a StateTracker wired as the daemon wires them: every event either
+    returns is folded into the state."""
+    clock = fake_clock
+    settings = AlertSettings(cancel_window_s=30.0)
+    gpio = build_gpio(settings.gpio, pin_factory=mock_factory, clock=clock)
+    alerts = AlertManager(gpio, clock, settings)
     t, sink = tracker()
 
     def record(events):
@@ -106,11 +112,13 @@ def _alerts_and_tracker(clock):
             clock.advance(0.05)
             record(alerts.tick())
 
-    return alerts, sink, happen, run, record
+    yield alerts, sink, happen, run, record
+    alerts.close()
+    gpio.close()
 
 
-def test_getting_up_after_a_fall_without_the_button_keeps_the_alarm_state_until_help_is_called(fake_clock):
-    alerts, sink, happen, run, record = _alerts_and_tracker(fake_clock)
+def test_getting_up_after_a_fall_without_the_button_keeps_the_alarm_state_until_help_is_called(alerts_and_tracker):
+    alerts, sink, happen, run, record = alerts_and_tracker
     happen(FALL)
     run(5.0)
     happen(RECOVERED)  # up and walking, nobody pressed "I'm OK"
@@ -122,8 +130,8 @@ def test_getting_up_after_a_fall_without_the_button_keeps_the_alarm_state_until_
     assert "ok" not in states[states.index("alarm"):]  # never ok -> help_needed for the same fall
 
 
-def test_recovered_from_a_loss_of_balance_is_ok_for_the_carer_and_nothing_follows(fake_clock):
-    alerts, sink, happen, run, record = _alerts_and_tracker(fake_clock)
+def test_recovered_from_a_loss_of_balance_is_ok_for_the_carer_and_nothing_follows(alerts_and_tracker):
+    alerts, sink, happen, run, record = alerts_and_tracker
     happen(LOSS_OF_BALANCE)
     run(0.5)
     happen(RECOVERED)
@@ -132,8 +140,8 @@ def test_recovered_from_a_loss_of_balance_is_ok_for_the_carer_and_nothing_follow
     assert sink.last["state"] == "ok"
 
 
-def test_a_cancel_after_getting_up_closes_the_fall_for_the_carer_and_the_window_alike(fake_clock):
-    alerts, sink, happen, run, record = _alerts_and_tracker(fake_clock)
+def test_a_cancel_after_getting_up_closes_the_fall_for_the_carer_and_the_window_alike(alerts_and_tracker):
+    alerts, sink, happen, run, record = alerts_and_tracker
     happen(FALL)
     run(3.0)
     happen(RECOVERED)

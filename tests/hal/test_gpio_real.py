@@ -16,8 +16,7 @@ import queue
 
 import pytest
 
-from firmware_py.alerting.alerts import AlertSettings
-from hal.gpio import PRESS, RELEASE, build_gpio
+from hal.gpio import PRESS, RELEASE, GpioSettings, build_gpio
 
 pytestmark = pytest.mark.hardware
 
@@ -40,7 +39,7 @@ def test_buzzer_and_button_work_on_real_pins_when_loopbacks_are_wired():
     from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
     buzzer_pin, probe_pin, button_pin, driver_pin = loopback_pairs()
-    settings = AlertSettings(buzzer_pin=buzzer_pin, button_pin=button_pin)
+    settings = GpioSettings(buzzer_pin=buzzer_pin, button_pin=button_pin)
     with build_gpio(settings) as gpio:
         probe = DigitalInputDevice(probe_pin, pull_up=None, active_state=True)
         driver = DigitalOutputDevice(driver_pin, initial_value=True)
