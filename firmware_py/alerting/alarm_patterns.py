@@ -22,9 +22,15 @@ if TYPE_CHECKING:  # gpiozero is imported where pins are opened, not where setti
 
 #: the loop period the patterns are stepped at; shorter steps cannot be played reliably
 MIN_STEP_S = 0.05
+#: a tick landing on a step boundary or a deadline counts as past it (virtual clocks accumulate float error)
 _BOUNDARY_S = 1e-6
 
 TEST_ALARM = "test_alarm"
+
+
+def reached(elapsed_s: float, limit_s: float) -> bool:
+    """``elapsed_s >= limit_s``, counting a tick that lands on the limit as there (float error)."""
+    return elapsed_s + _BOUNDARY_S >= limit_s
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,6 @@ class PatternSettings:
 
     def is_on_at(self, elapsed_s: float) -> Optional[bool]:
         """Buzzer state ``elapsed_s`` after the start; ``None`` once the pattern has finished."""
-        # a tick landing on a step boundary counts as past it (virtual clocks accumulate float error)
         elapsed_s += _BOUNDARY_S
         if elapsed_s >= self.duration_s:
             return None

@@ -28,26 +28,20 @@ from __future__ import annotations
 
 import math
 import queue
-import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional
 
 from hal.clock import Clock
 from hal.gpio_settings import PRESS, RELEASE
 
 from ..events import CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, RECOVERED, SHUTTING_DOWN, SOS, Event
-from .alarm_patterns import _BOUNDARY_S, TEST_ALARM, Alarm, PatternSettings
+from .alarm_patterns import TEST_ALARM, Alarm, PatternSettings, reached
 # AlertSettings (the [alerts] section) is imported from here too
 from .alert_settings import ENDED_BY_RECOVERED, PRIORITY, SELF_ENDING, AlertSettings
 
 if TYPE_CHECKING:  # gpiozero is imported where pins are opened (config reads AlertSettings from here)
     from hal.gpio import Gpio
-
-
-def _reached(elapsed_s: float, limit_s: float) -> bool:
-    """``elapsed_s >= limit_s``, counting a tick that lands on the limit as there (float error)."""
-    return elapsed_s + _BOUNDARY_S >= limit_s
 
 
 @dataclass
@@ -141,7 +135,7 @@ class AlertManager:
         raised: List[Event] = []
         raised += self._drain_button(now)
         if self._press_started_s is not None and not self._press_was_sos \
-                and _reached(now - self._press_started_s, self.settings.long_press_s):
+                and reached(now - self._press_started_s, self.settings.long_press_s):
             raised += self._raise_sos(self._press_started_s, now)
         raised += self._escalate_if_due(now)
         if self._sounding is not None:
@@ -163,21 +157,21 @@ class AlertManager:
         return events
 
     def mute(self, minutes: float) -> float:
-        """Silence stumble alarms (and fall-class ones only if ``mute_falls``) for ``minutes``; 0 unmutes.
+        """Silence stumble alarms (and fall-class ones only if ``mute_falls``) for ``minutes``.
 
-        Returns the clock time the mute ends. Raises ValueError naming the allowed range.
+        Returns the clock time the mute ends. Raises ValueError naming the allowed range (0 is refused, as the
+        MQTT ``mute`` command refuses it: nothing unmutes early).
         """
         limit = self.settings.mute_max_minutes
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not (0 <= minutes <= limit):
-            raise ValueError(f"mute minutes = {minutes!r} is not allowed; use 0 (unmute) to {limit:g} "
-                             f"(mute_max_minutes)")
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not (1 <= minutes <= limit):
+            raise ValueError(f"mute minutes = {minutes!r} is not allowed; use 1 to {limit:g} (mute_max_minutes)")
         now = self.clock.monotonic()
-        self._muted_until_s = now + 60.0 * minutes if minutes > 0 else -math.inf
+        self._muted_until_s = now + 60.0 * minutes
         sounding = self._sounding
         if sounding is not None and not sounding.is_silent and self._is_muted(sounding.kind, now):
             self.alarm.stop()
             sounding.is_silent = True
-        return max(self._muted_until_s, now)
+        return self._muted_until_s
 
     def test_alarm(self) -> bool:
         """Play the test pattern (not while a real alarm sounds). Returns whether it is playing."""
@@ -284,7 +278,7 @@ class AlertManager:
                            or (i.help_event_id is None and not i.is_cancelled)]
 
     def _is_muted(self, kind: str, now: float) -> bool:
-        if _reached(now, self._muted_until_s):
+        if reached(now, self._muted_until_s):
             return False
         return kind not in FALL_CLASS or self.settings.mute_falls
 
@@ -298,7 +292,7 @@ class AlertManager:
                 self.suppressed_alarms += 1
                 return
             if current.kind == kind and (kind not in SELF_ENDING
-                                         or not _reached(now - current.started_s, self.settings.cooldown_s)):
+                                         or not reached(now - current.started_s, self.settings.cooldown_s)):
                 self.suppressed_alarms += 1
                 return  # already sounding this: a repeat does not restart it
         if kind in SELF_ENDING and not self._may_sound_again(kind, now):
@@ -315,9 +309,9 @@ class AlertManager:
             self._recent_starts_s.append(now)
 
     def _may_sound_again(self, kind: str, now: float) -> bool:
-        if not _reached(now - self._last_start_s.get(kind, -math.inf), self.settings.cooldown_s):
+        if not reached(now - self._last_start_s.get(kind, -math.inf), self.settings.cooldown_s):
             return False
-        while self._recent_starts_s and _reached(now - self._recent_starts_s[0], self.settings.rate_limit_window_s):
+        while self._recent_starts_s and reached(now - self._recent_starts_s[0], self.settings.rate_limit_window_s):
             self._recent_starts_s.popleft()
         return len(self._recent_starts_s) < self.settings.rate_limit_alarms
 
@@ -354,7 +348,7 @@ class AlertManager:
         self._press_started_s, self._press_target, self._press_was_sos = None, None, False
         if started_s is None or was_sos:
             return []
-        if _reached(t_s - started_s, self.settings.long_press_s):  # released late, before a tick saw the hold
+        if reached(t_s - started_s, self.settings.long_press_s):  # released late, before a tick saw the hold
             return self._raise_sos(started_s, now)
         return self._cancel(target, t_s, now, "button", held_s=t_s - started_s)
 
@@ -391,7 +385,7 @@ class AlertManager:
         raised: List[Event] = []
         for incident in self._incidents:
             if incident.is_cancelled or incident.help_event_id is not None \
-                    or not _reached(now - incident.opened_s, self.settings.cancel_window_s):
+                    or not reached(now - incident.opened_s, self.settings.cancel_window_s):
                 continue
             event = Event(HELP_NEEDED, t_onset_s=now, t_detect_s=now,
                           features={"reason": "not_cancelled", "fall_id": incident.fall.id,
@@ -409,24 +403,3 @@ class AlertManager:
             self._led.on()
         else:
             self._led.off()
-
-
-def measure_alarm_latency_ms(manager: AlertManager, is_buzzer_on: Callable[[], bool], n_events: int = 1000,
-                             clock_ns: Callable[[], int] = time.perf_counter_ns) -> List[float]:
-    """Event handed to ``manager.handle`` -> buzzer on, in ms, for ``n_events`` falls (for ``bench/``).
-
-    Each sample is the whole ``handle`` call with the buzzer checked on when it returns (the first edge is set
-    inside the call, so this is an upper bound of event -> pin high); the alarm is cancelled between samples.
-    """
-    latencies_ms: List[float] = []
-    for _ in range(n_events):
-        now = manager.clock.monotonic()
-        event = Event(FALL, t_onset_s=now, t_detect_s=now)
-        t0 = clock_ns()
-        manager.handle(event)
-        t1 = clock_ns()
-        if not is_buzzer_on():
-            raise RuntimeError("the buzzer was not on after handle(fall): the first edge must fire at once")
-        latencies_ms.append((t1 - t0) / 1e6)
-        manager.cancel("bench")
-    return latencies_ms

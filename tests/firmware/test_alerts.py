@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_py.alerting.alerts import AlertManager, AlertSettings, PatternSettings, measure_alarm_latency_ms
+from firmware_py.alerting.alerts import AlertManager, AlertSettings, PatternSettings
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE,
                                 Event)
 from hal.gpio import GpioSettings, build_gpio
@@ -318,9 +318,9 @@ def test_mute_ends_when_its_minutes_are_over(rig):
     assert rig.buzzer_is_on
 
 
-@pytest.mark.parametrize("minutes", [-1, 121, "ten"])
+@pytest.mark.parametrize("minutes", [-1, 0, 121, "ten"])
 def test_mute_is_refused_with_the_allowed_range_when_minutes_are_out_of_range(rig, minutes):
-    with pytest.raises(ValueError, match=r"mute minutes = .* use 0 \(unmute\) to 120"):
+    with pytest.raises(ValueError, match=r"mute minutes = .* use 1 to 120"):
         rig.alerts.mute(minutes)
 
 
@@ -358,10 +358,14 @@ def test_close_turns_the_buzzer_off_when_an_alarm_sounds(rig):
     assert not rig.buzzer_is_on
 
 
-def test_alarm_latency_is_measured_with_the_buzzer_on_when_benchmarked(rig):
-    latencies_ms = measure_alarm_latency_ms(rig.alerts, lambda: rig.buzzer_is_on, n_events=20)
-    assert len(latencies_ms) == 20 and all(ms > 0 for ms in latencies_ms)
-    assert not rig.buzzer_is_on  # each one was cancelled again
+def test_every_fall_turns_the_buzzer_on_inside_handle_when_falls_follow_cancels(rig):
+    # what bench/mqtt.py times (event -> buzzer pin high): the first edge is set before handle returns
+    for _ in range(20):
+        now = rig.clock.monotonic()
+        rig.alerts.handle(Event(FALL, t_onset_s=now, t_detect_s=now))
+        assert rig.buzzer_is_on
+        rig.alerts.cancel("test")
+        assert not rig.buzzer_is_on
 
 
 # ---- settings ------------------------------------------------------------------------------------------------
