@@ -8,19 +8,8 @@ from typing import Callable, Optional
 from hal.gpio_settings import GpioSettings
 
 from .alarm_patterns import DEFAULT_PATTERNS, TEST_ALARM, PatternSettings
+from .urgency import PRIORITY, SELF_ENDING
 from ..events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
-
-#: higher pre-empts lower, lower never pre-empts higher
-PRIORITY = {TEST_ALARM: 0, STUMBLE: 1, LOSS_OF_BALANCE: 2, FALL: 3, HELP_NEEDED: 4, SOS: 4,
-            SHUTTING_DOWN: 5}  # the monitor going off is the last thing it can say
-
-#: alarms that stop on their own: cooldown and rate limit apply (the others sound until cancelled)
-SELF_ENDING = frozenset({STUMBLE, LOSS_OF_BALANCE})
-
-#: alarms that ``recovered`` (up and moving again) ends. Only a cancel closes a fall, help_needed or sos: getting
-#: up proves neither that the wearer is unhurt nor that it was they who got up, so a fall's tone and cancel
-#: window run on and the carer's state (``wearer_state``) stays an alarm until the button, or help_needed.
-ENDED_BY_RECOVERED = frozenset({LOSS_OF_BALANCE})
 
 
 def _default(kind: str) -> Callable[[], PatternSettings]:

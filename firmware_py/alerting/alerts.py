@@ -38,7 +38,8 @@ from hal.gpio_settings import PRESS, RELEASE
 from ..events import CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, RECOVERED, SHUTTING_DOWN, SOS, Event
 from .alarm_patterns import TEST_ALARM, Alarm, PatternSettings, reached
 # AlertSettings (the [alerts] section) is imported from here too
-from .alert_settings import ENDED_BY_RECOVERED, PRIORITY, SELF_ENDING, AlertSettings
+from .alert_settings import AlertSettings
+from .urgency import ENDED_BY_RECOVERED, PRIORITY, SELF_ENDING
 
 if TYPE_CHECKING:  # gpiozero is imported where pins are opened (config reads AlertSettings from here)
     from hal.gpio import Gpio

@@ -13,7 +13,7 @@ A lower state never replaces a higher one (a stumble while lying on the floor le
 loss-of-balance alarm ends with ``recovered`` or, if neither a fall nor a recovery follows, like a stumble
 after ``hold_s``. A fall, help_needed and sos end only with ``cancelled``: the state follows the
 ``AlertManager``, which keeps a fall's cancel window running after ``recovered`` and raises help_needed at its
-end unless the button is pressed (``alert_settings.ENDED_BY_RECOVERED``), so the carer never sees ``ok`` for a
+end unless the button is pressed (``urgency.ENDED_BY_RECOVERED``), so the carer never sees ``ok`` for a
 fall that will still call for help. Other events (``sensor_fault``, ``session_summary`` and any type added
 later) leave the state as it is and only show as ``last_event``.
 """
@@ -25,20 +25,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-from .alert_settings import ENDED_BY_RECOVERED
+from .urgency import CALLS_FOR_HELP, ENDED_BY_RECOVERED, SELF_ENDING
 from ..atomic_file import write_atomically
 from ..events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SOS, STUMBLE, Event, iso_utc
 
 log = logging.getLogger(__name__)
 
 OK, STUMBLING, ALARM = "ok", "stumble", "alarm"
-#: every state, lowest first
+#: every state, lowest first (the alarms' order, ``urgency``, with sos above help_needed: the wearer asked)
 STATES = (OK, STUMBLING, ALARM, HELP_NEEDED, SOS)
 _RANK = {state: n for n, state in enumerate(STATES)}
-#: what an event moves the state to (if that is not lower than the current one)
-_RAISES = {STUMBLE: STUMBLING, LOSS_OF_BALANCE: ALARM, FALL: ALARM, HELP_NEEDED: HELP_NEEDED, SOS: SOS}
-#: states that end on their own after ``hold_s`` without another event (the buzzer pattern ends too)
-_SELF_ENDING = {STUMBLE, LOSS_OF_BALANCE}
+#: what an event moves the state to (if that is not lower than the current one); a state set by a self-ending
+#: alarm (``urgency.SELF_ENDING``) ends on its own after ``hold_s`` without another event
+STATE_FOR_EVENT = {STUMBLE: STUMBLING, LOSS_OF_BALANCE: ALARM, FALL: ALARM, HELP_NEEDED: HELP_NEEDED, SOS: SOS}
 STATE_SCHEMA_VERSION = 1
 #: the state across restarts, in the state dir
 STATE_FILE = "wearer_state.json"
@@ -119,14 +118,14 @@ class StateTracker:
         s = self.state
         s.last_event = {"type": event.type, "id": event.id, "severity": event.severity,
                         "time": iso_utc(wall_s) if wall_s is not None else None}
-        target = _RAISES.get(event.type)
+        target = STATE_FOR_EVENT.get(event.type)
         if target is not None:
             # higher wins; the same state is renewed only while it would end by itself (a second stumble)
-            if _RANK[target] > _RANK[s.state] or (target == s.state and s.cause in _SELF_ENDING):
+            if _RANK[target] > _RANK[s.state] or (target == s.state and s.cause in SELF_ENDING):
                 self._enter(target, event.type, wall_s)
             # flags follow the event even when the state stays higher (a fall during an SOS is still a fall)
             s.fall = s.fall or event.type == FALL
-            s.help_needed = s.help_needed or event.type in (HELP_NEEDED, SOS)
+            s.help_needed = s.help_needed or event.type in CALLS_FOR_HELP
         elif event.type == CANCELLED or (event.type == RECOVERED and s.cause in ENDED_BY_RECOVERED):
             # a recovery closes only what it closes in AlertManager: a fall's window still runs to help_needed
             self._enter(OK, None, wall_s)
@@ -135,7 +134,7 @@ class StateTracker:
     def tick(self, now_wall_s: float) -> bool:
         """End a stumble or an unconfirmed loss-of-balance state after ``hold_s``; True if it ended."""
         s = self.state
-        if (s.cause in _SELF_ENDING and s.since_wall_s is not None
+        if (s.cause in SELF_ENDING and s.since_wall_s is not None
                 and now_wall_s - s.since_wall_s >= self.hold_s):
             self._enter(OK, None, now_wall_s)
             self._changed()

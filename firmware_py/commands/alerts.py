@@ -24,6 +24,10 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..alerting.urgency import CALLS_FOR_HELP
+from ..alerting.wearer_state import STATE_FOR_EVENT
+from ..events import DEFAULT_SEVERITY, SEVERITIES, WARNING
+
 HELP = "follow wearers' events and status from the MQTT broker (for carers)"
 
 #: what happened, in words
@@ -93,11 +97,21 @@ def _device_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-#: what comes first when several things arrive together
-_RANK = {"critical": 3, "warning": 2, "info": 1}
-#: someone waiting for help comes before an alarm still in its cancel window
-_URGENT = {"sos": 4, "help_needed": 4}
-_STATE_RANK = dict(_URGENT, alarm=3, stumble=2)
+# What comes first when several things arrive together: an event by its severity (``info`` lowest, 1), except
+# that someone waiting for help comes before an alarm still in its cancel window; a wearer's retained state as
+# the event that sets it; a device gone offline or an outbox backing up as a warning.
+_SEVERITY_RANK = {severity: n for n, severity in enumerate(SEVERITIES, 1)}
+_HELP_RANK = len(SEVERITIES) + 1
+
+
+def _event_rank(kind: str, severity: str) -> int:
+    return _HELP_RANK if kind in CALLS_FOR_HELP else _SEVERITY_RANK.get(severity, 0)
+
+
+_STATE_RANK = {state: max(_event_rank(kind, DEFAULT_SEVERITY[kind])
+                          for kind in STATE_FOR_EVENT if STATE_FOR_EVENT[kind] == state)
+               for state in STATE_FOR_EVENT.values()}
+_WARNING_RANK = _SEVERITY_RANK[WARNING]
 
 
 class Fleet:
@@ -120,7 +134,7 @@ class Fleet:
         device, kind = "/".join(levels[n] for n in self._wild if n < len(levels)) or levels[-2], levels[-1]
         if kind == "status":
             status = payload.decode("utf-8", "replace")
-            rank = 2 if status != "online" else 0
+            rank = _WARNING_RANK if status != "online" else 0
             return [(rank, f"{now_text}  {device}  is {status}", {"device": device, "status": status}, False)]
         if kind == "state":
             return self._state(device, payload, retained)
@@ -132,7 +146,7 @@ class Fleet:
         self._seen[event["id"]] = None
         if len(self._seen) > self._seen_max:
             self._seen.popitem(last=False)
-        rank = _URGENT.get(str(event.get("type")), _RANK.get(str(event.get("severity")), 0))
+        rank = _event_rank(str(event.get("type")), str(event.get("severity")))
         return [(rank, describe(event, device), event, True)]
 
     def _state(self, device: str, payload: bytes, retained: bool) -> List[Tuple[int, str, Any, bool]]:
@@ -156,7 +170,8 @@ class Fleet:
             return []
         text = (f"{now_text}  {device}  outbox backing up: {depth} messages waiting to be delivered" if now
                 else f"{now_text}  {device}  outbox drained ({depth} waiting)")
-        return [(2 if now else 0, text, {"device": device, "outbox_depth": depth, "backing_up": now}, False)]
+        return [(_WARNING_RANK if now else 0, text, {"device": device, "outbox_depth": depth, "backing_up": now},
+                 False)]
 
 
 def _json_object(payload: bytes) -> Optional[Dict[str, Any]]:

@@ -11,7 +11,8 @@ import pytest
 from firmware_py.alerting.alerts import AlertManager, AlertSettings
 from firmware_py.events import (CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SENSOR_FAULT, SOS,
                                 STUMBLE, Event)
-from firmware_py.alerting.wearer_state import STATE_FILE, StateTracker
+from firmware_py.alerting.urgency import PRIORITY
+from firmware_py.alerting.wearer_state import STATE_FILE, STATE_FOR_EVENT, StateTracker
 from hal.gpio import build_gpio
 
 T0 = 1_800_000_000.0
@@ -69,6 +70,32 @@ def test_stumble_and_an_unconfirmed_loss_of_balance_end_after_hold_but_a_fall_do
     t.on_event(ev(LOSS_OF_BALANCE, 100))
     t.on_event(ev(FALL, 100.5))  # the loss of balance became a fall: it no longer ends by itself
     assert not t.tick(T0 + 1000) and sink.last["state"] == "alarm" and sink.last["cause"] == FALL
+
+
+@pytest.mark.parametrize("first", list(STATE_FOR_EVENT))
+def test_a_less_urgent_alarm_never_lowers_the_state_when_it_follows_a_more_urgent_one(first):
+    # the states keep the alarms' order (urgency.PRIORITY): what pre-empts on the buzzer is not lower here
+    for then in [kind for kind in STATE_FOR_EVENT if PRIORITY[kind] < PRIORITY[first]]:
+        t, sink = tracker()
+        t.on_event(ev(first, 1))
+        t.on_event(ev(then, 2))
+        assert sink.last["state"] == STATE_FOR_EVENT[first], (first, then)
+
+
+def test_the_carers_terminal_ranks_a_retained_state_as_the_event_that_set_it():
+    from firmware_py.commands.alerts import Fleet
+
+    fleet = Fleet()
+
+    def rank(topic: str, body: bytes) -> int:
+        return fleet.handle(topic, body, True, "now")[0][0]
+
+    for kind, state in STATE_FOR_EVENT.items():
+        state_rank = rank("retrowalk/w1/state", json.dumps({"state": state}).encode())
+        event_ranks = [rank("retrowalk/w1/event", ev(other).to_json("w1").encode())
+                       for other, other_state in STATE_FOR_EVENT.items() if other_state == state]
+        assert state_rank == max(event_ranks), (kind, state)
+    assert rank("retrowalk/w1/state", b'{"state": "sos"}') == rank("retrowalk/w1/state", b'{"state": "help_needed"}')
 
 
 def test_recovered_ends_a_loss_of_balance_but_not_a_fall_help_or_an_sos():
