@@ -1,4 +1,4 @@
-"""The project's error tree. The root lives here, in the lowest layer, so hal and firmware_py share it.
+"""The project's error tree. The root lives here, in the lowest layer, so the HAL and the firmware share it.
 
 Like gpiozero's exc.py, specific errors also inherit the builtin they resemble, so callers that catch
 ``OSError`` or ``ValueError`` keep working.

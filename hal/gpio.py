@@ -21,10 +21,10 @@ Threads: on a Pi gpiozero delivers button edges in its own thread. The callbacks
 The long press (manual SOS) is *not* timed by gpiozero's ``Button.when_held``: its hold thread waits in real
 time, so it cannot be tested on virtual time, and it would hand us one more callback from a foreign thread. The
 main loop times it instead from the press and release edges on the injected clock (the alert manager above
-the HAL), with the loop's resolution (~50 ms) against a hold of seconds. Since we do not use the hold machinery, the button is
-gpiozero's ``DigitalInputDevice`` (what ``Button`` is built on, without ``HoldMixin``): same pull-up, bounce
-time and edge callbacks, and no idle hold thread per button (``Button`` starts one even when nobody sets
-``when_held``; it polls every 0.1 s and makes every ``close()`` wait for it).
+the HAL), with the loop's resolution (~50 ms) against a hold of seconds. Since we do not use the hold machinery,
+the button is gpiozero's ``DigitalInputDevice`` (what ``Button`` is built on, without ``HoldMixin``): same
+pull-up, bounce time and edge callbacks, and no idle hold thread per button (``Button`` starts one even when
+nobody sets ``when_held``; it polls every 0.1 s and makes every ``close()`` wait for it).
 """
 from __future__ import annotations
 

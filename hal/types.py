@@ -1,4 +1,4 @@
-"""Plain data the HAL hands upwards. The driver produces these, so they live below firmware_py."""
+"""Plain data the HAL hands upwards. The driver produces these, so they live below the firmware."""
 from __future__ import annotations
 
 from dataclasses import dataclass

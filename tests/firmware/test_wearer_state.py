@@ -95,7 +95,8 @@ def test_the_carers_terminal_ranks_a_retained_state_as_the_event_that_set_it():
         event_ranks = [rank("retrowalk/w1/event", ev(other).to_json("w1").encode())
                        for other, other_state in STATE_FOR_EVENT.items() if other_state == state]
         assert state_rank == max(event_ranks), (kind, state)
-    assert rank("retrowalk/w1/state", b'{"state": "sos"}') == rank("retrowalk/w1/state", b'{"state": "help_needed"}')
+    assert rank("retrowalk/w1/state", b'{"state": "sos"}') \
+        == rank("retrowalk/w1/state", b'{"state": "help_needed"}')
 
 
 def test_recovered_ends_a_loss_of_balance_but_not_a_fall_help_or_an_sos():
