@@ -7,7 +7,7 @@ drains the button edges, steps the pattern on the injected clock, and returns th
 (a long press).
 
 What a pattern is and how it plays (``PatternSettings``, ``DEFAULT_PATTERNS``, ``Alarm``) lives in
-``alarm_patterns``; they are re-exported here.
+``alarm_patterns``, the alarms' order in ``urgency``, the falls' cancel windows in ``fall_windows``.
 
 Rules, in order of what matters to the wearer:
 
@@ -39,6 +39,7 @@ from ..events import CANCELLED, FALL, FALL_CLASS, HELP_NEEDED, RECOVERED, SHUTTI
 from .alarm_patterns import TEST_ALARM, Alarm, PatternSettings, reached
 # AlertSettings (the [alerts] section) is imported from here too
 from .alert_settings import AlertSettings
+from .fall_windows import FallWindows
 from .urgency import ENDED_BY_RECOVERED, PRIORITY, SELF_ENDING
 
 if TYPE_CHECKING:  # gpiozero is imported where pins are opened (config reads AlertSettings from here)
@@ -63,20 +64,6 @@ class _Sounding:
         return self.pattern.is_on_at(now_s - self.started_s) is None
 
 
-@dataclass
-class _Incident:
-    """A fall, from detection until cancelled; remembers whether help was already raised for it."""
-
-    fall: Event
-    opened_s: float
-    is_cancelled: bool = False
-    help_event: Optional[Event] = None
-
-    @property
-    def help_event_id(self) -> Optional[str]:
-        return self.help_event.id if self.help_event is not None else None
-
-
 class AlertManager:
     """Event -> buzzer, the button, the cancel window and escalation (see the module docstring).
 
@@ -97,7 +84,7 @@ class AlertManager:
         self.clock = clock
         self.alarm = Alarm(gpio.buzzer)
         self._sounding: Optional[_Sounding] = None
-        self._incidents: List[_Incident] = []  # every fall its own window, oldest first
+        self._falls = FallWindows(settings.cancel_window_s, settings.help_dedupe_s)
         self._last_start_s: Dict[str, float] = {}
         self._recent_starts_s: Deque[float] = deque()
         self._muted_until_s = -math.inf
@@ -111,17 +98,13 @@ class AlertManager:
     def handle(self, event: Event) -> List[Event]:
         """Sound ``event``'s pattern (at once, inside this call) and return the events to record/publish."""
         now = self.clock.monotonic()
-        self._forget_old_incidents(now)
+        self._falls.forget_old(now)
         if event.type == FALL:
-            # its own cancel window and escalation, however close to the last fall
-            self._incidents.append(_Incident(fall=event, opened_s=now))
+            self._falls.open(event, now)
         elif event.type == HELP_NEEDED and event.features.get("fall_id") is None:
-            # the detector's stillness check: it belongs to the newest fall within help_dedupe_s
-            incident = self._incidents[-1] if self._incidents else None
-            if incident is not None:
-                if incident.help_event_id is not None:
-                    return []  # the same fall's help was already raised (window or detector)
-                incident.help_event = event
+            # the detector's stillness check: dropped if the newest fall's help was already raised
+            if not self._falls.take_detector_help(event):
+                return []
         elif event.type == RECOVERED:
             # caught themselves: the urgent beeping has done its job; a fall's window runs on (ENDED_BY_RECOVERED)
             if self._sounding is not None and self._sounding.kind in ENDED_BY_RECOVERED:
@@ -192,29 +175,23 @@ class AlertManager:
             due.append(sounding.started_s + sounding.pattern.next_change_s(now - sounding.started_s))
         if self._press_started_s is not None and not self._press_was_sos:
             due.append(self._press_started_s + self.settings.long_press_s)
-        for incident in self._incidents:  # every fall its own window
-            if incident.is_cancelled:
-                continue
-            if incident.help_event_id is None:
-                due.append(incident.opened_s + self.settings.cancel_window_s)  # escalation sets help_event
-            led_off_s = incident.opened_s + self.settings.help_dedupe_s
-            if led_off_s > now:  # nothing changes when it passes but the LED: past it, it is no deadline
-                due.append(led_off_s)
+        due.append(self._falls.next_due_s(now))
         return min(due)
 
     def state(self) -> Dict[str, Any]:
         """A snapshot for status lines and telemetry."""
         now = self.clock.monotonic()
         sounding = self._sounding
-        pending = [i for i in self._open_incidents(now) if i.help_event_id is None]
+        open_falls = self._falls.open_falls(now)
+        pending = [i for i in open_falls if i.help_event_id is None]
         return {
             "alarm": sounding.kind if sounding is not None else None,
             "alarm_silent": sounding.is_silent if sounding is not None else False,
             "buzzer_on": self.alarm.is_on,
-            "fall_open": bool(self._open_incidents(now)),
+            "fall_open": bool(open_falls),
             "cancel_in_s": (round(max(0.0, min(i.opened_s for i in pending) + self.settings.cancel_window_s
                                       - now), 1) if pending else None),
-            "help_raised": any(i.help_event_id is not None for i in self._open_incidents(now)),
+            "help_raised": any(i.help_event_id is not None for i in open_falls),
             "muted_for_s": round(max(0.0, self._muted_until_s - now), 1),
             "button_held_s": (round(now - self._press_started_s, 2)
                               if self._press_started_s is not None else None),
@@ -229,7 +206,7 @@ class AlertManager:
         now = self.clock.monotonic()
         incidents = [{"fall": i.fall.to_dict(), "opened_s": i.opened_s,
                       "help": i.help_event.to_dict() if i.help_event is not None else None}
-                     for i in self._open_incidents(now)]
+                     for i in self._falls.open_falls(now)]
         sounding = self._sounding
         alarm = None
         if sounding is not None and sounding.event is not None and sounding.kind in (FALL, HELP_NEEDED, SOS):
@@ -246,7 +223,7 @@ class AlertManager:
         for item in pending.get("incidents") or []:
             fall = Event.from_dict(item["fall"])
             help_event = Event.from_dict(item["help"]) if item.get("help") else None
-            self._incidents.append(_Incident(fall, float(item["opened_s"]), help_event=help_event))
+            self._falls.open(fall, float(item["opened_s"]), help_event=help_event)
             events += [fall] + ([help_event] if help_event is not None else [])
         alarm = pending.get("sounding")
         if alarm:
@@ -268,16 +245,6 @@ class AlertManager:
             self._led.off()
 
     # ---- internals -----------------------------------------------------------------------------------------
-    def _open_incidents(self, now: float) -> List[_Incident]:
-        """Falls not cancelled, and either within help_dedupe_s or still waiting for their escalation."""
-        return [i for i in self._incidents if not i.is_cancelled
-                and (now - i.opened_s <= self.settings.help_dedupe_s or i.help_event_id is None)]
-
-    def _forget_old_incidents(self, now: float) -> None:
-        # a fall still waiting for its escalation is never forgotten; the rest after help_dedupe_s
-        self._incidents = [i for i in self._incidents if now - i.opened_s <= self.settings.help_dedupe_s
-                           or (i.help_event_id is None and not i.is_cancelled)]
-
     def _is_muted(self, kind: str, now: float) -> bool:
         if reached(now, self._muted_until_s):
             return False
@@ -355,19 +322,17 @@ class AlertManager:
 
     def _cancel(self, target: Optional[_Sounding], t_s: float, now: float, source: str,
                 held_s: Optional[float] = None) -> List[Event]:
-        incidents = self._open_incidents(now)
+        falls = self._falls.cancel_open(now)  # "I'm OK" answers every open fall
         self._press_target = None  # whatever a held button would have cancelled is cancelled now
         if self._sounding is not None:
             self._stop_sounding()
-        if target is None and not incidents:
+        if target is None and not falls:
             return []  # nothing a carer needs to hear about (a test alarm, or a press with nothing going on)
-        cancelled = target.event if target is not None and target.event is not None else incidents[-1].fall
-        for incident in incidents:  # "I'm OK" answers every open fall
-            incident.is_cancelled = True
+        cancelled = target.event if target is not None and target.event is not None else falls[-1].fall
         features: Dict[str, Any] = {"source": source, "cancelled_type": cancelled.type,
                                     "cancelled_id": cancelled.id}
-        if len(incidents) > 1:
-            features["cancelled_ids"] = [i.fall.id for i in incidents]
+        if len(falls) > 1:
+            features["cancelled_ids"] = [w.fall.id for w in falls]
         if held_s is not None:
             features["held_s"] = round(held_s, 3)
         return [Event(CANCELLED, t_onset_s=t_s, t_detect_s=now, features=features)]
@@ -384,14 +349,11 @@ class AlertManager:
         if self._press_started_s is not None:
             return []  # the wearer is pressing: wait for the release (cancel) or the hold (sos)
         raised: List[Event] = []
-        for incident in self._incidents:
-            if incident.is_cancelled or incident.help_event_id is not None \
-                    or not reached(now - incident.opened_s, self.settings.cancel_window_s):
-                continue
+        for window in self._falls.overdue(now):
             event = Event(HELP_NEEDED, t_onset_s=now, t_detect_s=now,
-                          features={"reason": "not_cancelled", "fall_id": incident.fall.id,
+                          features={"reason": "not_cancelled", "fall_id": window.fall.id,
                                     "cancel_window_s": self.settings.cancel_window_s})
-            incident.help_event = event
+            window.help_event = event
             self._start(HELP_NEEDED, event, now)
             raised.append(event)
         return raised
@@ -400,7 +362,7 @@ class AlertManager:
         if self._led is None or self._closed:
             return
         if self._sounding is not None and self._sounding.kind != TEST_ALARM \
-                or self._open_incidents(self.clock.monotonic()):
+                or self._falls.open_falls(self.clock.monotonic()):
             self._led.on()
         else:
             self._led.off()
