@@ -24,16 +24,13 @@ import numpy as np
 from . import mpu6050_registers as R
 from .bus import I2CBus, errno_text, i2c_msg, open_i2c_bus, retry_transfer
 from .clock import Clock, MonotonicClock
-from .errors import SensorBusError, SensorIdentityError, SensorNotFound, SensorTimeout
+from .errors import SensorBusError, SensorNotFound, SensorTimeout
+from .mpu6050_identity import check_identity, wiring_hint
 from .mpu6050_selftest import AxisSelfTest, SelfTestResult, axis_result
 from .mpu6050_settings import SensorSettings, parse_axes_map
 from .types import SampleBlock
 
 __all__ = ["SensorSettings", "Mpu6050", "SelfTestResult", "AxisSelfTest", "parse_axes_map"]
-
-WIRING_HINT = ("check the wiring (SDA to pin 3, SCL to pin 5, VCC to 3.3 V on pin 1, GND to pin 6), that I2C is "
-               "enabled ('sudo raspi-config nonint do_i2c 0', then reboot) and the address: AD0 low is 0x68, "
-               "AD0 high is 0x69 ('i2cdetect -y 1' lists what answers)")
 
 
 class _FifoDisturbed(Exception):
@@ -95,6 +92,7 @@ class Mpu6050:
         self._period_s = 1.0 / self._rate_hz
         self._t_last_s = 0.0
         self._seen_at_s = 0.0
+        self._wiring_hint = wiring_hint(self.settings.bus)
         self._recovery: Optional[str] = None
         self._pending_lost = 0
         self._temp_c = float("nan")
@@ -127,7 +125,7 @@ class Mpu6050:
         """Run one transfer, retrying ``OSError`` a bounded number of times, then raise ``SensorBusError``."""
         def fail(exc: OSError, attempts: int) -> SensorBusError:
             return SensorBusError(f"{self._where(register)}: {errno_text(exc)} after {attempts} attempts; "
-                                  f"{WIRING_HINT}", bus=self.settings.bus, address=self.settings.address,
+                                  f"{self._wiring_hint}", bus=self.settings.bus, address=self.settings.address,
                                   register=register, errno_=exc.errno)
         return retry_transfer(action, args, retries=self.settings.bus_retries, pause=self._pause_for_retry,
                               fail=fail, retry_errnos=retry_errnos)
@@ -165,15 +163,8 @@ class Mpu6050:
         except SensorBusError as exc:
             raise SensorNotFound(
                 f"no MPU-6050 answers on I2C bus {self.settings.bus} at address 0x{self.settings.address:02x} "
-                f"({os.strerror(exc.errno_) if exc.errno_ else exc}); {WIRING_HINT}") from exc
-        if who_am_i != R.WHO_AM_I_VALUE:
-            raise SensorIdentityError(
-                f"I2C bus {self.settings.bus}, address 0x{self.settings.address:02x}: WHO_AM_I reads "
-                f"0x{who_am_i:02x}, expected 0x{R.WHO_AM_I_VALUE:02x} for an MPU-6050 (0x70 is an MPU-6500, "
-                f"0x71 an MPU-9250; 0x00 or 0xff usually means a wiring or pull-up fault). Fixes: set [sensor] "
-                f"address to where the MPU-6050 is (AD0 low = 0x68, high = 0x69), enable I2C with 'sudo "
-                f"raspi-config nonint do_i2c 0', check the wiring (SDA pin 3, SCL pin 5, VCC 3.3 V on pin 1, "
-                f"GND pin 6), or use an MPU-6050 board")
+                f"({os.strerror(exc.errno_) if exc.errno_ else exc}); {self._wiring_hint}") from exc
+        check_identity(who_am_i, self.settings.bus, self.settings.address)
 
     def _wait_until_clear(self, field: R.Field, what: str) -> None:
         """Poll ``field`` against the injected clock until it reads 0, or raise ``SensorTimeout``."""
@@ -185,7 +176,7 @@ class Mpu6050:
             if self._clock.monotonic() >= deadline_s:
                 raise SensorTimeout(f"{self._where(field.register)}: {what} did not finish within "
                                     f"{self.RESET_TIMEOUT_S} s; power-cycle the sensor (unplug VCC) and "
-                                    f"{WIRING_HINT}")
+                                    f"{self._wiring_hint}")
 
     def reset(self) -> None:
         """DEVICE_RESET, wait for it to self-clear, then reset the signal paths (RM §4.26, §4.28)."""
@@ -209,7 +200,7 @@ class Mpu6050:
                 or R.GYRO_CONFIG_FS_SEL.get(got[2]) != R.GYRO_RANGES_DPS[s.gyro_range_dps]
                 or R.ACCEL_CONFIG_AFS_SEL.get(got[3]) != R.ACCEL_RANGES_G[s.accel_range_g]):
             raise SensorBusError(f"{self._where(R.SMPLRT_DIV)}: the configuration read back as "
-                                 f"{got.hex(' ')} does not match what was written; {WIRING_HINT}",
+                                 f"{got.hex(' ')} does not match what was written; {self._wiring_hint}",
                                  bus=s.bus, address=s.address, register=R.SMPLRT_DIV)
 
     def _start_fifo(self) -> None:

@@ -12,9 +12,6 @@ from typing import Any, Callable, List, Optional
 HELP = ("check the hardware and the broker: I2C bus, MPU-6050, its self-test, the buzzer, the battery gauge and "
         "power flags, MQTT (✓/✗ with fixes)")
 
-WIRING_FIX = ("check the wiring: VCC to 3.3 V (pin 1), GND (pin 6), SDA to GPIO2 (pin 3), SCL to GPIO3 (pin 5); "
-              "AD0 low = address 0x68, high = 0x69; 'i2cdetect -y {bus}' lists what answers")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML config (default: the standard locations)")
@@ -89,21 +86,21 @@ def run(args: argparse.Namespace) -> int:
         return Check("", True, path)
 
     def device_answers() -> Check:
+        from hal.mpu6050_identity import wiring_hint
         from hal.mpu6050_registers import WHO_AM_I
         try:
             state["who_am_i"] = state["bus"].read_byte_data(address, WHO_AM_I)
         except OSError as exc:
             return Check("", False, f"nothing answers at 0x{address:02x} on bus {bus_number} ({exc})",
-                         WIRING_FIX.format(bus=bus_number))
+                         wiring_hint(bus_number))
         return Check("", True, f"0x{address:02x} on bus {bus_number}")
 
     def identity() -> Check:
-        value = state["who_am_i"]
-        if value != 0x68:
-            return Check("", False, f"WHO_AM_I reads 0x{value:02x}, an MPU-6050 reads 0x68",
-                         "this is a different chip (an MPU-6500 reads 0x70, an MPU-9250 0x71); use an MPU-6050 "
-                         "(GY-521 board), or check [sensor] address")
-        return Check("", True, "0x68 (MPU-6050)")
+        from hal.mpu6050_identity import IDENTITY_FIX, WHO_AM_I_VALUE, identity_problem
+        problem = identity_problem(state["who_am_i"])
+        if problem is not None:  # the driver's words (SensorIdentityError), so both give the same fix
+            return Check("", False, problem, IDENTITY_FIX)
+        return Check("", True, f"0x{WHO_AM_I_VALUE:02x} (MPU-6050)")
 
     def self_test() -> Check:
         from hal.mpu6050 import Mpu6050
