@@ -28,6 +28,7 @@ from .errors import SensorBusError, SensorNotFound, SensorTimeout
 from .mpu6050_identity import check_identity, wiring_hint
 from .mpu6050_selftest import AxisSelfTest, SelfTestResult, axis_result
 from .mpu6050_settings import SensorSettings, parse_axes_map
+from .mpu6050_timeline import SampleTimeline
 from .types import SampleBlock
 
 __all__ = ["SensorSettings", "Mpu6050", "SelfTestResult", "AxisSelfTest", "parse_axes_map"]
@@ -89,9 +90,7 @@ class Mpu6050:
         self._accel_scale = 1.0 / R.ACCEL_LSB_PER_G[self.settings.accel_range_g]
         self._gyro_scale = 1.0 / R.GYRO_LSB_PER_DPS[self.settings.gyro_range_dps]
         self._rate_hz = float(R.sample_rate_hz(self.settings.dlpf_code, self.settings.smplrt_div))
-        self._period_s = 1.0 / self._rate_hz
-        self._t_last_s = 0.0
-        self._seen_at_s = 0.0
+        self._timeline = SampleTimeline(self._rate_hz)
         self._wiring_hint = wiring_hint(self.settings.bus)
         self._recovery: Optional[str] = None
         self._pending_lost = 0
@@ -212,9 +211,7 @@ class Mpu6050:
         self._update((R.USER_CTRL_FIFO_EN, 1))
         enabled_at_s = self._clock.monotonic()
         self._read(R.INT_STATUS)  # clears a stale overflow flag
-        # The first frame lands within one period of enabling: expect it half a period after.
-        self._seen_at_s = enabled_at_s
-        self._t_last_s = enabled_at_s - self._period_s / 2
+        self._timeline.restart(enabled_at_s)
 
     def _restart_fifo_after_gap(self, is_overflow: bool = True) -> None:
         """Reset the FIFO and count the samples made since the last one delivered as lost."""
@@ -225,12 +222,12 @@ class Mpu6050:
     def _recover(self) -> None:
         """Finish a FIFO restart (and a reconfiguration, after the self-test). Until this has gone through
         completely the FIFO cannot be trusted; if a bus error cuts it short, the next read starts here."""
-        before_s = self._t_last_s
+        before_s = self._timeline.last_s
         if self._recovery == "configure":
             self._configure()
         self._start_fifo()
         self._recovery = None
-        self._pending_lost += max(0, int(round((self._t_last_s - before_s) * self._rate_hz)))
+        self._pending_lost += self._timeline.samples_since(before_s)
 
     # ---- reading -----------------------------------------------------------------------------------------------
     def read(self) -> SampleBlock:
@@ -261,7 +258,7 @@ class Mpu6050:
             return self._empty()
         n = count // frame
         if n == 0:
-            self._seen_at_s = before_s  # whatever comes next was made after this look at the FIFO
+            self._timeline.seen_at_s = before_s  # whatever comes next was made after this look at the FIFO
             return self._empty()
         try:
             data = self._read_fifo(n * frame)
@@ -274,8 +271,8 @@ class Mpu6050:
         raw = np.frombuffer(data, dtype=">i2").reshape(-1, 6)
         accel_g = raw[:, :3][:, self._axes_index] * (self._accel_scale * self._axes_sign)
         gyro_dps = raw[:, 3:][:, self._axes_index] * (self._gyro_scale * self._axes_sign)
-        t_s, gap = self._timestamps(n, now_s)
-        self._seen_at_s = before_s
+        t_s, gap = self._timeline.place(n, now_s)
+        self._timeline.seen_at_s = before_s
         lost, self._pending_lost = self._pending_lost + gap, 0
         return SampleBlock(t_s, accel_g, gyro_dps, temp_c, lost)
 
@@ -309,34 +306,6 @@ class Mpu6050:
                 raise _FifoDisturbed() from exc
         return b"".join(chunks)
 
-    def _timestamps(self, n: int, now_s: float) -> Tuple[np.ndarray, int]:
-        """Times of ``n`` new samples continuing the previous block at the output data rate.
-
-        Two facts bound them: every new sample was made after the previous read saw the FIFO
-        (``_seen_at_s``), and none after ``now_s``. Inside those bounds the timeline just continues; a
-        prediction outside them is slewed back across the block (absorbing the chip oscillator's ~1 %
-        error without jumps). A first sample predicted well before the previous read is impossible unless
-        the chip made no samples for a while (frozen, or a bus outage): re-anchor and report the gap.
-        """
-        period_s = self._period_s
-        steps = np.arange(1, n + 1)
-        t_s = self._t_last_s + period_s * steps
-        early_s = self._seen_at_s - t_s[0]
-        late_s = t_s[-1] - now_s
-        limit_s = max(3 * period_s, 0.02)
-        gap = 0
-        if early_s > limit_s or late_s > limit_s:
-            t_s = (now_s - period_s / 2) - period_s * (n - steps)
-            if early_s > limit_s:
-                gap = max(0, int(round((t_s[0] - self._t_last_s) * self._rate_hz)) - 1)
-        elif early_s > 0 and late_s > 0:
-            # More samples than the window holds at the nominal rate (a fast oscillator): fill the window.
-            t_s = np.linspace(self._seen_at_s, now_s, n + 1)[1:]
-        elif early_s > 0 or late_s > 0:
-            t_s = t_s + (early_s if early_s > 0 else -late_s) * steps / n
-        self._t_last_s = float(t_s[-1])
-        return t_s, gap
-
     def _temperature(self, now_s: float) -> float:
         if now_s - self._temp_read_at_s >= self.TEMP_REFRESH_S:
             raw = int.from_bytes(self._read(R.TEMP_OUT_H, 2), "big", signed=True)
@@ -362,7 +331,7 @@ class Mpu6050:
         self._clock.sleep(self.SELF_TEST_SETTLE_S)
         total = np.zeros(7)
         for _ in range(self.SELF_TEST_SAMPLES):
-            self._clock.sleep(self._period_s)
+            self._clock.sleep(self._timeline.period_s)
             total += self._read_raw()
         return total / self.SELF_TEST_SAMPLES
 
