@@ -3,7 +3,9 @@
 It is the chip, not a stub of the driver: a register file with the datasheet's reset values, the side effects
 of its control bits, samples produced at the output data rate of the injected clock, a 1024-byte FIFO that
 drops its oldest bytes when full, and faults to inject. The register numbers come from
-``hal.mpu6050_registers`` (pinned to the datasheet by tests), never from a second table here.
+``hal.mpu6050_registers`` (pinned to the datasheet by tests), never from a second table here. The bus it sits
+on is ``hal.emulated_bus.EmulatedI2CBus`` (re-exported here), what it feels ``hal.emulated_motion``, its faults
+``hal.emulated_faults``.
 
 Example::
 
@@ -15,54 +17,42 @@ Example::
 
 Time: each bus transaction first generates every sample that fell due since the previous one (a vectorised
 numpy step, so a 1 kHz chip polled every 100 ms costs one small array operation, not 100 Python calls).
+
 Datasheet behaviour modelled (RM-MPU-6000A rev 4.2, pinned in ``tests/hal/test_emulated_datasheet.py``):
 FIFO_COUNT_H/L are shadow registers loaded when FIFO_COUNT_H is read (§4.30); the accelerometer outputs at
 1 kHz, so faster sample rates repeat its samples (§4.2); INT_STATUS clears when read, or on any read with
-INT_PIN_CFG.INT_RD_CLEAR = 1 (§4.14); "Read Only" registers ignore writes (§3); CLKSEL = 7 stops sampling (§4.28).
+INT_PIN_CFG.INT_RD_CLEAR = 1 (§4.14); "Read Only" registers ignore writes (§3); CLKSEL = 7 stops sampling (§4.28);
+an empty FIFO reads as the last byte read (§4.31); DEVICE_RESET restores the reset values and self-clears.
 
-What is not modelled: the DLPF's filtering of the signal (only its effect on the output rate), low-power
-cycle mode, the auxiliary I2C master (I2C_MST_STATUS and EXT_SENS_DATA stay 0), standby of single axes,
-FSYNC, the motion-detection interrupt, the DMP (its memory banks and firmware load: DMP-based drivers cannot
-run here), and the undocumented offset registers 0x06-0x0B (accel) and 0x13-0x18 (gyro), which rev 4.2 does
-not describe: writes to them are kept but do not shift the output.
+Not modelled (a driver that relies on one of these cannot be tested here):
+
+- the DMP: its memory banks, firmware load and DMP interrupts; DMP-based drivers cannot run here;
+- the offset registers 0x06-0x0B (accel) and 0x13-0x18 (gyro), which rev 4.2 does not describe: writes to them
+  are kept but do not shift the output;
+- the DLPF's filtering of the signal (only its effect on the output rate), and the gyro's start-up time after
+  waking or a reset (samples are valid from the first one);
+- low-power cycle mode (PWR_MGMT_1.CYCLE, LP_WAKE_CTRL), standby of single axes (PWR_MGMT_2), and TEMP_DIS
+  (the temperature keeps its configured value);
+- the auxiliary I2C master and pass-through (I2C_MST_STATUS and EXT_SENS_DATA stay 0, nothing of theirs
+  reaches the FIFO), FSYNC (EXT_SYNC_SET), the motion-detection interrupt (MOT_THR, MOT_DETECT_CTRL);
+- the INT pin: INT_ENABLE and INT_PIN_CFG's level, open-drain and latch bits are stored but drive no pin,
+  and INT_STATUS flags are raised whatever INT_ENABLE says;
+- the signal paths SIGNAL_PATH_RESET resets (the bits self-clear; the output is not disturbed).
 """
 from __future__ import annotations
 
-import ctypes
-import errno
-import functools
 import math
-import os
-import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from . import mpu6050_registers as R
 from .clock import Clock
+from .emulated_bus import EmulatedI2CBus, nack
 from .emulated_faults import FaultPlan, in_windows
 from .emulated_motion import ArrayMotion, MotionSource, SensorNoise, still
-from .emulated_smbus import SMBusMethods
 
 __all__ = ["MotionSource", "ArrayMotion", "SensorNoise", "FaultPlan", "EmulatedMpu6050", "EmulatedI2CBus"]
-
-I2C_M_RD = 0x0001
-
-
-def _nack() -> OSError:
-    return OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
-
-
-def _metered(method: Any) -> Any:
-    """Count the CPU time a bus call spends in the emulator (``EmulatedI2CBus.cpu_s``)."""
-    @functools.wraps(method)
-    def metered(self: "EmulatedI2CBus", *args: Any) -> Any:
-        started = time.thread_time()
-        try:
-            return method(self, *args)
-        finally:
-            self.cpu_s += time.thread_time() - started
-    return metered
 
 
 class EmulatedMpu6050:
@@ -170,10 +160,10 @@ class EmulatedMpu6050:
     def begin_transfer(self) -> None:
         """One transfer starts: apply faults (a refused transfer changes nothing), then catch up on time."""
         now_s = self.now_s()
-        if any(start <= now_s < end for start, end in self._faults.vanish_windows_s + self._faults.nack_windows_s) or (
+        if self._faults.refuses(now_s) or (
                 self._faults.nack_rate > 0 and self._fault_rng.random() < self._faults.nack_rate):
             self.nacks += 1
-            raise _nack()
+            raise nack()
         self._catch_up(now_s)
 
     def read(self, register: Optional[int], length: int) -> bytes:
@@ -370,84 +360,3 @@ class EmulatedMpu6050:
             self._fifo_last_byte = take[-1]
         # An empty FIFO reads as the last byte read, until new data arrives (RM §4.31).
         return take + bytes([self._fifo_last_byte]) * (n - len(take))
-
-
-class EmulatedI2CBus(SMBusMethods):
-    """Stands wherever an ``smbus2.SMBus`` would: routes transfers to emulated chips by address.
-
-    Every public method of ``smbus2.SMBus`` is here with its signature (the SMBus ones in
-    ``hal.emulated_smbus``, which says how each reaches the chip on a Raspberry Pi). An unknown address fails
-    with ``OSError(EREMOTEIO)`` as the kernel reports a NACK; block transfers refuse more than 32 bytes like
-    smbus2; ``i2c_rdwr`` accepts real ``smbus2.i2c_msg`` objects and, like the Raspberry Pi's i2c-bcm2835
-    controller, only a read as the last message.
-
-    Counters: ``transactions`` (START ... STOP sequences), ``messages`` (each START or repeated START sends an
-    address byte), ``bytes`` (register pointers and data, address bytes not included), ``cpu_s`` (the calling
-    thread's CPU time spent inside the emulated bus and chips: a real chip costs the Pi none of it, so
-    ``bench/daemon.py`` subtracts it from the daemon's).
-    """
-
-    def __init__(self, devices: Mapping[int, EmulatedMpu6050]) -> None:
-        self._devices: Dict[int, EmulatedMpu6050] = dict(devices)
-        self.transactions = 0
-        self.messages = 0
-        self.bytes = 0
-        self.cpu_s = 0.0
-        self.closed = False
-
-    def _device(self, address: int) -> EmulatedMpu6050:
-        if self.closed:
-            raise OSError(errno.EBADF, "the I2C bus has been closed")
-        device = self._devices.get(address)
-        if device is None:
-            raise _nack()
-        return device
-
-    def _transaction(self, address: int, messages: int) -> EmulatedMpu6050:
-        self.transactions += 1
-        device = self._device(address)
-        device.begin_transfer()
-        self.messages += messages
-        return device
-
-    @_metered
-    def _transfer(self, i2c_addr: int, write: bytes, read_len: int) -> bytes:
-        """One START ... STOP: a write message (the register pointer, then data), then ``read_len`` bytes read
-        after a repeated START (from where the write left the pointer). A quick command is an empty write."""
-        device = self._transaction(i2c_addr, int(bool(write) or not read_len) + int(read_len > 0))
-        self.bytes += len(write) + read_len
-        device.write(write)
-        return device.read(None, read_len) if read_len else b""
-
-    def open(self, bus: Any) -> None:
-        """Open again after :meth:`close` (``bus`` is the number or path smbus2 takes; there is one bus here)."""
-        self.closed = False
-
-    @_metered
-    def i2c_rdwr(self, *i2c_msgs: Any) -> None:
-        if not i2c_msgs:
-            return
-        if any(m.flags & I2C_M_RD for m in i2c_msgs[:-1]):
-            # i2c-bcm2835: "only one read message supported, has to be last"
-            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
-        self.transactions += 1
-        devices = [self._device(m.addr) for m in i2c_msgs]
-        for device in dict.fromkeys(devices):
-            device.begin_transfer()
-        self.messages += len(i2c_msgs)
-        for device, msg in zip(devices, i2c_msgs):
-            self.bytes += msg.len
-            if msg.flags & I2C_M_RD:
-                data = device.read(None, msg.len)
-                ctypes.memmove(msg.buf, data, msg.len)
-            else:
-                device.write(ctypes.string_at(msg.buf, msg.len))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __enter__(self) -> "EmulatedI2CBus":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()

@@ -58,6 +58,11 @@ class FaultPlan:
             raise ValueError(f"overflow_at_s = {list(times)} is not allowed; times are seconds >= 0")
         object.__setattr__(self, "overflow_at_s", times)
 
+    def refuses(self, now_s: float) -> bool:
+        """Whether a transfer at chip time ``now_s`` falls in a vanish or NACK window (``nack_rate`` is the
+        chip's to draw: it holds the seeded generator)."""
+        return any(start <= now_s < end for start, end in self.vanish_windows_s + self.nack_windows_s)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FaultPlan":
         """Build from a plain mapping (TOML, JSON); an unknown key is an error that names it."""

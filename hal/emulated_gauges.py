@@ -22,8 +22,6 @@ Example::
 """
 from __future__ import annotations
 
-import errno
-import os
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
@@ -31,6 +29,7 @@ from . import ina219_registers as R
 from . import lipo
 from . import max17048_registers as M
 from .clock import Clock
+from .emulated_bus import nack
 from .emulated_faults import FaultPlan, Window, _windows
 
 __all__ = ["EmulatedBattery", "EmulatedIna219", "EmulatedMax17048"]
@@ -68,10 +67,6 @@ class EmulatedBattery:
         return voltage_v, -self.load_current_a
 
 
-def _nack() -> OSError:
-    return OSError(errno.EREMOTEIO, os.strerror(errno.EREMOTEIO))
-
-
 class _EmulatedWordChip:
     """A chip of 16-bit registers behind a register pointer (MSB first), on a battery, with faults."""
 
@@ -102,9 +97,9 @@ class _EmulatedWordChip:
     # ---- the bus side ------------------------------------------------------------------------------------------
     def begin_transfer(self) -> None:
         now_s = self.now_s()
-        if any(start <= now_s < end for start, end in self._faults.vanish_windows_s + self._faults.nack_windows_s):
+        if self._faults.refuses(now_s):
             self.nacks += 1
-            raise _nack()
+            raise nack()
 
     def read(self, register: Optional[int], length: int) -> bytes:
         if register is not None:
