@@ -6,12 +6,15 @@ from typing import Any, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["FaultPlan", "Window", "in_windows"]
+__all__ = ["FaultPlan", "Window", "parse_windows", "in_windows"]
 
 Window = Tuple[float, float]
+"""(start_s, end_s): from start_s up to, not including, end_s."""
 
 
-def _windows(name: str, value: Iterable[Sequence[float]]) -> Tuple[Window, ...]:
+def parse_windows(name: str, value: Iterable[Sequence[float]]) -> Tuple[Window, ...]:
+    """Windows as TOML or JSON give them (lists of [start_s, end_s]), checked, as tuples; ``name`` is the key
+    the error message names."""
     out = []
     for pair in value:
         if len(pair) != 2 or not (0 <= float(pair[0]) < float(pair[1])):
@@ -50,7 +53,7 @@ class FaultPlan:
 
     def __post_init__(self) -> None:
         for name in ("nack_windows_s", "vanish_windows_s", "freeze_windows_s"):
-            object.__setattr__(self, name, _windows(name, getattr(self, name)))
+            object.__setattr__(self, name, parse_windows(name, getattr(self, name)))
         if not 0.0 <= float(self.nack_rate) <= 1.0:
             raise ValueError(f"nack_rate = {self.nack_rate} is not allowed; use a probability from 0.0 to 1.0")
         times = tuple(sorted(float(t) for t in self.overflow_at_s))

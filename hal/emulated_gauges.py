@@ -30,7 +30,7 @@ from . import lipo
 from . import max17048_registers as M
 from .clock import Clock
 from .emulated_bus import nack
-from .emulated_faults import FaultPlan, Window, _windows
+from .emulated_faults import FaultPlan, Window, parse_windows
 
 __all__ = ["EmulatedBattery", "EmulatedIna219", "EmulatedMax17048"]
 
@@ -50,7 +50,7 @@ class EmulatedBattery:
             raise ValueError(f"start_percent = {self.start_percent} is not allowed; use 0 to 100")
         if self.drain_percent_per_s < 0:
             raise ValueError(f"drain_percent_per_s = {self.drain_percent_per_s} is not allowed; use 0 or more")
-        object.__setattr__(self, "charging_windows_s", _windows("charging_windows_s", self.charging_windows_s))
+        object.__setattr__(self, "charging_windows_s", parse_windows("charging_windows_s", self.charging_windows_s))
 
     def is_charging(self, t_s: float) -> bool:
         return any(start <= t_s < end for start, end in self.charging_windows_s)
@@ -125,7 +125,7 @@ class EmulatedIna219(_EmulatedWordChip):
     def __init__(self, clock: Clock, battery: Optional[EmulatedBattery] = None, shunt_ohms: float = 0.1,
                  faults: Optional[FaultPlan] = None, overflow_windows_s: Tuple[Window, ...] = ()) -> None:
         self.shunt_ohms = shunt_ohms
-        self._overflow_windows_s = _windows("overflow_windows_s", overflow_windows_s)
+        self._overflow_windows_s = parse_windows("overflow_windows_s", overflow_windows_s)
         super().__init__(clock, battery, faults)
 
     def _power_on(self) -> None:

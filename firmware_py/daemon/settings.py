@@ -2,24 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence, Tuple
+from typing import Tuple
+
+from hal.emulated_faults import FaultPlan, Window, parse_windows
+from hal.mpu6050_identity import WHO_AM_I_VALUE
 
 DRIVERS = ("mpu6050", "emulated")
 SCENARIOS = ("still", "backward_walk", "demo_walk", "backward_fall", "lying")
-
-Window = Tuple[float, float]
-
-
-def _windows(name: str, value: Sequence[Sequence[float]]) -> Tuple[Window, ...]:
-    """TOML gives lists of lists; settings keep tuples of (start_s, end_s) pairs."""
-    out = []
-    for item in value:
-        pair = tuple(float(x) for x in item)
-        if len(pair) != 2 or not 0 <= pair[0] < pair[1]:
-            raise ValueError(f"{name} = {list(value)!r} is not allowed; use [[start_s, end_s], ...] "
-                             f"with 0 <= start_s < end_s")
-        out.append(pair)
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -50,7 +39,7 @@ class EmulatorSettings:
     vanish_windows_s: Tuple[Window, ...] = ()
     freeze_windows_s: Tuple[Window, ...] = ()
     nack_windows_s: Tuple[Window, ...] = ()
-    who_am_i: int = 0x68
+    who_am_i: int = WHO_AM_I_VALUE
 
     def __post_init__(self) -> None:
         if not 0 <= self.who_am_i <= 0xFF:
@@ -58,7 +47,12 @@ class EmulatorSettings:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario = {self.scenario!r} is not allowed; use one of {', '.join(SCENARIOS)}")
         for name in ("vanish_windows_s", "freeze_windows_s", "nack_windows_s"):
-            object.__setattr__(self, name, _windows(name, getattr(self, name)))
+            object.__setattr__(self, name, parse_windows(name, getattr(self, name)))
+
+    def fault_plan(self) -> FaultPlan:
+        """The chip's faults as the emulator takes them: these keys are the config's spelling of a FaultPlan."""
+        return FaultPlan(vanish_windows_s=self.vanish_windows_s, freeze_windows_s=self.freeze_windows_s,
+                         nack_windows_s=self.nack_windows_s, seed=self.seed)
 
 
 @dataclass(frozen=True)

@@ -88,13 +88,11 @@ def build_sensor_opener(config: Any, clock: Clock, motion: Any = None,
     settings = daemon_settings(config)
     if settings.driver == "mpu6050":
         return lambda: Mpu6050.open(config.sensor, clock)
-    from hal.emulated import EmulatedI2CBus, EmulatedMpu6050, FaultPlan, SensorNoise
+    from hal.emulated import EmulatedI2CBus, EmulatedMpu6050, SensorNoise
 
     emu = settings.emulator
-    faults = FaultPlan(vanish_windows_s=emu.vanish_windows_s, freeze_windows_s=emu.freeze_windows_s,
-                       nack_windows_s=emu.nack_windows_s, seed=emu.seed)
     # with the datasheet's noise, as a real chip: a noiseless one would flatter the detectors
-    chip = EmulatedMpu6050(clock, motion=motion if motion is not None else build_motion(emu), faults=faults,
+    chip = EmulatedMpu6050(clock, motion=motion if motion is not None else build_motion(emu), faults=emu.fault_plan(),
                            noise=SensorNoise(seed=emu.seed), who_am_i=emu.who_am_i)
     bus = EmulatedI2CBus({config.sensor.address: chip})
     if resources is not None:
