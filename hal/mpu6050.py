@@ -10,7 +10,8 @@ Example::
     block = sensor.read()            # everything the FIFO buffered since the last read
     block.accel_g, block.gyro_dps    # (n, 3) arrays; block.t_s reconstructed from the output data rate
 
-Register numbers and fields come from ``hal.mpu6050_registers`` (RM-MPU-6000A rev 4.2).
+Register numbers and fields come from ``hal.mpu6050_registers`` (RM-MPU-6000A rev 4.2), sample times from
+``hal.mpu6050_timeline``, the WHO_AM_I check and the wiring advice from ``hal.mpu6050_identity``.
 """
 from __future__ import annotations
 
