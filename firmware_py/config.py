@@ -37,12 +37,12 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from hal.mpu6050 import SensorSettings
 
-from .alerting.alerts import AlertSettings
-from .daemon import DaemonSettings
+from .alerting.alert_settings import AlertSettings
+from .daemon.power import PowerSettings
+from .daemon.settings import DaemonSettings
+from .detection.pipeline import DetectionSettings
 from .errors import ConfigError
 from .transport.mqtt_settings import MqttSettings
-from .detection.pipeline import DetectionSettings
-from .daemon.power import PowerSettings
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -21,8 +21,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..detection.calibration import calibrate_at_rest
     from ..config import load_config
-    from ..daemon import (build_sensor, concat_blocks, config_and_clock_for, daemon_settings, read_for,
-                          save_calibration, state_dir_of)
+    from ..daemon.blocks import concat_blocks, read_for
+    from ..daemon.calibration_file import save_calibration
+    from ..daemon.wiring import build_sensor, config_and_clock_for, state_dir_of
 
     if args.seconds < 1:
         print(f"retrowalk calibrate: --seconds {args.seconds} is too short; stand still for at least 1 s",
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Stand still and upright, as at the start of a walk, for {args.seconds:g} s "
               f"({'emulated sensor' if args.emulated else 'measuring now'})...", flush=True)
         block = concat_blocks(list(read_for(sensor, clock, args.seconds,
-                                            daemon_settings(config).poll_interval_s)))
+                                            config.daemon.poll_interval_s)))
     finally:
         sensor.close()
     calibration = calibrate_at_rest(block)

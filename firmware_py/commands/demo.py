@@ -144,7 +144,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..detection.calibration import Calibration
-    from ..daemon import DaemonSettings, EmulatorSettings, ScaledClock, build_daemon, save_calibration
+    from ..daemon.calibration_file import save_calibration
+    from ..daemon.scaled_clock import ScaledClock
+    from ..daemon.settings import DaemonSettings, EmulatorSettings
+    from ..daemon.wiring import build_daemon
     from ..evaluation.scenarios import demo_walk
 
     out = sys.stdout

@@ -38,7 +38,8 @@ def with_progress(blocks: Iterable, seconds: float, out: TextIO) -> Iterator:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..daemon import build_sensor, config_and_clock_for, daemon_settings, read_for
+    from ..daemon.blocks import read_for
+    from ..daemon.wiring import build_sensor, config_and_clock_for
     from ..evaluation.datasets import write_csv
 
     if args.seconds <= 0:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     config, clock = config_and_clock_for(load_config(args.config), args.emulated, "backward_walk")
     sensor = build_sensor(config, clock)
     try:
-        blocks = read_for(sensor, clock, args.seconds, daemon_settings(config).poll_interval_s)
+        blocks = read_for(sensor, clock, args.seconds, config.daemon.poll_interval_s)
         write_csv(args.out, with_progress(blocks, args.seconds, sys.stderr))
     finally:
         sensor.close()

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..daemon import build_daemon
+    from ..daemon.wiring import build_daemon
 
     config = load_config(args.config)
     return build_daemon(config).run()

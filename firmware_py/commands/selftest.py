@@ -61,7 +61,7 @@ class Checklist:
 def run(args: argparse.Namespace) -> int:
     from hal.clock import FakeClock, MonotonicClock
     from ..config import load_config
-    from ..daemon import is_raspberry_pi
+    from ..daemon.wiring import is_raspberry_pi
 
     config = load_config(args.config)
     sensor_settings = config.sensor

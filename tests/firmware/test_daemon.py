@@ -12,8 +12,10 @@ import pytest
 
 from firmware_py.detection.calibration import Calibration
 from firmware_py.config import Config, PathsSettings
-from firmware_py.daemon import (DaemonSettings, EmulatorSettings, SensorLink, build_daemon, build_sensor_opener,
-                                load_calibration, save_calibration)
+from firmware_py.daemon.calibration_file import load_calibration, save_calibration
+from firmware_py.daemon.sensor_link import SensorLink
+from firmware_py.daemon.settings import DaemonSettings, EmulatorSettings
+from firmware_py.daemon.wiring import build_daemon, build_sensor_opener
 from firmware_py.events import SENSOR_FAULT
 from firmware_py.transport.mqtt import Follower, MqttSettings
 from hal.emulated import ArrayMotion

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from firmware_py.cli import main
-from firmware_py.daemon import load_calibration
+from firmware_py.daemon.calibration_file import load_calibration
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 from firmware_py.detection.calibration import Calibration
-from firmware_py.daemon import save_calibration
+from firmware_py.daemon.calibration_file import save_calibration
 from firmware_py.events import FALL, STORAGE_FAULT
 from hal.emulated import ArrayMotion
 from tests.firmware.test_daemon import PERIOD_S, make_config, start  # the daemons fixture is in conftest

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from firmware_py.config import Config, PathsSettings
-from firmware_py.daemon import DaemonSettings, EmulatorSettings, build_daemon
+from firmware_py.daemon.settings import DaemonSettings, EmulatorSettings
+from firmware_py.daemon.wiring import build_daemon
 from firmware_py.events import BATTERY_LOW, POWER_FAULT, SENSOR_FAULT, SHUTTING_DOWN
 from firmware_py.transport.mqtt import MqttSettings
 from firmware_py.daemon.power import PowerEmulatorSettings, PowerMonitor, PowerSettings

@@ -8,7 +8,8 @@ import math
 import pytest
 
 from firmware_py.config import Config, PathsSettings
-from firmware_py.daemon import DaemonSettings, EmulatorSettings, build_daemon
+from firmware_py.daemon.settings import DaemonSettings, EmulatorSettings
+from firmware_py.daemon.wiring import build_daemon
 from firmware_py.events import LOSS_OF_BALANCE, Event
 from firmware_py.transport.mqtt import MqttSettings
 from hal.mpu6050 import SensorSettings
