@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from firmware_py.config import check_named_files, section_to_toml, settings_from_table
+from firmware_py.toml_settings import check_named_files, section_to_toml, settings_from_table
 from firmware_py.errors import ConfigError
 
 try:
