@@ -58,9 +58,9 @@ def _features(job: Tuple[str, str, Optional[Tuple[int, int]]]) -> dict:
     log: List[Tuple[float, List[float]]] = []
 
     def make(recording, settings):
-        from firmware_py.evaluation.evaluate import _default_pipeline
+        from firmware_py.evaluation.evaluate import default_pipeline
         # a stand-in model: the features do not depend on it, and the shipped one may be for older features
-        pipeline = _default_pipeline(recording, settings, model=TreeEnsemble(FEATURE_NAMES, 1, -1e9, [], [], []))
+        pipeline = default_pipeline(recording, settings, model=TreeEnsemble(FEATURE_NAMES, 1, -1e9, [], [], []))
         pipeline.record_features(log)
         return pipeline
 

@@ -89,13 +89,13 @@ def _replay_csv_streaming(path: Path, settings: Any,
 
     from hal.types import SampleBlock
     from ..evaluation.datasets import Recording, activity_from_name, kind_from_name, open_csv
-    from ..evaluation.evaluate import _default_pipeline
+    from ..evaluation.evaluate import default_pipeline
 
     stream = open_csv(path)
     kind = kind_from_name(path.name)
     mounting_only = Recording(name=path.stem, t_s=np.zeros(0), accel_g=np.zeros((0, 3)), gyro_dps=np.zeros((0, 3)),
                               body_from_sensor=stream.body_from_sensor, kind=kind, activity="", impact_index=None)
-    pipeline = (make_pipeline or _default_pipeline)(mounting_only, settings)
+    pipeline = (make_pipeline or default_pipeline)(mounting_only, settings)
     events: List[Any] = []
     first_t = last_t = impact_t = None
     impact_score = -np.inf

@@ -109,8 +109,8 @@ class TrialResult:
         return None
 
 
-def _default_pipeline(recording: Recording, settings: Any, model: Any = None,
-                      gyro_range_dps: float = SensorSettings.gyro_range_dps) -> Any:
+def default_pipeline(recording: Recording, settings: Any, model: Any = None,
+                     gyro_range_dps: float = SensorSettings.gyro_range_dps) -> Any:
     from ..detection.calibration import Calibration
     from ..detection.pipeline import DetectionSettings, Pipeline
 
@@ -135,13 +135,13 @@ def settings_from_config(path: Path) -> Tuple[Any, PipelineFactory]:
 
     config = load_config(path)
     load_model_for(config.detection.balance)
-    return config.detection, functools.partial(_default_pipeline, gyro_range_dps=config.sensor.gyro_range_dps)
+    return config.detection, functools.partial(default_pipeline, gyro_range_dps=config.sensor.gyro_range_dps)
 
 
 def run_recording(recording: Recording, settings: Any = None, block_s: float = BLOCK_S,
                   make_pipeline: Optional[PipelineFactory] = None) -> TrialResult:
     """Run one recording through a fresh pipeline in blocks of ``block_s`` and keep what it reported."""
-    pipeline = (make_pipeline or _default_pipeline)(recording, settings)
+    pipeline = (make_pipeline or default_pipeline)(recording, settings)
     events = []
     for block in recording.blocks(block_s):
         events.extend(pipeline.process(block))
@@ -369,7 +369,7 @@ def replay(recording: Recording, settings: Any = None, block_s: float = 0.02,
     pipeline gives the same events whatever the block size. ``keep_state=False`` keeps the events only (a
     long recording's per-block trace is only needed for a plot).
     """
-    pipeline = (make_pipeline or _default_pipeline)(recording, settings)
+    pipeline = (make_pipeline or default_pipeline)(recording, settings)
     events: List[Any] = []
     times: List[float] = []
     rows: List[Dict[str, Any]] = []
