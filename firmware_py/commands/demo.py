@@ -139,7 +139,6 @@ def _short(value: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from hal import gpio as hal_gpio
     from ..config import Config
     import numpy as np
 
@@ -147,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from ..daemon.calibration_file import save_calibration
     from ..daemon.scaled_clock import ScaledClock
     from ..daemon.settings import DaemonSettings, EmulatorSettings
-    from ..daemon.wiring import build_daemon
+    from ..daemon.wiring import build_daemon, build_gpio_for
     from ..evaluation.scenarios import demo_walk
 
     out = sys.stdout
@@ -200,8 +199,8 @@ def run(args: argparse.Namespace) -> int:
     save_calibration(state_dir, Calibration(gyro_bias_dps=(0.0, 0.0, 0.0), body_from_sensor=np.eye(3)))
     clock = ScaledClock(args.speed)
     view = TerminalView(clock, clock.monotonic(), out)
-    pins = hal_gpio.mock_pin_factory()
-    gpio = hal_gpio.build_gpio(config.alerts.gpio, pin_factory=pins)
+    # built here rather than by build_daemon: the view draws the buzzer from these (mock) pins
+    gpio = build_gpio_for(config, clock, mock_pins=True)
     try:
         daemon = build_daemon(config, clock, gpio=gpio, with_broker=with_broker, on_event=view.on_event,
                               environ={})

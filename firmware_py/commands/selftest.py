@@ -61,7 +61,7 @@ class Checklist:
 def run(args: argparse.Namespace) -> int:
     from hal.clock import FakeClock, MonotonicClock
     from ..config import load_config
-    from ..daemon.wiring import is_raspberry_pi
+    from ..daemon.wiring import build_gpio_for, is_raspberry_pi, open_sensor_bus
 
     config = load_config(args.config)
     sensor_settings = config.sensor
@@ -73,16 +73,14 @@ def run(args: argparse.Namespace) -> int:
 
     def bus_present() -> Check:
         if args.emulated:
-            from hal.emulated import EmulatedI2CBus, EmulatedMpu6050
-            state["bus"] = EmulatedI2CBus({address: EmulatedMpu6050(clock)})
+            state["bus"] = open_sensor_bus(config, clock, emulated=True)
             return Check("", True, "emulated bus")
         path = f"/dev/i2c-{bus_number}"
         if not os.path.exists(path):
             return Check("", False, f"{path} does not exist",
                          "enable I2C: 'sudo raspi-config nonint do_i2c 0' (or raspi-config > Interface Options "
                          "> I2C), then reboot; or set [sensor] bus to the bus the MPU-6050 is on")
-        from hal.bus import open_i2c_bus
-        state["bus"] = open_i2c_bus(bus_number)
+        state["bus"] = open_sensor_bus(config, clock, emulated=False)
         return Check("", True, path)
 
     def device_answers() -> Check:
@@ -116,12 +114,10 @@ def run(args: argparse.Namespace) -> int:
                      "chip: replace the board")
 
     def buzzer() -> Check:
-        from hal import gpio as hal_gpio
-        pin_factory = hal_gpio.mock_pin_factory() if args.emulated else None
         try:
             with warnings.catch_warnings():  # gpiozero's "falling back from lgpio..." notes say nothing new
                 warnings.filterwarnings("ignore", message="Falling back from")
-                hw = hal_gpio.build_gpio(config.alerts.gpio, pin_factory=pin_factory)
+                hw = build_gpio_for(config, clock, mock_pins=args.emulated)
         except Exception as exc:
             fix = ("add the user to the gpio group ('sudo adduser $USER gpio', log in again) and check [alerts] "
                    "buzzer_pin" if is_raspberry_pi() else
