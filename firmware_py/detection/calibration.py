@@ -30,6 +30,8 @@ import numpy as np
 from hal.errors import RetrowalkError
 from hal.types import SampleBlock
 
+from firmware_py.settings_checks import require_positive
+
 _AXES = {"+x": (1.0, 0.0, 0.0), "-x": (-1.0, 0.0, 0.0), "+y": (0.0, 1.0, 0.0), "-y": (0.0, -1.0, 0.0),
          "+z": (0.0, 0.0, 1.0), "-z": (0.0, 0.0, -1.0)}
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
@@ -163,10 +165,7 @@ class CalibrationSettings:
         if self.forward_axis and self.forward_axis not in _AXES:
             raise ValueError(f"forward_axis = {self.forward_axis!r} is not allowed; use one of {', '.join(_AXES)}, "
                              "or \"\" to learn the heading from walking")
-        for name in ("still_s", "still_accel_spread_g", "still_gyro_change_dps"):
-            value = getattr(self, name)
-            if not value > 0:
-                raise ValueError(f"{name} = {value} is not allowed; use a positive number")
+        require_positive(self, "still_s", "still_accel_spread_g", "still_gyro_change_dps")
 
 
 #: a still period counts as standing only with the forward axis within this of horizontal (lying on the back

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from firmware_py.settings_checks import require_positive
+
 
 
 #: the upright reference stays within 35° of the body's z axis (the calibration's upright)
@@ -51,11 +53,8 @@ class GaitSettings:
     reference_s: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("step_accel_g", "min_step_interval_s", "max_step_interval_s", "walk_end_s",
-                     "envelope_steps", "prior_step_rate_dps", "prior_step_accel_g", "reference_s"):
-            value = getattr(self, name)
-            if not value > 0:
-                raise ValueError(f"{name} = {value} is not allowed; use a positive number")
+        require_positive(self, "step_accel_g", "min_step_interval_s", "max_step_interval_s", "walk_end_s",
+                         "envelope_steps", "prior_step_rate_dps", "prior_step_accel_g", "reference_s")
         if self.max_step_interval_s <= self.min_step_interval_s:
             raise ValueError(f"max_step_interval_s = {self.max_step_interval_s} is not allowed; use more than "
                              f"min_step_interval_s = {self.min_step_interval_s}")

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from firmware_py.settings_checks import require_positive
+
 STANDARD_GRAVITY_M_S2 = 9.80665
 #: the start-up convergence lasts at least this long (s): the first reading may be a jog's or a step's
 #: acceleration, not gravity, and agreeing with itself must not end the convergence at once
@@ -64,12 +66,9 @@ class OrientationSettings:
     gravity_s: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("gain_per_s", "accel_rejection_g", "accel_rejection_deg", "recovery_s",
-                     "recovery_gain_per_s", "velocity_leak_s", "bias_gain_per_s2",
-                     "max_bias_dps", "accel_smoothing_s", "gravity_s"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"{name} = {value!r} is not allowed; use a positive number")
+        require_positive(self, "gain_per_s", "accel_rejection_g", "accel_rejection_deg", "recovery_s",
+                         "recovery_gain_per_s", "velocity_leak_s", "bias_gain_per_s2",
+                         "max_bias_dps", "accel_smoothing_s", "gravity_s")
         if self.accel_rejection_deg >= 90:
             raise ValueError(f"accel_rejection_deg = {self.accel_rejection_deg} is not allowed; use less than 90")
 

@@ -107,6 +107,20 @@ def test_error_names_the_type_wanted_when_a_number_is_quoted(tmp_path):
     assert error_of(path) == f'{path}: [mqtt] port = "1883" is not allowed; use a whole number'
 
 
+@pytest.mark.parametrize("section, key, shown", [
+    ("detection.calibration", "still_s", "still_s"),
+    ("detection.gait", "step_accel_g", "step_accel_g"),
+    ("detection.orientation", "gain_per_s", "gain_per_s"),
+    ("detection.fall", "impact_g", "fall.impact_g"),
+    ("detection.stillness", "recovered_s", "stillness.recovered_s"),
+    ("detection.stumble", "min_rate_dps", "stumble.min_rate_dps"),
+    ("detection.session", "min_walk_s", "session.min_walk_s"),
+])
+def test_error_says_positive_when_a_setting_that_must_be_above_zero_is_zero(tmp_path, section, key, shown):
+    path = write(tmp_path, f"[{section}]\n{key} = 0.0\n")
+    assert error_of(path) == f"{path}: [{section}] {shown} = 0.0 is not allowed; use a positive number"
+
+
 def test_error_names_the_file_and_the_line_when_the_toml_is_broken(tmp_path):
     path = write(tmp_path, "[sensor]\nbus = 1\naddress = = 0x68\n")
     message = error_of(path)

@@ -31,6 +31,7 @@ from typing import Optional
 
 from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import FALL, Event
+from firmware_py.settings_checks import require_positive
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,7 @@ class FallSettings:
     refractory_s: float = 5.0
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"fall.{name} = {value!r} is not allowed; use a positive number")
+        require_positive(self, prefix="fall.")
         if self.confirm_s >= 1.0:
             raise ValueError(f"fall.confirm_s = {self.confirm_s} is not allowed; use less than 1 s so the "
                              "fall is reported within a second of the impact")

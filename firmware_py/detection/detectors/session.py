@@ -8,6 +8,7 @@ from typing import Optional
 from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import SESSION_SUMMARY, Event
 from firmware_py.detection.heading import UNKNOWN
+from firmware_py.settings_checks import require_positive
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,7 @@ class SessionSettings:
     tilted_deg: float = 20.0
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"session.{name} = {value!r} is not allowed; use a positive number")
+        require_positive(self, prefix="session.")
 
 
 class SessionTracker:

@@ -18,6 +18,7 @@ from typing import Optional
 
 from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import FALL, HELP_NEEDED, RECOVERED, Event
+from firmware_py.settings_checks import require_positive
 
 #: movement while lying shorter than this does not restart the long-lie count
 LIE_MOVE_S = 2.0
@@ -53,9 +54,7 @@ class StillnessSettings:
     long_lie_deg: float = 70.0
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
-                raise ValueError(f"stillness.{name} = {value!r} is not allowed; use a positive number")
+        require_positive(self, prefix="stillness.")
         for name, low, high in (("help_after_s", 1.0, 3600.0), ("long_lie_s", 10.0, 3600.0),
                                 ("recovered_s", 0.1, 600.0), ("lying_deg", 1.0, 90.0), ("upright_deg", 1.0, 90.0),
                                 ("long_lie_deg", 30.0, 90.0)):

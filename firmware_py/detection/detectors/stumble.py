@@ -16,6 +16,7 @@ from typing import Optional
 
 from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import STUMBLE, Event
+from firmware_py.settings_checks import require_positive
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,7 @@ class StumbleSettings:
     min_walk_steps: int = 6
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"stumble.{name} = {value!r} is not allowed; use a positive number")
+        require_positive(self, prefix="stumble.")
 
 
 class StumbleDetector:
