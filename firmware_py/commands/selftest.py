@@ -7,7 +7,7 @@ import socket
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import Callable, List, Optional
 
 HELP = ("check the hardware and the broker: I2C bus, MPU-6050, its self-test, the buzzer, the battery gauge and "
         "power flags, MQTT (✓/✗ with fixes)")
@@ -59,14 +59,14 @@ class Checklist:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hal.clock import FakeClock, MonotonicClock
+    from hal.clock import Clock, FakeClock, MonotonicClock
     from ..config import load_config
     from ..daemon.wiring import build_gpio_for, is_raspberry_pi, open_sensor_bus
 
     config = load_config(args.config)
     sensor_settings = config.sensor
     bus_number, address = sensor_settings.bus, sensor_settings.address
-    clock: Any = FakeClock() if args.emulated else MonotonicClock()
+    clock: Clock = FakeClock() if args.emulated else MonotonicClock()
     print(f"retrowalk selftest{' (EMULATED chip and mock pins)' if args.emulated else ''}:")
     checks = Checklist()
     state = {}
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             result = sensor.self_test()
         finally:
             sensor.close()
-        passed = bool(getattr(result, "passed", result))
+        passed = result.passed
         return Check("", passed, str(result) if not passed else "accelerometer and gyro within the datasheet's "
                      "±14 % of factory trim",
                      "keep the sensor still during the test and run it again; a repeated failure means a damaged "

@@ -2,12 +2,16 @@
 throttling flags, each a ✓ or a ✗ with its fix."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .selftest import Check
 
+if TYPE_CHECKING:
+    from hal.clock import Clock
+    from ..config import Config
 
-def battery_gauge(config: Any, clock: Any, emulated: bool) -> Check:
+
+def battery_gauge(config: Config, clock: Clock, emulated: bool) -> Check:
     from hal.errors import GaugeError
     from ..daemon.wiring import build_power_monitor, with_emulated_sensor
     from ..daemon.power import FIRST_READ_AFTER_S
@@ -36,7 +40,7 @@ def battery_gauge(config: Any, clock: Any, emulated: bool) -> Check:
                  f"the battery is at or below low_percent ({settings.low_percent:g} %): charge it before a walk")
 
 
-def power_flags(config: Any, emulated: bool) -> Check:
+def power_flags(config: Config, emulated: bool) -> Check:
     from hal.throttle import ThrottleError, open_throttle_source
 
     source = None if emulated else open_throttle_source(config.power.throttled_source)

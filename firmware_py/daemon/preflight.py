@@ -8,12 +8,13 @@ gone read-only must not stop the monitor), so only ``config check`` refuses a st
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from ..config import Config
+from ..detection.detectors.trees import TreeEnsemble
 from ..errors import ConfigError
 
 
-def check_can_run(config: Any) -> Any:
+def check_can_run(config: Config) -> TreeEnsemble:
     """Everything ``run`` needs from the files the config names; returns the pre-impact model it loaded."""
     from ..detection.detectors.balance import load_model_for
     from ..transport.mqtt_settings import read_password_file
@@ -24,7 +25,7 @@ def check_can_run(config: Any) -> Any:
     return model
 
 
-def check_state_dir(config: Any) -> None:
+def check_state_dir(config: Config) -> None:
     """``[paths] state_dir`` is a directory, or a path that can become one (not under a file).
 
     Not whether it is writable: that depends on who runs the check (root, a user, the service user); the
