@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from hal.mpu6050 import SensorSettings
+from hal.mpu6050_settings import SensorSettings
 
 from .alerting.alert_settings import AlertSettings
 from .daemon.power import PowerSettings
