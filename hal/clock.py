@@ -4,6 +4,7 @@ Signal processing never reads a clock: it uses the samples' own ``t_s``.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
 
@@ -14,6 +15,13 @@ class Clock(Protocol):
         ...
 
     def sleep(self, seconds: float) -> None:
+        ...
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` of this clock's time, or less if ``stop`` is set meanwhile; True if it is set.
+
+        The clock says how long a wait lasts: real seconds for the real clock, none for virtual time.
+        """
         ...
 
 
@@ -27,6 +35,9 @@ class MonotonicClock:
         if seconds > 0:
             time.sleep(seconds)
 
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        return stop.wait(max(0.0, seconds))
+
 
 class FakeClock:
     """Virtual time for tests and faster-than-real-time runs: ``sleep`` and ``advance`` move it, nothing waits."""
@@ -39,6 +50,11 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.advance(seconds)
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        if not stop.is_set():
+            self.advance(max(0.0, seconds))
+        return stop.is_set()
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:

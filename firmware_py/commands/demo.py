@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import shutil
 import socket
 import sys
@@ -40,8 +41,9 @@ HEADLINES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--speed", type=float, default=1.0, metavar="N",
-                        help="run N times faster than real time (default 1; 'make demo' uses 4)")
+    parser.add_argument("--speed", type=demo_speed, default=1.0, metavar="N",
+                        help="run N times faster than real time (default 1; 'make demo' uses 4), or 'max': on "
+                             "virtual time, as fast as the computer goes (nothing to hear; for checks and tests)")
     parser.add_argument("--seconds", type=float, default=None, metavar="S",
                         help="how long to run, in demo time (default: the walk, then the cancel window, "
                              "so the unanswered fall escalates)")
@@ -50,6 +52,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
                         help="keep the demo's outbox here (default: a temporary folder, removed at exit)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic walk (default 0)")
+
+
+def demo_speed(text: str) -> float:
+    """``--speed``: a positive number, or ``max`` (virtual time: ``math.inf``)."""
+    if text.strip().lower() == "max":
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed; use a positive number (1 = real time) or 'max'")
+    return value
 
 
 def broker_answers(host: str = BROKER_HOST, port: int = BROKER_PORT, timeout_s: float = 0.5) -> bool:
@@ -145,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detection.calibration import Calibration
     from ..daemon.calibration_file import save_calibration
     from ..daemon.scaled_clock import ScaledClock
+    from hal.clock import Clock, FakeClock
     from ..daemon.settings import DaemonSettings, EmulatorSettings
     from ..daemon.wiring import build_daemon, build_gpio_for
     from ..evaluation.scenarios import demo_walk
@@ -173,13 +189,16 @@ def run(args: argparse.Namespace) -> int:
         mqtt=dataclasses.replace(defaults.mqtt, host=BROKER_HOST, port=BROKER_PORT, device_id="demo"),
         paths=dataclasses.replace(defaults.paths, state_dir=str(state_dir)),
     )
+    if math.isinf(args.speed):
+        pace, real_s = "Time is virtual (--speed max): no waiting, so nothing to hear", ""
+    else:
+        pace, real_s = f"Time runs {args.speed:g}x real time", f" (~{seconds / args.speed:.0f} s)"
     truth = ", ".join(f"{kind} at {t:.0f} s" for kind, t in scenario.truth) or "nothing"
     out.write(
         "retrowalk demo: the full monitor on an EMULATED MPU-6050 (no hardware needed).\n"
         f"  The motion is SYNTHETIC: a generated backward walk of {duration_s:.0f} s ({scenario.name}), with "
         f"{truth}.\n"
-        f"  Time runs {args.speed:g}x real time; the demo stops by itself after {seconds:.0f} s of demo time "
-        f"(~{seconds / args.speed:.0f} s).\n"
+        f"  {pace}; the demo stops by itself after {seconds:.0f} s of demo time{real_s}.\n"
         "  Sounds: a short chirp = stumble; a continuous alarm = fall (the wearer can cancel it with the "
         f"button within {defaults.alerts.cancel_window_s:g} s; unanswered, it becomes 'help needed').\n")
     if not with_broker:
@@ -197,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     Path(state_dir).mkdir(parents=True, exist_ok=True)
     # The emulated sensor sits upright with its axes the body's, as after 'retrowalk calibrate'.
     save_calibration(state_dir, Calibration(gyro_bias_dps=(0.0, 0.0, 0.0), body_from_sensor=np.eye(3)))
-    clock = ScaledClock(args.speed)
+    clock: Clock = FakeClock() if math.isinf(args.speed) else ScaledClock(args.speed)
     view = TerminalView(clock, clock.monotonic(), out)
     # built here rather than by build_daemon: the view draws the buzzer from these (mock) pins
     gpio = build_gpio_for(config, clock, mock_pins=True)

@@ -31,7 +31,6 @@ from hal.clock import Clock
 from ..events import INFO, STORAGE_FAULT, Event
 from .alarm_state import AlarmStateFile
 from .remote import RemoteCommands
-from .scaled_clock import real_seconds
 from .sensor_link import SensorLink
 from .settings import DaemonSettings
 from .status import SampleCounters, StatusReport
@@ -321,7 +320,7 @@ class Daemon:
                     break
                 # asleep until there is work (a late wake loses nothing: the FIFO keeps the samples)
                 wake_s = min(self.next_wake_s(), end_s if end_s is not None else math.inf)
-                self.stop_requested.wait(real_seconds(self.clock, max(0.0, wake_s - now)))
+                self.clock.wait(self.stop_requested, wake_s - now)
         finally:
             self.close()
             for signum, handler in previous.items():

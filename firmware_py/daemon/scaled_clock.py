@@ -1,10 +1,10 @@
 """``ScaledClock``: monotonic time running faster than real time, for the demo's ``--speed``."""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Optional
 
-from hal.clock import Clock
 
 
 class ScaledClock:
@@ -28,7 +28,5 @@ class ScaledClock:
         if seconds > 0:
             time.sleep(seconds / self.speed)
 
-
-def real_seconds(clock: Clock, clock_s: float) -> float:
-    """How long ``clock_s`` seconds of ``clock`` take in real time (only ``ScaledClock`` differs)."""
-    return clock_s / clock.speed if isinstance(clock, ScaledClock) else clock_s
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        return stop.wait(max(0.0, seconds) / self.speed)
