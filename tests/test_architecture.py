@@ -5,7 +5,8 @@
   types (a parameter, attribute or annotation after a firmware class, the class in a docstring or comment, the
   word ``firmware_py`` anywhere);
 - signal processing is pure and replayable: no logging, no clock reads, no threads, no I/O;
-- the config file is read in one place.
+- the config file is read in one place;
+- the stages are layers, each importing only from the layers below it (``LAYERS``; docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -34,6 +35,44 @@ SIGNAL_PROCESSING = ("firmware_py/detection",)
 IMPURE = {"logging", "time", "datetime", "threading", "asyncio", "socket", "sqlite3", "subprocess",
           "hal.clock", "hal.bus", "hal.gpio", "hal.mpu6050", "hal.emulated", "hal.emulated_bus",
           "firmware_py.transport", "firmware_py.daemon", "firmware_py.config"}
+
+#: bottom to top; a module may import from its own layer and those below (longest matching prefix wins).
+#: The daemon's settings and the power monitor sit with config, which aggregates every stage's settings;
+#: the rest of the daemon (loop, wiring) sits above everything it assembles.
+LAYERS = (
+    ("hal",),
+    ("firmware_py", "firmware_py.events", "firmware_py.errors", "firmware_py.atomic_file",
+     "firmware_py.settings_checks", "firmware_py.toml_settings"),
+    ("firmware_py.detection",),
+    ("firmware_py.alerting",),
+    ("firmware_py.transport",),
+    ("firmware_py.config", "firmware_py.daemon.settings", "firmware_py.daemon.power"),
+    ("firmware_py.evaluation",),
+    ("firmware_py.daemon",),
+    ("firmware_py.commands",),
+    ("firmware_py.cli",),
+)
+
+
+def layer_of(name: str) -> int:
+    best, layer = "", -1
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if matches(name, prefix) and len(prefix) > len(best):
+                best, layer = prefix, index
+    return layer
+
+
+def upward_imports(repo: Path) -> List[str]:
+    """Imports of a higher layer than the importing module's own."""
+    found = []
+    for path in sources(repo, *PACKAGES):
+        own = layer_of(module_name(repo, path))
+        for line, name in imports(repo, path):
+            theirs = layer_of(name)
+            if theirs > own:
+                found.append(f"{path.relative_to(repo)}:{line} imports {name} (layer {theirs}, above its own {own})")
+    return found
 
 
 def sources(repo: Path, *roots: str) -> Iterator[Path]:
@@ -199,6 +238,25 @@ def test_hal_takes_names_and_mentions_no_firmware_py_type_when_the_source_is_sca
 
 def test_signal_processing_reads_no_clock_logs_nothing_and_starts_no_thread_when_scanned():
     assert violations(REPO, SIGNAL_PROCESSING, {rule: set() for rule in IMPURE}) == []
+
+
+def test_no_stage_imports_from_a_stage_above_it_when_the_source_is_scanned():
+    assert upward_imports(REPO) == []
+
+
+def test_the_layer_rule_catches_an_upward_import_when_one_is_written(tmp_path):
+    # an alert that reaches up into the daemon's wiring, and a detector that imports the config
+    for folder in ("alerting", "detection"):
+        (tmp_path / "firmware_py" / folder).mkdir(parents=True)
+    (tmp_path / "firmware_py" / "alerting" / "alerts.py").write_text(
+        "from ..events import Event\nfrom ..daemon.wiring import build_daemon\n")
+    (tmp_path / "firmware_py" / "detection" / "fall.py").write_text("from firmware_py.config import Config\n")
+    assert upward_imports(tmp_path) == [
+        "firmware_py/alerting/alerts.py:2 imports firmware_py.daemon.wiring (layer 7, above its own 3)",
+        "firmware_py/alerting/alerts.py:2 imports firmware_py.daemon.wiring.build_daemon (layer 7, above its own 3)",
+        "firmware_py/detection/fall.py:1 imports firmware_py.config (layer 5, above its own 2)",
+        "firmware_py/detection/fall.py:1 imports firmware_py.config.Config (layer 5, above its own 2)",
+    ]
 
 
 def test_the_rules_catch_a_forbidden_import_when_one_is_written(tmp_path):
