@@ -133,8 +133,7 @@ class RemoteCommands:
             return [], command.result(False, "mute: 'minutes' is missing")
         until_s = self.alerts.mute(command.minutes)
         muted_s = round(max(0.0, until_s - self.clock.monotonic()))
-        text = f"alarms muted for {command.minutes} min" if command.minutes else "unmuted"
-        return [], command.result(True, text, muted_for_s=muted_s)
+        return [], command.result(True, f"alarms muted for {command.minutes} min", muted_for_s=muted_s)
 
     def _test_alarm(self, command: Command) -> Tuple[List[Event], CommandResult]:
         if self.alerts.test_alarm():
