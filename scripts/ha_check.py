@@ -14,6 +14,10 @@ Answer (JSON on stdout)::
      "configs": {topic: {"ok": true, "component": ..., "unique_id": ...} | {"ok": false, "error": ...}},
      "entities": {unique_id: {"state": ..., "attributes": {...}, "events": [...], "problems": [...]}}}
 
+Several requests at once (``{"requests": [request, ...]}``) get ``{"answers": [answer, ...]}`` in the same
+order, each from a Home Assistant instance of its own: importing Home Assistant takes seconds, an answer
+milliseconds, so the tests ask all their questions in one run.
+
 Each config goes through what Home Assistant 2025.4 does with a discovery message: the topic matcher and the
 supported components, abbreviations, the ``origin`` schema, then the platform's ``DISCOVERY_SCHEMA`` (what HA
 sets the entity up with). Because that schema silently drops unknown keys, the payload is also checked against
@@ -29,7 +33,7 @@ import importlib
 import json
 import sys
 import tempfile
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import voluptuous as vol
 from homeassistant.components.mqtt import discovery as ha_discovery
@@ -165,9 +169,14 @@ async def answer(request: Dict[str, Any]) -> Dict[str, Any]:
         await hass.async_stop(force=True)
 
 
+async def answer_all(requests: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {"answers": [await answer(request) for request in requests]}
+
+
 def main() -> int:
     request = json.load(sys.stdin)
-    print(json.dumps(asyncio.run(answer(request)), sort_keys=True, default=str))
+    reply = answer_all(request["requests"]) if "requests" in request else answer(request)
+    print(json.dumps(asyncio.run(reply), sort_keys=True, default=str))
     return 0
 
 

@@ -27,20 +27,30 @@ def why_no_home_assistant() -> str:
             f"Home Assistant's own schemas")
 
 
-def ha_check(configs: Sequence[Tuple[str, str]], messages: Sequence[Tuple[str, Any, bool]] = (),
-             discovery_prefix: str = "homeassistant", timeout_s: float = 120.0) -> Dict[str, Any]:
-    """Run the checker in the HA venv. ``messages``: ``(topic, payload bytes or str, retained)`` in order."""
+def ha_request(configs: Sequence[Tuple[str, str]], messages: Sequence[Tuple[str, Any, bool]] = (),
+               discovery_prefix: str = "homeassistant") -> Dict[str, Any]:
+    """One question for the checker. ``messages``: ``(topic, payload bytes or str, retained)`` in order."""
+    return {"discovery_prefix": discovery_prefix, "configs": [list(c) for c in configs],
+            "messages": [[t, p.decode("utf-8") if isinstance(p, bytes) else p, bool(r)] for t, p, r in messages]}
+
+
+def ha_check_all(requests: Sequence[Dict[str, Any]], timeout_s: float = 120.0) -> List[Dict[str, Any]]:
+    """Answers to several ``ha_request``s from one run of the checker in the HA venv (each answered by a Home
+    Assistant of its own): importing Home Assistant is what takes the time, seconds per run."""
     python = ha_python()
     if python is None:
         raise RuntimeError(why_no_home_assistant())
-    request = {"discovery_prefix": discovery_prefix, "configs": [list(c) for c in configs],
-               "messages": [[t, p.decode("utf-8") if isinstance(p, bytes) else p, bool(r)]
-                            for t, p, r in messages]}
-    proc = subprocess.run([str(python), str(CHECKER)], input=json.dumps(request), capture_output=True,
-                          text=True, timeout=timeout_s)
+    proc = subprocess.run([str(python), str(CHECKER)], input=json.dumps({"requests": list(requests)}),
+                          capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         raise RuntimeError(f"scripts/ha_check.py failed: {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])["answers"]
+
+
+def ha_check(configs: Sequence[Tuple[str, str]], messages: Sequence[Tuple[str, Any, bool]] = (),
+             discovery_prefix: str = "homeassistant", timeout_s: float = 120.0) -> Dict[str, Any]:
+    """Run the checker in the HA venv on one question (see ``ha_request``)."""
+    return ha_check_all([ha_request(configs, messages, discovery_prefix)], timeout_s)[0]
 
 
 def refused(answer: Dict[str, Any]) -> List[str]:
