@@ -12,6 +12,8 @@ from tests.integration.test_daemon_process import follower, systemd, write_confi
 
 pytestmark = pytest.mark.broker
 
+# 1 %/s from 6 %: the first reading (0.5 s after the gauge opens) is low, the next one critical; then the daemon's
+# own 5 s confirmation and 5 s grace before it stops (from 8 % it took two more readings to get there)
 DRAINING = """
 [power]
 gauge = "ina219"
@@ -20,7 +22,7 @@ low_percent = 20
 critical_percent = 5
 
 [power.emulator]
-start_percent = 8
+start_percent = 6
 drain_percent_per_min = 60
 """
 
