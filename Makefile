@@ -27,8 +27,11 @@ mosquitto:
 	    echo "mosquitto is missing; install it with: sudo apt-get install -y mosquitto mosquitto-clients" >&2; exit 1; \
 	fi
 
+# Two workers, each given whole files (module fixtures made once; tests/conftest.py puts the slow files first).
+# Most of the suite waits on real time (brokers, daemon processes, Home Assistant), so two overlap well on two
+# cores. One test file by hand: .venv/bin/python -m pytest tests/firmware/test_alerts.py
 test: venv mosquitto
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 demo: venv
 	$(BIN)/retrowalk demo --speed $(SPEED)

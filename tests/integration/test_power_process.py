@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.test_daemon_process import follower, systemd, write_config  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 # 1 %/s from 6 %: the first reading (0.5 s after the gauge opens) is low, the next one critical; then the daemon's
 # own 5 s confirmation and 5 s grace before it stops (from 8 % it took two more readings to get there)
