@@ -13,8 +13,8 @@ the direction of "up" seen from the body frame (see ``calibration.py``), a unit 
   accelerometer (Fusion's recovery trigger), so a clipped fall still ends with the right posture.
 
 Derived per frame: ``tilt_deg`` (0 upright, 90 lying), ``lean_back_deg`` (trunk pitched backwards,
-negative = forwards), ``lean_left_deg``, the vertical acceleration of the waist (g, gravity removed) and
-its leaky integral, the vertical velocity (m/s, negative = moving down).
+negative = forwards) and ``lean_left_deg``, all from :func:`tilt_and_lean_deg`; the vertical acceleration
+of the waist (g, gravity removed) and its leaky integral, the vertical velocity (m/s, negative = moving down).
 
 The recursion runs once per frame (~50 ms) on plain Python floats (a handful of numpy calls would cost
 more than the arithmetic on so few values); all per-sample work is numpy in ``frames.py``.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Tuple
 
 import numpy as np
 
@@ -73,6 +74,19 @@ class OrientationSettings:
             raise ValueError(f"accel_rejection_deg = {self.accel_rejection_deg} is not allowed; use less than 90")
 
 
+def tilt_and_lean_deg(up: Tuple[float, float, float],
+                      reference_up: Tuple[float, float, float] = (0.0, 0.0, 1.0)) -> Tuple[float, float, float]:
+    """``(tilt_deg, lean_back_deg, lean_left_deg)`` of the unit vector ``up`` (body axes) measured from
+    ``reference_up``: the angle between them, and its pitch (positive backwards) and roll (positive to the
+    left) parts. The one definition of tilt and lean: the pipeline measures from the wearer's upright
+    reference (``gait.py``), :meth:`OrientationFilter.update` from the body's z axis."""
+    ux, uy, uz = up
+    rx, ry, rz = reference_up
+    return (math.degrees(math.acos(max(-1.0, min(1.0, ux * rx + uy * ry + uz * rz)))),
+            math.degrees(math.atan2(ux, uz) - math.atan2(rx, rz)),
+            math.degrees(math.atan2(-uy, uz) - math.atan2(-ry, rz)))
+
+
 @dataclass(frozen=True)
 class Posture:
     """Per-frame orientation outputs (m rows)."""
@@ -111,18 +125,6 @@ class OrientationFilter:
     def is_starting(self) -> bool:
         """The start-up convergence (:data:`STARTUP_S`) is not over: "up" may still be far off."""
         return not self._started or self._age_s < STARTUP_S
-
-    @property
-    def tilt_deg(self) -> float:
-        return math.degrees(math.acos(max(-1.0, min(1.0, self.up[2]))))
-
-    @property
-    def lean_back_deg(self) -> float:
-        return math.degrees(math.atan2(self.up[0], self.up[2]))
-
-    @property
-    def lean_left_deg(self) -> float:
-        return math.degrees(math.atan2(-self.up[1], self.up[2]))
 
     def rotate(self, rows) -> None:
         """The body axes turned (a mounting re-base; ``rows``: the new axes in the old ones): express the
@@ -221,8 +223,6 @@ class OrientationFilter:
             self.step(dt, a[0], a[1], a[2], w[0], w[1], w[2], o, g)
             up[i] = self.up
             vert[i], speed[i], rec[i] = self.vertical_accel_g, self.vertical_speed_m_s, self.is_recovering
-        z = np.clip(up[:, 2], -1.0, 1.0)
-        return Posture(up=up, tilt_deg=np.degrees(np.arccos(z)),
-                       lean_back_deg=np.degrees(np.arctan2(up[:, 0], up[:, 2])),
-                       lean_left_deg=np.degrees(np.arctan2(-up[:, 1], up[:, 2])),
+        tilt, back, left = np.array([tilt_and_lean_deg(row) for row in up.tolist()]).reshape(m, 3).T
+        return Posture(up=up, tilt_deg=tilt, lean_back_deg=back, lean_left_deg=left,
                        vertical_accel_g=vert, vertical_speed_m_s=speed, is_recovering=rec)

@@ -39,7 +39,7 @@ from firmware_py.detection.frames import Framer, Frames
 from firmware_py.detection.gait import GaitSettings, GaitTracker
 from firmware_py.detection.heading import (HEADING_WALK_S, MIN_BOUT_FRAMES, RUNNING_ACCEL_G, UNKNOWN, GaitCues,
                                            HeadingLearner)
-from firmware_py.detection.orientation import OrientationFilter, OrientationSettings
+from firmware_py.detection.orientation import OrientationFilter, OrientationSettings, tilt_and_lean_deg
 from hal.mpu6050_settings import SensorSettings
 from hal.types import SampleBlock
 
@@ -223,7 +223,7 @@ class Pipeline:
                                                       self._stillness, self._session)
         still_rate = self.settings.still_rate_dps
         events: List[Event] = []
-        acos, atan2, sqrt, deg = math.acos, math.atan2, math.sqrt, math.degrees
+        sqrt = math.sqrt
         columns = zip(frames.t_s.tolist(), frames.dt_s.tolist(), accel.tolist(), gyro.tolist(),
                       frames.gyro_overrange.tolist(), frames.is_gap.tolist(), frames.t_peak_s.tolist(),
                       frames.accel_peak_g.tolist(), frames.accel_low_g.tolist(), frames.accel_spread_g.tolist())
@@ -239,11 +239,8 @@ class Pipeline:
             cx, cy, cz = wy * uz - wz * uy, wz * ux - wx * uz, wx * uy - wy * ux
             tilt_rate = sqrt(cx * cx + cy * cy + cz * cz)
             gait.step(t, orientation.vertical_accel_g, up, tilt_rate, peak)
-            rx, ry, rz = gait.reference_up
             mo.t_s, mo.t_peak_s, mo.accel_peak_g, mo.accel_low_g = t, t_peak, peak, low
-            mo.tilt_deg = deg(acos(max(-1.0, min(1.0, ux * rx + uy * ry + uz * rz))))
-            mo.lean_back_deg = deg(atan2(ux, uz) - atan2(rx, rz))
-            mo.lean_left_deg = deg(atan2(-uy, uz) - atan2(-ry, rz))
+            mo.tilt_deg, mo.lean_back_deg, mo.lean_left_deg = tilt_and_lean_deg(up, gait.reference_up)
             mo.tilt_rate_dps = tilt_rate
             mo.back_rate_dps = -wy
             mo.vertical_speed_m_s = orientation.vertical_speed_m_s
