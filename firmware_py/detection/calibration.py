@@ -23,6 +23,7 @@ out of the back with ``"-x"``); the axis must not be near vertical.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -71,9 +72,17 @@ class Calibration:
         return np.asarray(self.body_from_sensor)
 
     def to_body(self, accel_g: np.ndarray, gyro_dps: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Rotate (n, 3) sensor-axis arrays into the body frame, removing the gyro bias first."""
-        r = self.rotation
-        return accel_g @ r.T, (gyro_dps - np.asarray(self.gyro_bias_dps)) @ r.T
+        """Rotate (n, 3) sensor-axis arrays into the body frame, removing the gyro bias first.
+
+        The one place the sensor-to-body rotation is applied: the pipeline calls it on every block."""
+        rotation_t, bias = self._to_body
+        return accel_g @ rotation_t, (gyro_dps - bias) @ rotation_t
+
+    @cached_property
+    def _to_body(self) -> Tuple[np.ndarray, np.ndarray]:
+        # built once per calibration (to_body runs on every block); the transpose is copied so that the
+        # product is taken on a contiguous array, the same arithmetic whatever numpy does with strides
+        return self.rotation.T.copy(), np.asarray(self.gyro_bias_dps)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"gyro_bias_dps": list(self.gyro_bias_dps),

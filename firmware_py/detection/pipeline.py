@@ -130,7 +130,6 @@ class Pipeline:
         self._stillness = StillnessDetector(settings.stillness)
         self._session = SessionTracker(settings.session)
         self._motion = Motion(heading_known=self.mounting == mounting.CALIBRATED)
-        self._to_body = None             # (body_from_sensor transposed, gyro bias) once calibrated
         self._state: Dict[str, Any] = {"mounting": self.mounting, "tilt_deg": None,
                                        "trunk_rate_dps": None, "is_walking": False, "steps": 0,
                                        "cadence_spm": 0.0}
@@ -211,13 +210,8 @@ class Pipeline:
         return dict(self._state)
 
     def _detect(self, frames: Frames) -> List[Event]:
-        if self._to_body is None:
-            cal = self.calibration
-            assert cal is not None
-            self._to_body = (cal.rotation.T.copy(), np.asarray(cal.gyro_bias_dps))
-        rotation_t, bias = self._to_body
-        accel = frames.accel_g @ rotation_t
-        gyro = (frames.gyro_dps - bias) @ rotation_t
+        assert self.calibration is not None
+        accel, gyro = self.calibration.to_body(frames.accel_g, frames.gyro_dps)
         orientation, gait, mo = self._orientation, self._gait, self._motion
         balance, fall, stumble, stillness, session = (self._balance, self._fall, self._stumble,
                                                       self._stillness, self._session)
@@ -379,7 +373,6 @@ class Pipeline:
         self._walking_up = (self._walking_up[0], mounting.rotate(rows, self._walking_up[1]))
         self.calibration = Calibration(self.calibration.gyro_bias_dps,
                                        np.asarray(rows) @ self.calibration.rotation)
-        self._to_body = None
         self._state["mounting"] = self.mounting
 
 
