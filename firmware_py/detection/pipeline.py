@@ -3,7 +3,9 @@
 Stages (each a small object with its own state): ``frames`` (fixed ~50 ms frames, numpy) →
 ``calibration`` (gyro bias, sensor → body frame; when none is given, ``mounting.py`` learns it as it goes)
 → ``orientation`` (tilt, its direction, vertical speed) → ``gait`` (steps, walking, envelope, upright
-reference) → ``detectors`` (loss_of_balance, fall, stumble, help_needed / recovered, session summary).
+reference) → ``detectors/features`` (the frame's :class:`Motion` record) → ``detectors`` (loss_of_balance,
+fall, stumble, help_needed / recovered, session summary). The pipeline only steps these stages in order and
+keeps the mounting and walking-bout bookkeeping between them.
 
 Pure computation: no clock, no logging, and no I/O but reading the pre-impact model file when none is
 passed in; time is the samples' ``t_s``. Frames are counted from the stream's first sample, so the events are the same whatever the block sizes (one sample at a
@@ -28,9 +30,10 @@ import numpy as np
 
 from firmware_py.detection import mounting
 from firmware_py.detection.calibration import Calibration, CalibrationSettings, RestLearner
-from firmware_py.detection.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
+from firmware_py.detection.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings,
                                              SessionSettings, SessionTracker, StillnessDetector, StillnessSettings,
                                              StumbleDetector, StumbleSettings)
+from firmware_py.detection.detectors.features import MotionFeatures, tilt_rate_dps
 from firmware_py.detection.detectors.stillness import long_lie_event
 from firmware_py.detection.detectors.trees import TreeEnsemble
 from firmware_py.errors import ConfigError
@@ -39,7 +42,7 @@ from firmware_py.detection.frames import Framer, Frames
 from firmware_py.detection.gait import GaitSettings, GaitTracker
 from firmware_py.detection.heading import (HEADING_WALK_S, MIN_BOUT_FRAMES, RUNNING_ACCEL_G, UNKNOWN, GaitCues,
                                            HeadingLearner)
-from firmware_py.detection.orientation import OrientationFilter, OrientationSettings, tilt_and_lean_deg
+from firmware_py.detection.orientation import OrientationFilter, OrientationSettings
 from hal.mpu6050_settings import SensorSettings
 from hal.types import SampleBlock
 
@@ -129,7 +132,8 @@ class Pipeline:
         self._stumble = StumbleDetector(settings.stumble)
         self._stillness = StillnessDetector(settings.stillness)
         self._session = SessionTracker(settings.session)
-        self._motion = Motion(heading_known=self.mounting == mounting.CALIBRATED)
+        self._features = MotionFeatures(settings.still_rate_dps, heading_known=self.mounting == mounting.CALIBRATED)
+        self._motion = self._features.motion       # the current frame's features, refilled every frame
         self._state: Dict[str, Any] = {"mounting": self.mounting, "tilt_deg": None,
                                        "trunk_rate_dps": None, "is_walking": False, "steps": 0,
                                        "cadence_spm": 0.0}
@@ -212,12 +216,10 @@ class Pipeline:
     def _detect(self, frames: Frames) -> List[Event]:
         assert self.calibration is not None
         accel, gyro = self.calibration.to_body(frames.accel_g, frames.gyro_dps)
-        orientation, gait, mo = self._orientation, self._gait, self._motion
+        orientation, gait, features, mo = self._orientation, self._gait, self._features, self._motion
         balance, fall, stumble, stillness, session = (self._balance, self._fall, self._stumble,
                                                       self._stillness, self._session)
-        still_rate = self.settings.still_rate_dps
         events: List[Event] = []
-        sqrt = math.sqrt
         columns = zip(frames.t_s.tolist(), frames.dt_s.tolist(), accel.tolist(), gyro.tolist(),
                       frames.gyro_overrange.tolist(), frames.is_gap.tolist(), frames.t_peak_s.tolist(),
                       frames.accel_peak_g.tolist(), frames.accel_low_g.tolist(), frames.accel_spread_g.tolist())
@@ -226,28 +228,13 @@ class Pipeline:
         learning = self.mounting == mounting.GRAVITY_ONLY or self._start_pending
         for i, (t, dt, (ax, ay, az), (wx, wy, wz), over, gap, t_peak, peak, low, spread) in enumerate(columns):
             orientation.step(dt, ax, ay, az, wx, wy, wz, over, gap)
-            ux, uy, uz = up = orientation.up
+            up = orientation.up
             if not orientation.is_recovering:
                 gait.settle(up)
-            # how fast "up" moves in the body: |w x up| (turning about the vertical does not tilt the trunk)
-            cx, cy, cz = wy * uz - wz * uy, wz * ux - wx * uz, wx * uy - wy * ux
-            tilt_rate = sqrt(cx * cx + cy * cy + cz * cz)
+            tilt_rate = tilt_rate_dps(up, wx, wy, wz)
             gait.step(t, orientation.vertical_accel_g, up, tilt_rate, peak)
-            mo.t_s, mo.t_peak_s, mo.accel_peak_g, mo.accel_low_g = t, t_peak, peak, low
-            mo.tilt_deg, mo.lean_back_deg, mo.lean_left_deg = tilt_and_lean_deg(up, gait.reference_up)
-            mo.tilt_rate_dps = tilt_rate
-            mo.back_rate_dps = -wy
-            mo.vertical_speed_m_s = orientation.vertical_speed_m_s
-            mo.is_walking = gait.is_walking
-            mo.walk_steps = gait.bout_steps
-            mo.step_rate_dps, mo.step_accel_g = gait.step_rate_dps, gait.step_accel_g
-            mo.is_still = spread < 0.1 and wx * wx + wy * wy + wz * wz < still_rate * still_rate
-            along = ax * ux + ay * uy + az * uz
-            hx, hy, hz = ax - along * ux, ay - along * uy, az - along * uz
-            mo.vertical_accel_g = orientation.vertical_accel_g
-            mo.horizontal_accel_g = sqrt(hx * hx + hy * hy + hz * hz)
-            mo.accel_g = sqrt(ax * ax + ay * ay + az * az)
-            mo.roll_rate_dps, mo.yaw_rate_dps = wx, wz
+            hx, hy, hz = features.update(t, t_peak, peak, low, spread, ax, ay, az, wx, wy, wz, tilt_rate,
+                                         orientation, gait)
             if mo.is_walking:
                 if not self._was_walking:
                     self._was_walking = True

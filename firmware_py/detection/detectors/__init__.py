@@ -1,5 +1,6 @@
 """The detectors: small state machines that turn per-frame motion features into events.
 
+``features`` fills the per-frame :class:`Motion` record they all read, from the orientation and gait stages.
 ``balance`` (loss_of_balance, before impact) · ``fall`` (impact + posture) · ``stumble`` (perturbation
 while walking, wearer stays up) · ``stillness`` (help_needed, recovered) · ``session`` (walk summary).
 """
