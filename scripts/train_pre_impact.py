@@ -37,7 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from firmware_py.evaluation.datasets import find_recordings, load_recording, sisfall_fall_runs  # noqa: E402
+from firmware_py.evaluation.datasets import find_recordings, load_recording  # noqa: E402
+from firmware_py.evaluation.sisfall import sisfall_fall_runs  # noqa: E402
 from firmware_py.detection.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES  # noqa: E402
 from firmware_py.detection.detectors.trees import DEFAULT_MODEL_PATH, TreeEnsemble  # noqa: E402
 from firmware_py.evaluation.evaluate import compute_metrics, evaluate_files, run_recording  # noqa: E402

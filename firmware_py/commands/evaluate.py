@@ -88,7 +88,7 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.datasets import sisfall_fall_runs
+    from ..evaluation.sisfall import sisfall_fall_runs
     from ..evaluation.evaluate import compute_metrics, evaluate_files, format_table, iter_results, settings_from_config
     from ..evaluation.transforms import Transform, parse_rotation
 

@@ -88,8 +88,9 @@ def _replay_csv_streaming(path: Path, settings: Any,
     import numpy as np
 
     from hal.types import SampleBlock
-    from ..evaluation.datasets import Recording, activity_from_name, kind_from_name, open_csv
+    from ..evaluation.datasets import activity_from_name, kind_from_name, open_csv
     from ..evaluation.evaluate import default_pipeline
+    from ..evaluation.recording import Recording
 
     stream = open_csv(path)
     kind = kind_from_name(path.name)

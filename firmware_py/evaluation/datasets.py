@@ -1,28 +1,16 @@
-"""Recordings from disk: the SisFall text files as distributed, and the project's own CSV.
+"""Recordings from disk: the project's own CSV, and finding and loading every recording under a folder.
 
-Both loaders return a :class:`Recording` in the *sensor's* axes together with the mounting
-(``body_from_sensor``) when it is known, so the pipeline sees a recording exactly as it would see the
-chip on the body. The class of a trial (``fall``, ``stumble``, ``walk`` or ``other``) comes from the
-SisFall activity code, or from the CSV file name, so a user labels their own trials by naming them.
-
-SisFall (Sucerquia et al., Sensors 17(1):198, 2017): ``SAxx/Dnn_SAxx_Rnn.txt``, one line per 200 Hz
-sample of nine right-aligned integer raw counts separated by ``,`` and ending in ``;`` and CRLF:
-ADXL345 x, y, z (13 bit, ±16 g), ITG3200 x, y, z (16 bit, ±2000 °/s), MMA8451Q x, y, z (unused here).
-The dataset Readme's conversion is ``value = (2 * range / 2**resolution) * counts``.
-
-The impact of a SisFall fall is the peak of |a| inside the SisFall_enhanced FALL label run. Those labels
-are not part of the text files; without them (the normal case for a user) the impact is the peak of |a|
-over the whole fall trial, which is the same sample in most trials (the FALL run brackets the impact).
-:func:`sisfall_fall_runs` reads the label runs from the development copy in ``../shared/data`` when
-it is there.
+Every loader returns a :class:`~firmware_py.evaluation.recording.Recording` in the *sensor's* axes together
+with the mounting (``body_from_sensor``) when it is known, so the pipeline sees a recording exactly as it
+would see the chip on the body. The class of a trial (``fall``, ``stumble``, ``walk`` or ``other``) comes
+from the SisFall activity code (``sisfall.py``, the dataset's own text files), or from the CSV file name,
+so a user labels their own trials by naming them.
 """
 from __future__ import annotations
 
 import io
 import json
-import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -33,119 +21,16 @@ from hal.types import SampleBlock
 from . import csv_samples
 # the CSV's columns and the checks on its samples live in csv_samples (CSV_COLUMNS re-exported here)
 from .csv_samples import _CSV_HEADER, CSV_COLUMNS, check_samples, count_lines, parse_chunk
+from .recording import Recording, peak_index
+from .sisfall import is_sisfall_name, load_sisfall_file
 from ..errors import DataFormatError
 
-log = logging.getLogger(__name__)
-
 __all__ = [
-    "Recording", "load_sisfall_file", "load_csv", "load_recording", "find_recordings", "iter_recordings",
-    "write_csv", "kind_from_name", "activity_from_name", "sisfall_kind", "sisfall_fall_runs", "SISFALL_BODY_FROM_SENSOR",
-    "CSV_COLUMNS", "KINDS", "FORMATS",
+    "load_csv", "open_csv", "load_recording", "find_recordings", "iter_recordings", "write_csv", "kind_from_name",
+    "activity_from_name", "CSV_COLUMNS", "FORMATS",
 ]
 
-KINDS = ("fall", "stumble", "walk", "other")
 FORMATS = ("sisfall", "csv")
-
-SISFALL_RATE_HZ = 200.0
-#: ADXL345, 13 bit over ±16 g: 32 / 2**13 g per count (= 1/256)
-SISFALL_ACCEL_G_PER_COUNT = 2 * 16 / 2 ** 13
-#: ITG3200, 16 bit over ±2000 °/s: 4000 / 2**16 °/s per count (the Readme's formula; it fits the data
-#: within a few per cent, the ITG3200 datasheet's 1/14.375 does not, see ../shared/data/sisfall/README.md)
-SISFALL_GYRO_DPS_PER_COUNT = 2 * 2000 / 2 ** 16
-#: SisFall device on the belt: +X right, +Y down, +Z forward. Body frame: x anterior, y left, z up.
-SISFALL_BODY_FROM_SENSOR = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-
-_SISFALL_NAME = re.compile(r"^([DF]\d\d)_(S[AE]\d\d)_(R\d\d)$")
-_SISFALL_LINE = re.compile(rb"^\s*-?\d+(\s*,\s*-?\d+){8}\s*;?\s*$")
-
-
-
-@dataclass(frozen=True, eq=False)
-class Recording:
-    """One trial: samples in the sensor's axes, what kind of trial it is, and where it came from.
-
-    Attributes
-    ----------
-    name : str
-        Trial name, e.g. ``F02_SA01_R01`` or the CSV file's stem.
-    t_s : ndarray, shape (n,)
-        Seconds since the start of the recording.
-    accel_g, gyro_dps : ndarray, shape (n, 3)
-        Acceleration in g (gravity included) and angular rate in °/s, in the sensor's axes.
-    body_from_sensor : ndarray, shape (3, 3), or None
-        Rotation taking sensor-axis vectors to the body frame (x anterior, y left, z up);
-        None when unknown (the pipeline then learns it while the wearer stands).
-    kind : str
-        ``fall``, ``stumble``, ``walk`` or ``other``.
-    activity : str
-        SisFall activity code (``F02``), or for CSV the leading word of the file name (``fall``).
-    impact_index : int or None
-        Sample of the impact in a fall trial (peak |a|), None for other trials.
-    source_path : str
-        File it was read from ("" for data made in memory).
-    synthetic : bool
-        True for generated traces (``firmware_py.evaluation.scenarios``), never for recordings of people.
-    """
-
-    name: str
-    t_s: np.ndarray
-    accel_g: np.ndarray
-    gyro_dps: np.ndarray
-    body_from_sensor: Optional[np.ndarray]
-    kind: str
-    activity: str
-    impact_index: Optional[int]
-    source_path: str = ""
-    synthetic: bool = False
-
-    def __post_init__(self) -> None:
-        n = len(self.t_s)
-        if self.accel_g.shape != (n, 3) or self.gyro_dps.shape != (n, 3):
-            raise ValueError(f"recording {self.name}: t_s has {n} samples but accel_g is {self.accel_g.shape} "
-                             f"and gyro_dps {self.gyro_dps.shape}; both must be ({n}, 3)")
-        if self.kind not in KINDS:
-            raise ValueError(f"recording {self.name}: kind = {self.kind!r} is not allowed; use one of "
-                             f"{', '.join(KINDS)}")
-
-    def __len__(self) -> int:
-        return len(self.t_s)
-
-    @property
-    def duration_s(self) -> float:
-        return float(self.t_s[-1] - self.t_s[0]) if len(self.t_s) > 1 else 0.0
-
-    @property
-    def impact_t_s(self) -> Optional[float]:
-        return None if self.impact_index is None else float(self.t_s[self.impact_index])
-
-    def blocks(self, block_s: float = 0.1) -> Iterator[SampleBlock]:
-        """The recording as consecutive ``SampleBlock``s of about ``block_s`` seconds, as the daemon reads them."""
-        if block_s <= 0:
-            raise ValueError(f"block_s = {block_s} is not allowed; use a positive number of seconds")
-        n = len(self.t_s)
-        if n == 0:
-            return
-        # block edges by time, so a jittering or irregular rate still gives ~block_s per block
-        count = int(np.ceil((self.t_s[-1] - self.t_s[0]) / block_s)) + 1
-        # a microsecond of slack so float rounding of k * block_s does not move a sample across an edge
-        edges = np.searchsorted(self.t_s, self.t_s[0] + np.arange(1, count + 1) * block_s - 1e-6, side="left")
-        edges = np.unique(np.r_[edges, n])
-        start = 0
-        for stop in edges:
-            if stop > start:
-                yield SampleBlock(self.t_s[start:stop], self.accel_g[start:stop], self.gyro_dps[start:stop])
-                start = int(stop)
-
-
-def sisfall_kind(activity: str) -> str:
-    """``F..`` fall, ``D18`` stumble, ``D01``–``D04`` (walking and jogging) walk, anything else other."""
-    if activity.startswith("F"):
-        return "fall"
-    if activity == "D18":
-        return "stumble"
-    if activity in ("D01", "D02", "D03", "D04"):
-        return "walk"
-    return "other"
 
 
 def kind_from_name(name: str) -> str:
@@ -155,87 +40,6 @@ def kind_from_name(name: str) -> str:
         if stem.startswith(kind):
             return kind
     return "other"
-
-
-def _peak_index(accel_g: np.ndarray, start: int = 0, stop: Optional[int] = None) -> int:
-    seg = accel_g[start:stop]
-    return start + int(np.argmax(np.einsum("ij,ij->i", seg, seg)))
-
-
-def _first_bad_sisfall_line(data: bytes) -> Tuple[int, bytes]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if line.strip() and not _SISFALL_LINE.match(line):
-            return number, line.strip()
-    return 0, b""
-
-
-def load_sisfall_file(path: Union[str, Path], fall_run: Optional[Tuple[int, int]] = None) -> Recording:
-    """Read one SisFall trial file as distributed (``SAxx/Dnn_SAxx_Rnn.txt``).
-
-    Parameters
-    ----------
-    path : str or Path
-        The text file. Its name gives the activity code, subject and repetition.
-    fall_run : (start, end_exclusive) or None
-        The SisFall_enhanced FALL label run of this trial, if known; the impact is the peak of |a|
-        inside it. Without it the impact of a fall trial is the peak of |a| over the whole trial.
-
-    Raises
-    ------
-    DataFormatError
-        The name is not ``Dnn_SAxx_Rnn.txt`` or a line is not nine integers ending in ``;``;
-        the message names the file and line.
-    """
-    path = Path(path)
-    match = _SISFALL_NAME.match(path.stem)
-    if not match:
-        raise DataFormatError(f"{path}: not a SisFall trial name; expected e.g. D01_SA01_R01.txt "
-                              "(activity code, subject, repetition)")
-    activity = match.group(1)
-    data = path.read_bytes()
-    try:
-        # one C-level parse of the whole file: ~7 ms for a 100 s trial (np.array over split() is 4x slower)
-        raw = np.loadtxt(io.BytesIO(data.replace(b";", b"")), delimiter=",", dtype=np.int32, ndmin=2)
-    except ValueError:
-        raw = None
-    if raw is None or raw.shape[1:] != (9,) or len(raw) == 0:
-        number, line = _first_bad_sisfall_line(data)
-        if number:
-            raise DataFormatError(f"{path}, line {number}: expected nine integer raw counts separated by ',' "
-                                  f"and ending in ';', got {line[:80]!r}")
-        raise DataFormatError(f"{path}: no samples; expected lines of nine integer raw counts ending in ';'")
-    accel_g = raw[:, 0:3] * SISFALL_ACCEL_G_PER_COUNT
-    gyro_dps = raw[:, 3:6] * SISFALL_GYRO_DPS_PER_COUNT
-    kind = sisfall_kind(activity)
-    impact = None
-    if kind == "fall":
-        impact = _peak_index(accel_g, *fall_run) if fall_run else _peak_index(accel_g)
-    return Recording(
-        name=path.stem, t_s=np.arange(len(raw)) / SISFALL_RATE_HZ, accel_g=accel_g, gyro_dps=gyro_dps,
-        body_from_sensor=SISFALL_BODY_FROM_SENSOR.copy(), kind=kind, activity=activity,
-        impact_index=impact, source_path=str(path), synthetic=False,
-    )
-
-
-def sisfall_fall_runs(npz_folder: Union[str, Path]) -> Dict[str, Tuple[int, int]]:
-    """The SisFall_enhanced FALL label run ``(start, end_exclusive)`` per trial name, from the per-subject
-    ``.npz`` files of ``../shared/data/sisfall`` (only their small ``__meta__`` entry is read).
-
-    Returns an empty dict when the folder is absent: labels are an optional refinement of the impact.
-    """
-    runs: Dict[str, Tuple[int, int]] = {}
-    folder = Path(npz_folder)
-    if not folder.is_dir():
-        return runs
-    for npz_path in sorted(folder.glob("S*.npz")):
-        with np.load(npz_path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["__meta__"]))
-        segments = (meta.get("temporal_labels") or {}).get("segments") or {}
-        for trial, segs in segments.items():
-            fall = [(int(s), int(e)) for cls, s, e in segs if int(cls) == 2]
-            if fall:
-                runs[trial] = fall[0]
-    return runs
 
 
 def _parse_csv_comment(path: Path, number: int, text: str) -> Tuple[str, object]:
@@ -370,7 +174,7 @@ def load_csv(path: Union[str, Path]) -> Recording:
         if "impact_t_s" in meta:
             impact = int(np.argmin(np.abs(t_s - float(meta["impact_t_s"]))))  # type: ignore[arg-type]
         else:
-            impact = _peak_index(accel_g)
+            impact = peak_index(accel_g)
     return Recording(
         name=path.stem, t_s=t_s, accel_g=accel_g, gyro_dps=values[:, 4:7],
         body_from_sensor=meta.get("body_from_sensor"),  # type: ignore[arg-type]
@@ -423,7 +227,7 @@ def activity_from_name(path: Union[str, Path], fmt: str) -> str:
 def _detect_format(path: Path) -> str:
     if path.suffix.lower() == ".csv":
         return "csv"
-    if path.suffix.lower() == ".txt" and _SISFALL_NAME.match(path.stem):
+    if path.suffix.lower() == ".txt" and is_sisfall_name(path.stem):
         return "sisfall"
     raise DataFormatError(f"{path}: cannot tell the format; name a .csv file, a SisFall Dnn_SAxx_Rnn.txt "
                           "file, or pass --format sisfall|csv")
@@ -446,7 +250,7 @@ def find_recordings(path: Union[str, Path], fmt: Optional[str] = None) -> List[T
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         if file.suffix.lower() == ".csv" and fmt in (None, "csv"):
             found.append((file, "csv"))
-        elif file.suffix.lower() == ".txt" and _SISFALL_NAME.match(file.stem) and fmt in (None, "sisfall"):
+        elif file.suffix.lower() == ".txt" and is_sisfall_name(file.stem) and fmt in (None, "sisfall"):
             found.append((file, "sisfall"))
     return found
 

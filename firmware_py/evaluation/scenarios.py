@@ -29,6 +29,8 @@ import numpy as np
 
 from hal.types import SampleBlock
 
+from .recording import Recording, sample_blocks
+
 __all__ = [
     "Scenario", "standing", "backward_walk", "stumble", "backward_fall", "slow_backward_fall", "forward_fall",
     "sitting",
@@ -88,19 +90,14 @@ class Scenario:
 
     def blocks(self, block_s: float = 0.1) -> Iterator[SampleBlock]:
         """The trace as consecutive ``SampleBlock``s of ``block_s`` seconds (the daemon's read size)."""
-        step = max(1, int(round(block_s * self.rate_hz)))
-        for start in range(0, len(self.t_s), step):
-            stop = start + step
-            yield SampleBlock(self.t_s[start:stop], self.accel_g[start:stop], self.gyro_dps[start:stop])
+        return sample_blocks(self.t_s, self.accel_g, self.gyro_dps, block_s)
 
     @property
     def rate_hz(self) -> float:
         return float(1.0 / np.median(np.diff(self.t_s))) if len(self.t_s) > 1 else DEFAULT_RATE_HZ
 
-    def to_recording(self, kind: Optional[str] = None):
-        """This trace as a ``datasets.Recording`` (body frame, so the mounting is the identity)."""
-        from .datasets import Recording
-
+    def to_recording(self, kind: Optional[str] = None) -> Recording:
+        """This trace as a :class:`Recording` (body frame, so the mounting is the identity)."""
         falls = self.truth_times("fall")
         if kind is None:
             kind = "fall" if falls else "stumble" if self.truth_times("stumble") else "other"

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_py.evaluation.datasets import (SISFALL_BODY_FROM_SENSOR, find_recordings, iter_recordings, kind_from_name,
-                                             load_csv, load_recording, load_sisfall_file, sisfall_kind, write_csv)
+from firmware_py.evaluation.datasets import (find_recordings, iter_recordings, kind_from_name, load_csv, load_recording,
+                                             write_csv)
+from firmware_py.evaluation.sisfall import SISFALL_BODY_FROM_SENSOR, load_sisfall_file, sisfall_kind
 from firmware_py.errors import DataFormatError
 from hal.types import SampleBlock
 

@@ -8,7 +8,8 @@ import pytest
 
 from firmware_py.evaluation import scenarios
 from firmware_py.cli import main
-from firmware_py.evaluation.datasets import Recording, write_csv
+from firmware_py.evaluation.datasets import write_csv
+from firmware_py.evaluation.recording import Recording
 from firmware_py.evaluation.evaluate import TrialResult, compute_metrics, run_recording
 from firmware_py.evaluation.transforms import Transform, parse_rotation, random_rotation
 from hal.types import SampleBlock
