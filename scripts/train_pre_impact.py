@@ -41,7 +41,8 @@ from firmware_py.evaluation.datasets import find_recordings, load_recording  # n
 from firmware_py.evaluation.sisfall import sisfall_fall_runs  # noqa: E402
 from firmware_py.detection.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES  # noqa: E402
 from firmware_py.detection.detectors.trees import DEFAULT_MODEL_PATH, TreeEnsemble  # noqa: E402
-from firmware_py.evaluation.evaluate import compute_metrics, evaluate_files, run_recording  # noqa: E402
+from firmware_py.evaluation.evaluate import evaluate_files, run_recording  # noqa: E402
+from firmware_py.evaluation.metrics import compute_metrics  # noqa: E402
 from firmware_py.detection.pipeline import DetectionSettings  # noqa: E402
 from firmware_py.evaluation.transforms import Transform  # noqa: E402
 

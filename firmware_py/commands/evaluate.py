@@ -89,7 +89,8 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.sisfall import sisfall_fall_runs
-    from ..evaluation.evaluate import compute_metrics, evaluate_files, format_table, iter_results, settings_from_config
+    from ..evaluation.evaluate import evaluate_files, settings_from_config
+    from ..evaluation.metrics import compute_metrics, format_table, iter_results
     from ..evaluation.transforms import Transform, parse_rotation
 
     if args.jobs is not None and args.jobs < 1:

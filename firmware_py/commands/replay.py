@@ -34,7 +34,8 @@ def _features(features: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.datasets import load_recording
-    from ..evaluation.evaluate import replay, settings_from_config
+    from ..evaluation.evaluate import settings_from_config
+    from ..evaluation.replay import replay
 
     settings = make_pipeline = None
     if args.config is not None:

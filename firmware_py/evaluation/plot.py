@@ -45,7 +45,7 @@ def plot_replay(out: Union[str, Path], recording: Any, trace: Any) -> Path:
         PNG to write.
     recording : datasets.Recording
         The samples (drawn in the body frame when the mounting is known).
-    trace : evaluate.ReplayTrace
+    trace : replay.ReplayTrace
         The pipeline's state over time and its events.
     """
     plt = require_matplotlib()

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from firmware_py.evaluation.datasets import write_csv
-from firmware_py.evaluation.evaluate import TrialResult, compute_metrics, evaluate_files, format_table, run_recording
+from firmware_py.evaluation.evaluate import evaluate_files, run_recording
+from firmware_py.evaluation.metrics import TrialResult, compute_metrics, format_table
 from firmware_py.events import Event
 from firmware_py.evaluation import scenarios
 

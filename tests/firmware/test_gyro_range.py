@@ -54,7 +54,8 @@ def test_orientation_table_no_longer_takes_a_gyro_range_and_says_where_it_went()
 
 def test_replay_with_a_config_takes_the_recordings_gyro_range_from_its_sensor_section(tmp_path):
     from firmware_py.evaluation.recording import Recording
-    from firmware_py.evaluation.evaluate import replay, settings_from_config
+    from firmware_py.evaluation.evaluate import settings_from_config
+    from firmware_py.evaluation.replay import replay
 
     t_s = np.arange(0.0, 6.0, 0.005)                 # what a ±500 °/s sensor recorded of the roll at 200 Hz
     accel_g, gyro_dps = roll_onto_the_side().sample(t_s)

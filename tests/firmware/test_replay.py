@@ -11,7 +11,7 @@ import pytest
 from firmware_py.evaluation import scenarios
 from firmware_py.evaluation.datasets import write_csv
 from firmware_py.errors import RetrowalkError
-from firmware_py.evaluation.evaluate import replay
+from firmware_py.evaluation.replay import replay
 from firmware_py.events import Event
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,8 @@ from firmware_py.evaluation import scenarios
 from firmware_py.cli import main
 from firmware_py.evaluation.datasets import write_csv
 from firmware_py.evaluation.recording import Recording
-from firmware_py.evaluation.evaluate import TrialResult, compute_metrics, run_recording
+from firmware_py.evaluation.evaluate import run_recording
+from firmware_py.evaluation.metrics import TrialResult, compute_metrics
 from firmware_py.evaluation.transforms import Transform, parse_rotation, random_rotation
 from hal.types import SampleBlock
 
