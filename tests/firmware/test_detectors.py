@@ -12,9 +12,12 @@ from firmware_py.detection.calibration import Calibration
 from firmware_py.detection.detectors import (BalanceDetector, BalanceSettings, FallSettings, Motion, StillnessDetector,
                                              StillnessSettings, StumbleSettings)
 from firmware_py.detection.detectors.fall_features import FEATURE_NAMES
+from firmware_py.detection.detectors.features import MotionFeatures, tilt_rate_dps
 from firmware_py.detection.detectors.trees import TreeEnsemble, load_model
 from firmware_py.errors import ConfigError
 from firmware_py.events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, RECOVERED, SESSION_SUMMARY, STUMBLE, Event
+from firmware_py.detection.gait import GaitTracker
+from firmware_py.detection.orientation import OrientationFilter
 from firmware_py.detection.pipeline import DetectionSettings, Pipeline
 from hal.types import SampleBlock
 
@@ -119,6 +122,25 @@ def _tip(detector: BalanceDetector, lean_back_deg: float, rate_dps: float, speed
 def _rule_only() -> BalanceDetector:
     """The backward-tip rule alone (a model that never scores above any threshold)."""
     return BalanceDetector(model=TreeEnsemble(FEATURE_NAMES, 1, -99.0, [[0]], [[0.0]], [[0.0, 0.0]]))
+
+
+def test_turning_about_the_vertical_does_not_count_as_tilting_the_trunk():
+    assert tilt_rate_dps((0.0, 0.0, 1.0), 0.0, 0.0, 90.0) == 0.0
+    assert tilt_rate_dps((0.0, 0.0, 1.0), 0.0, -40.0, 90.0) == pytest.approx(40.0)
+
+
+def test_a_frame_counts_as_still_only_without_turning_or_jolts():
+    orientation, gait = OrientationFilter(), GaitTracker()
+    orientation.step(0.05, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+    features = MotionFeatures(still_rate_dps=15.0, heading_known=True)
+    mo = features.motion
+    frame = (0.05, 0.04, 1.01, 0.99)                     # t_s, t_peak_s, peak and lowest |a|
+    features.update(*frame, 0.02, 0.0, 0.0, 1.0, 1.0, 2.0, 0.0, 0.0, orientation, gait)
+    assert mo.is_still and mo.tilt_deg == pytest.approx(0.0) and mo.accel_g == pytest.approx(1.0)
+    features.update(*frame, 0.02, 0.0, 0.0, 1.0, 20.0, 0.0, 0.0, 20.0, orientation, gait)
+    assert not mo.is_still and mo.tilt_rate_dps == 20.0 and mo.roll_rate_dps == 20.0
+    features.update(*frame, 0.3, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, orientation, gait)
+    assert not mo.is_still
 
 
 def test_backward_tip_rule_fires_at_a_smaller_angle_backwards_than_forwards():

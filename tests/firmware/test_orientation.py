@@ -1,10 +1,12 @@
 """Tilt filter: right through free fall and impact, bias learned, recovery after gyro overrange."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from firmware_py.detection.orientation import OrientationFilter, OrientationSettings
+from firmware_py.detection.orientation import OrientationFilter, OrientationSettings, tilt_and_lean_deg
 
 FRAME_S = 0.05
 
@@ -74,3 +76,15 @@ def test_vertical_speed_goes_down_when_the_waist_drops():
 def test_orientation_settings_name_a_bad_value():
     with pytest.raises(ValueError, match="gain_per_s = -1 is not allowed"):
         OrientationSettings(gain_per_s=-1)
+
+
+def test_tilt_and_lean_are_measured_from_the_reference_upright_when_one_is_given():
+    lying_on_back = (1.0, 0.0, 0.0)          # "up" seen from a body lying on its back: along +x (anterior)
+    assert tilt_and_lean_deg(lying_on_back) == pytest.approx((90.0, 90.0, 0.0))
+    leaning_left = (0.0, -math.sin(math.radians(20.0)), math.cos(math.radians(20.0)))
+    tilt, back, left = tilt_and_lean_deg(leaning_left)
+    assert (tilt, back, left) == pytest.approx((20.0, 0.0, 20.0))
+    # a wearer who stands 10° forwards as their upright: standing so is no tilt, upright is 10° backwards
+    stoop = (-math.sin(math.radians(10.0)), 0.0, math.cos(math.radians(10.0)))
+    assert tilt_and_lean_deg(stoop, stoop) == pytest.approx((0.0, 0.0, 0.0), abs=1e-6)
+    assert tilt_and_lean_deg((0.0, 0.0, 1.0), stoop) == pytest.approx((10.0, 10.0, 0.0))
