@@ -29,7 +29,7 @@ from .recording import Recording, sample_blocks
 
 __all__ = [
     "Scenario", "standing", "backward_walk", "stumble", "backward_fall", "slow_backward_fall", "forward_fall",
-    "sitting", "lying_down", "demo_walk", "DEFAULT_RATE_HZ",
+    "fall_from_standing", "sitting", "lying_down", "demo_walk", "DEFAULT_RATE_HZ",
 ]
 
 DEFAULT_RATE_HZ = 200.0
@@ -206,6 +206,18 @@ def _fall_scenario(direction: str, seed: int, walk_s: float, lie_s: float, impac
     segments.fall(b, direction, impact_peak_g, length_m, dip_g)
     segments.lie_still(b, lie_s)
     return _build(b, f"synthetic_{label or direction}_fall_seed{seed}")
+
+
+def fall_from_standing(direction: str = "backward", seed: int = 0, stand_s: float = 10.0, lie_s: float = 5.0,
+                       impact_peak_g: float = 4.5, rate_hz: float = DEFAULT_RATE_HZ) -> Scenario:
+    """Standing still for ``stand_s``, then a fall (no walk before it), then lying still (synthetic): the
+    daemon's resting reads are on when the fall starts."""
+    _check_direction(direction)
+    b = _start(seed, rate_hz)
+    segments.stand(b, stand_s)
+    segments.fall(b, direction, impact_peak_g)
+    segments.lie_still(b, lie_s)
+    return _build(b, f"synthetic_{direction}_fall_from_standing_seed{seed}")
 
 
 def lying_down(seed: int = 0, stand_s: float = 3.0, lie_s: float = 150.0, rate_hz: float = DEFAULT_RATE_HZ) -> Scenario:

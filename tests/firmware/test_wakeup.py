@@ -118,11 +118,7 @@ def test_a_fall_from_standing_still_is_announced_within_milliseconds_even_with_r
     from firmware_py.evaluation import scenarios
     from hal.emulated import ArrayMotion
 
-    m = scenarios._start(0, 200.0)
-    scenarios._stand(m, 10.0)
-    scenarios._fall(m, direction, 4.5)
-    scenarios._lie_still(m, 5.0)
-    trace = m.build("synthetic_fall_from_standing")
+    trace = scenarios.fall_from_standing(direction, seed=0, stand_s=10.0, lie_s=5.0)
     waits_ms = {}
     config = Config(daemon=DaemonSettings(driver="emulated", telemetry_interval_s=0),
                     paths=PathsSettings(state_dir=str(state_dir)), mqtt=MqttSettings(device_id="test"))
