@@ -10,9 +10,10 @@ from typing import Any, Callable, List, Optional, Protocol, Sequence
 
 from smbus2 import I2cFunc, SMBus, i2c_msg  # the only smbus2 import in the project
 
+from .clock import Clock, MonotonicClock
 from .errors import RetrowalkError, SensorNotFound
 
-__all__ = ["I2CBus", "I2cFunc", "i2c_msg", "open_i2c_bus", "retry_transfer", "errno_text"]
+__all__ = ["I2CBus", "I2cFunc", "i2c_msg", "open_i2c_bus", "retry_transfer", "errno_text", "BusDevice"]
 
 
 class I2CBus(Protocol):
@@ -77,3 +78,26 @@ def retry_transfer(action: Callable[..., Any], args: Sequence[Any], *, retries: 
             if attempts > retries:
                 raise fail(exc, attempts) from exc
             pause()
+
+
+class BusDevice:
+    """A chip on an I2C bus, as every driver here holds it: the bus, a clock for its waits, a retry count.
+
+    ``owns_bus``: the driver opened the bus itself (``open()``), so closing the driver closes the bus; a bus
+    passed in belongs to the caller, who may have other chips on it.
+    """
+
+    def __init__(self, bus: I2CBus, clock: Optional[Clock] = None, *, owns_bus: bool = False) -> None:
+        self._bus = bus
+        self._clock = clock if clock is not None else MonotonicClock()
+        self._owns_bus = owns_bus
+        self._closed = False
+        self.retries = 0
+
+    def close(self) -> None:
+        """Idempotent. Closes the bus only if :meth:`open` opened it."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_bus:
+            self._bus.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
-from .bus import I2CBus, errno_text, open_i2c_bus, retry_transfer
-from .clock import Clock, MonotonicClock
+from .bus import BusDevice, I2CBus, errno_text, open_i2c_bus, retry_transfer
+from .clock import Clock
 from .errors import GaugeBusError, GaugeNotFound, SensorNotFound
 
 GAUGE_WIRING_HINT = ("check that the gauge's board sits firmly on the header or its wires, that I2C is enabled "
@@ -25,7 +25,7 @@ class BatteryReading:
     charging: bool
 
 
-class WordRegisterGauge:
+class WordRegisterGauge(BusDevice):
     """A gauge chip with 16-bit big-endian registers on an ``I2CBus``; subclasses name the chip and its
     registers (``CHIP``, ``REGISTER_NAMES``) and implement ``read()``."""
 
@@ -35,14 +35,10 @@ class WordRegisterGauge:
 
     def __init__(self, bus: I2CBus, address: int, clock: Optional[Clock] = None, *, bus_number: int = 1,
                  bus_retries: int = 3, owns_bus: bool = False) -> None:
-        self._bus = bus
+        super().__init__(bus, clock, owns_bus=owns_bus)
         self.address = address
         self.bus_number = bus_number
-        self._clock = clock if clock is not None else MonotonicClock()
         self._bus_retries = bus_retries
-        self._owns_bus = owns_bus
-        self._closed = False
-        self.retries = 0
 
     @classmethod
     def open(cls, bus_number: int = 1, address: Optional[int] = None, **kwargs: Any) -> Any:
@@ -86,14 +82,6 @@ class WordRegisterGauge:
 
     def read(self) -> BatteryReading:
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Idempotent. Closes the bus only if :meth:`open` opened it."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_bus:
-            self._bus.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(bus={self.bus_number}, address=0x{self.address:02x})"

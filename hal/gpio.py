@@ -32,7 +32,7 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple, TypeVar, Union
 
-from gpiozero import LED, DigitalInputDevice, TonalBuzzer
+from gpiozero import LED, DigitalInputDevice, DigitalOutputDevice, TonalBuzzer
 from gpiozero import Buzzer as OnOffBuzzer
 from gpiozero.exc import GPIOZeroError, PinPWMUnsupported
 from gpiozero.pins import Factory
@@ -47,7 +47,31 @@ class GpioError(HardwareError, OSError):
     """A GPIO device could not be set up (pin in use, no GPIO on this machine, no PWM for a passive buzzer)."""
 
 
-class ActiveBuzzer:
+class _OnOffOutput:
+    """A gpiozero output that is on or off, safe to switch after close (shutdown paths call off() and close()
+    in either order)."""
+
+    def __init__(self, pin: int, device: DigitalOutputDevice) -> None:
+        self.pin = pin
+        self._device = device
+
+    @property
+    def is_on(self) -> bool:
+        return not self._device.closed and bool(self._device.is_active)
+
+    def on(self) -> None:
+        if not self._device.closed:
+            self._device.on()
+
+    def off(self) -> None:
+        if not self._device.closed:
+            self._device.off()
+
+    def close(self) -> None:
+        self._device.close()
+
+
+class ActiveBuzzer(_OnOffOutput):
     """A buzzer with its own oscillator: it sounds while its pin is high (gpiozero ``Buzzer``).
 
     :param int pin: BCM number.
@@ -57,29 +81,12 @@ class ActiveBuzzer:
     kind = ACTIVE
 
     def __init__(self, pin: int, *, pin_factory: Optional[Factory] = None) -> None:
-        self.pin = pin
-        self._device = OnOffBuzzer(pin, pin_factory=pin_factory)
-
-    @property
-    def is_on(self) -> bool:
-        return not self._device.closed and bool(self._device.is_active)
+        super().__init__(pin, OnOffBuzzer(pin, pin_factory=pin_factory))
 
     @property
     def value(self) -> int:
         """1 while sounding, else 0 (gpiozero's output-device convention)."""
         return int(self.is_on)
-
-    def on(self) -> None:
-        if not self._device.closed:
-            self._device.on()
-
-    def off(self) -> None:
-        # Safe after close: shutdown paths call off() and close() in either order.
-        if not self._device.closed:
-            self._device.off()
-
-    def close(self) -> None:
-        self._device.close()
 
     def __repr__(self) -> str:
         return f"ActiveBuzzer(pin={self.pin}, {'on' if self.is_on else 'off'})"
@@ -131,27 +138,11 @@ class PassiveBuzzer:
 Buzzer = Union[ActiveBuzzer, PassiveBuzzer]
 
 
-class StatusLed:
+class StatusLed(_OnOffOutput):
     """Optional LED: lit while an alarm or an uncancelled fall is in progress (shows a muted alarm, too)."""
 
     def __init__(self, pin: int, *, pin_factory: Optional[Factory] = None) -> None:
-        self.pin = pin
-        self._device = LED(pin, pin_factory=pin_factory)
-
-    @property
-    def is_on(self) -> bool:
-        return not self._device.closed and bool(self._device.is_lit)
-
-    def on(self) -> None:
-        if not self._device.closed:
-            self._device.on()
-
-    def off(self) -> None:
-        if not self._device.closed:
-            self._device.off()
-
-    def close(self) -> None:
-        self._device.close()
+        super().__init__(pin, LED(pin, pin_factory=pin_factory))
 
 
 class CancelButton:

@@ -23,8 +23,8 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import mpu6050_registers as R
-from .bus import I2CBus, errno_text, i2c_msg, open_i2c_bus, retry_transfer
-from .clock import Clock, MonotonicClock
+from .bus import BusDevice, I2CBus, errno_text, i2c_msg, open_i2c_bus, retry_transfer
+from .clock import Clock
 from .errors import SensorBusError, SensorNotFound, SensorTimeout
 from .mpu6050_identity import check_identity, wiring_hint
 from .mpu6050_selftest import AxisSelfTest, SelfTestResult, axis_result
@@ -39,7 +39,7 @@ class _FifoDisturbed(Exception):
     """A FIFO read failed part-way: how many bytes left the FIFO is unknown, so alignment is lost."""
 
 
-class Mpu6050:
+class Mpu6050(BusDevice):
     """The driver. Constructing it probes, resets and configures the chip and starts the FIFO.
 
     Parameters
@@ -78,12 +78,8 @@ class Mpu6050:
 
     def __init__(self, bus: I2CBus, settings: Optional[SensorSettings] = None, clock: Optional[Clock] = None,
                  *, owns_bus: bool = False) -> None:
+        super().__init__(bus, clock, owns_bus=owns_bus)
         self.settings = settings if settings is not None else SensorSettings()
-        self._bus = bus
-        self._clock = clock if clock is not None else MonotonicClock()
-        self._owns_bus = owns_bus
-        self._closed = False
-        self.retries = 0
         self.overflows = 0
         axes_index, axes_sign = parse_axes_map(self.settings.axes_map)
         self._axes_index = np.array(axes_index)
@@ -361,14 +357,6 @@ class Mpu6050:
                                      R.gyro_factory_trim_lsb(gyro_codes[i], i)))
         return SelfTestResult(tuple(axes))
 
-    # ---- lifecycle ---------------------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Idempotent. Closes the bus only if :meth:`open` opened it."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_bus:
-            self._bus.close()
 
     def __enter__(self) -> "Mpu6050":
         return self
