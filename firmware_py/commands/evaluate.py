@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from . import add_recording_config_option
+
 HELP = "run the detectors on every recording under PATH and print sensitivity, specificity, lead time"
 
 
@@ -24,9 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "to stdout")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="worker processes (default: one per core)")
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="take the [detection] settings, and the recordings' gyro range from [sensor] "
-                             "gyro_range_dps, from this retrowalk.toml (default: built-in defaults)")
+    add_recording_config_option(parser)
     parser.add_argument("--labels", type=Path, metavar="DIR",
                         help="folder of SisFall per-subject .npz files with the SisFall_enhanced labels, to place "
                              "each impact inside its FALL label run (default: ../shared/data/sisfall when present, "

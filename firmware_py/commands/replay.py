@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
+from . import add_recording_config_option
+
 HELP = "run the detectors on one recording and print the events (--plot OUT.png to see why)"
 
 
@@ -17,9 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", type=Path, metavar="OUT.png",
                         help="draw signals, tilt, steps and events on one time axis (needs matplotlib: "
                              "pip install 'retrowalk[plot]')")
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="take the [detection] settings, and the recordings' gyro range from [sensor] "
-                             "gyro_range_dps, from this retrowalk.toml (default: built-in defaults)")
+    add_recording_config_option(parser)
 
 
 def _features(features: dict) -> str:
