@@ -45,10 +45,15 @@ def is_still(block: SampleBlock) -> bool:
     """The wearer did not move during ``block`` (standing, sitting or lying still)."""
     if len(block) < 2:
         return False
+    # Run on every FIFO read, so few numpy calls: the square root is monotonic, so the spread of |a| is the
+    # difference of the roots of the extreme squares (the same figure as rooting all n first); the gyro is
+    # only looked at when the accelerometer was still (while walking it never is).
     accel = np.asarray(block.accel_g)
-    magnitude = np.sqrt(np.einsum("ij,ij->i", accel, accel))
-    gyro_spread = np.ptp(np.asarray(block.gyro_dps), axis=0)
-    return float(np.ptp(magnitude)) < STILL_ACCEL_SPREAD_G and float(gyro_spread.max()) < STILL_GYRO_SPREAD_DPS
+    squared = np.einsum("ij,ij->i", accel, accel)
+    if not math.sqrt(squared.max()) - math.sqrt(squared.min()) < STILL_ACCEL_SPREAD_G:
+        return False
+    gyro = np.asarray(block.gyro_dps)
+    return float((gyro.max(axis=0) - gyro.min(axis=0)).max()) < STILL_GYRO_SPREAD_DPS
 
 
 class WakeSchedule:
