@@ -94,8 +94,9 @@ class StorageFallback:
         return notices
 
     def tick(self, now: float) -> None:
-        """Notice a removed state directory (once a second), retry the disk when due, keep the log bounded."""
-        if self.last_error is None and now >= self._next_check_s:
+        """Notice a removed state directory and keep the log bounded (both once a second); retry the disk when due."""
+        checking = self.last_error is None and now >= self._next_check_s
+        if checking:
             self._next_check_s = now + 1.0
             if self.file is None or self.file.was_replaced():
                 self._rescue_rows()
@@ -103,7 +104,10 @@ class StorageFallback:
                                               f"removed while running; re-creating it"))
                 self.next_retry_s = now  # re-create at once
         self.retry_if_due(now)
-        self.trim_wal()  # between steps, off the put path (a long outage grows the log here)
+        if checking:
+            # between steps, off the put path (a long outage grows the log here); once a second like the check
+            # above: its stat() on each of the loop's 20 wakes a second cost more than the log grows in one
+            self.trim_wal()
 
     def _rescue_rows(self) -> None:
         """Rows in a file that was deleted under us are still readable through our connection: keep them."""
