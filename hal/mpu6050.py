@@ -18,7 +18,7 @@ from __future__ import annotations
 import errno
 import math
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -86,6 +86,11 @@ class Mpu6050(BusDevice):
         self._axes_sign = np.array(axes_sign)
         self._accel_scale = 1.0 / R.ACCEL_LSB_PER_G[self.settings.accel_range_g]
         self._gyro_scale = 1.0 / R.GYRO_LSB_PER_DPS[self.settings.gyro_range_dps]
+        # the FIFO decode's columns and factors, worked out once instead of on every read (same products)
+        self._gyro_columns = 3 + self._axes_index
+        self._accel_factors = self._accel_scale * self._axes_sign
+        self._gyro_factors = self._gyro_scale * self._axes_sign
+        self._pointers: Dict[int, Any] = {}  # register -> its write message, reused (read only by the bus)
         self._rate_hz = float(R.sample_rate_hz(self.settings.dlpf_code, self.settings.smplrt_div))
         self._timeline = SampleTimeline(self._rate_hz)
         self._wiring_hint = wiring_hint(self.settings.bus)
@@ -131,7 +136,9 @@ class Mpu6050(BusDevice):
         self._clock.sleep(self.RETRY_PAUSE_S)
 
     def _rdwr_read(self, register: int, length: int) -> bytes:
-        write = i2c_msg.write(self.settings.address, [register])
+        write = self._pointers.get(register)
+        if write is None:
+            write = self._pointers[register] = i2c_msg.write(self.settings.address, [register])
         read = i2c_msg.read(self.settings.address, length)
         self._bus.i2c_rdwr(write, read)
         return bytes(read)
@@ -266,8 +273,8 @@ class Mpu6050(BusDevice):
             self._restart_fifo_after_gap()
             return self._empty()
         raw = np.frombuffer(data, dtype=">i2").reshape(-1, 6)
-        accel_g = raw[:, :3][:, self._axes_index] * (self._accel_scale * self._axes_sign)
-        gyro_dps = raw[:, 3:][:, self._axes_index] * (self._gyro_scale * self._axes_sign)
+        accel_g = raw[:, self._axes_index] * self._accel_factors
+        gyro_dps = raw[:, self._gyro_columns] * self._gyro_factors
         t_s, gap = self._timeline.place(n, now_s)
         self._timeline.seen_at_s = before_s
         lost, self._pending_lost = self._pending_lost + gap, 0
