@@ -148,3 +148,25 @@ def test_the_loop_never_spins_after_a_fall_whose_help_was_called_when_its_window
     reads_before = daemon.wakeup.reads
     run_as_run_does(daemon, fake_clock, 150.0)  # past help_dedupe_s (120 s); asserts every wake is ahead
     assert (daemon.wakeup.reads - reads_before) / 150.0 <= 25  # one per frame and the pattern's edges
+
+
+def test_a_block_is_still_only_when_both_the_acceleration_magnitude_and_every_gyro_axis_barely_vary():
+    import numpy as np
+
+    from firmware_py.daemon.wakeup import STILL_ACCEL_SPREAD_G, STILL_GYRO_SPREAD_DPS, is_still
+    from hal.types import SampleBlock
+
+    def block(accel_z, gyro_x):
+        n = len(accel_z)
+        accel = np.column_stack([np.zeros(n), np.zeros(n), accel_z])
+        gyro = np.column_stack([gyro_x, np.full(n, 30.0), np.zeros(n)])  # a constant bias does not count
+        return SampleBlock(np.arange(n) * 0.005, accel, gyro)
+
+    lying = [1.0, 1.01, 0.99, 1.0]
+    assert is_still(block(lying, [0.0, 1.0, -1.0, 0.0]))
+    assert not is_still(block([1.0, 1.0 + 1.01 * STILL_ACCEL_SPREAD_G, 1.0, 1.0], [0.0] * 4))
+    assert not is_still(block([-1.0, -1.0 - 1.01 * STILL_ACCEL_SPREAD_G, -1.0, -1.0], [0.0] * 4))  # |a|, not a
+    assert not is_still(block(lying, [0.0, 1.01 * STILL_GYRO_SPREAD_DPS, 0.0, 0.0]))
+    assert not is_still(block([1.0, float("nan"), 1.0, 1.0], [0.0] * 4))
+    assert not is_still(block(lying, [0.0, float("nan"), 0.0, 0.0]))
+    assert not is_still(block([1.0], [0.0]))  # one sample says nothing about movement
