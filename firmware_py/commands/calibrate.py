@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..detection.calibration import calibrate_at_rest
+    from ..detection.orientation import tilt_and_lean_deg
     from ..config import load_config
     from ..daemon.blocks import concat_blocks, read_for
     from ..daemon.calibration_file import save_calibration
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     bias = np.asarray(calibration.gyro_bias_dps, dtype=float)
     # how far the sensor's z axis is from the body's up: the mounting tilt the calibration removes
     up_in_sensor = np.asarray(calibration.body_from_sensor, dtype=float)[2]
-    tilt_deg = float(np.degrees(np.arccos(np.clip(up_in_sensor[2] / np.linalg.norm(up_in_sensor), -1, 1))))
+    ux, uy, uz = (up_in_sensor / np.linalg.norm(up_in_sensor)).tolist()
+    tilt_deg = tilt_and_lean_deg((ux, uy, uz))[0]
     print(f"calibrated from {len(block)} samples: gyro bias "
           f"({bias[0]:+.2f}, {bias[1]:+.2f}, {bias[2]:+.2f}) °/s, sensor z axis {tilt_deg:.0f}° from vertical\n"
           f"saved to {path}; 'retrowalk run' loads it at start")
