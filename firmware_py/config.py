@@ -49,7 +49,8 @@ ETC_CONFIG = "/etc/retrowalk/retrowalk.toml"
 #: an environment variable naming the config file (overrides ``ETC_CONFIG``)
 ENV_VAR = "RETROWALK_CONFIG"
 
-_MOVED_KEYS: MovedKeys = {("detection", "orientation", "gyro_range_dps"): "[sensor] gyro_range_dps"}
+_MOVED_KEYS: MovedKeys = {("detection", "orientation", "gyro_range_dps"): "[sensor] gyro_range_dps",
+                          ("mqtt", "max_mute_minutes"): "[alerts] mute_max_minutes"}
 """Keys that live elsewhere now: a config that still has one is told where."""
 
 

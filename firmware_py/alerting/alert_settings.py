@@ -11,6 +11,9 @@ from .alarm_patterns import DEFAULT_PATTERNS, TEST_ALARM, PatternSettings
 from .urgency import PRIORITY, SELF_ENDING
 from ..events import FALL, HELP_NEEDED, LOSS_OF_BALANCE, SHUTTING_DOWN, SOS, STUMBLE
 
+#: the longest mute by default; the MQTT ``mute`` command is bounded by the same setting
+MUTE_MAX_MINUTES = 120.0
+
 
 def _default(kind: str) -> Callable[[], PatternSettings]:
     return lambda: DEFAULT_PATTERNS[kind]
@@ -20,15 +23,16 @@ def _default(kind: str) -> Callable[[], PatternSettings]:
 class AlertSettings:
     """The ``[alerts]`` section: pins, buzzer, button, timings and one pattern per event type.
 
-    The pins, ``buzzer_kind``, ``tone_hz`` and ``button_bounce_s`` are the wiring: ``gpio`` gives them to
-    ``hal.gpio`` as its ``GpioSettings``, which checks them (with messages naming these keys) and holds their
-    defaults. ``cancel_window_s``: how long the wearer has to press "I'm OK" after a fall before
+    Pins are BCM numbers. ``buzzer_kind`` "active" (has its own oscillator: on/off) or "passive" (a piezo
+    driven at ``tone_hz``). ``cancel_window_s``: how long the wearer has to press "I'm OK" after a fall before
     ``help_needed``. ``long_press_s``: a hold this long is a manual SOS. ``help_dedupe_s``: a ``help_needed``
     within this long of a fall belongs to that fall. ``cooldown_s``: a stumble or loss-of-balance alarm does
     not sound again within this long of its last start; ``rate_limit_alarms`` per ``rate_limit_window_s`` caps
     them together. ``mute_max_minutes`` bounds ``mute``; ``mute_falls`` lets a mute silence fall-class alarms.
     """
 
+    # the wiring: ``gpio`` hands these to hal.gpio as its GpioSettings, which checks them (its messages name
+    # these keys) and holds their defaults
     buzzer_pin: int = GpioSettings.buzzer_pin
     button_pin: int = GpioSettings.button_pin
     led_pin: Optional[int] = GpioSettings.led_pin
@@ -41,7 +45,7 @@ class AlertSettings:
     cooldown_s: float = 3.0
     rate_limit_alarms: int = 6
     rate_limit_window_s: float = 60.0
-    mute_max_minutes: float = 120.0
+    mute_max_minutes: float = MUTE_MAX_MINUTES
     mute_falls: bool = False
     stumble: PatternSettings = field(default_factory=_default(STUMBLE))
     loss_of_balance: PatternSettings = field(default_factory=_default(LOSS_OF_BALANCE))

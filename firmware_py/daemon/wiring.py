@@ -206,7 +206,8 @@ def build_pipeline(config: Config, calibration: Optional[Calibration] = None,
 def build_publisher(config: Config, outbox: Outbox, clock: Clock, state_dir: Optional[Path] = None) -> Publisher:
     from ..transport.mqtt import Publisher
 
-    return Publisher(config.mqtt, outbox, clock, state_dir=state_dir)
+    return Publisher(config.mqtt, outbox, clock, state_dir=state_dir,
+                     max_mute_minutes=config.alerts.mute_max_minutes)
 
 
 def build_daemon(config: Config, clock: Optional[Clock] = None, *, pin_factory: Any = None,

@@ -121,7 +121,7 @@ def discovery_messages(topics: Topics, discovery_prefix: str = "homeassistant") 
         ("button", "stop_alarm", {
             "name": "Stop alarm", "command_topic": topics.cmd("cancel"), "payload_press": HA_PRESS,
             "qos": 1, "entity_category": "config", "icon": "mdi:alarm-off"}),
-        # stumble chirps only, unless [alerts] mute_falls; refused (and shown so) past max_mute_minutes
+        # stumble chirps only, unless [alerts] mute_falls; refused (and shown so) past [alerts] mute_max_minutes
         ("button", "mute_30_min", {
             "name": "Mute 30 min", "command_topic": topics.cmd("mute"), "payload_press": '{"minutes": 30}',
             "qos": 1, "entity_category": "config", "icon": "mdi:volume-off"}),

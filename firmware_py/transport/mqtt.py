@@ -34,7 +34,8 @@ from .delivery import OutboxDelivery, SendRefused
 from .outbox import Outbox
 from .ha_discovery import ha_status_topics
 from .retained import LEDGER_NAME, RetainedTopics
-from .topics import OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics, parse_command
+from .topics import (MUTE_MAX_MINUTES, OFFLINE, ONLINE, Command, CommandError, CommandResult, Topics,
+                     parse_command)
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,10 @@ class Publisher:
     """
 
     def __init__(self, settings: MqttSettings, outbox: Outbox, clock: Clock,
-                 rng: Optional[random.Random] = None, state_dir: Optional[Path] = None) -> None:
+                 rng: Optional[random.Random] = None, state_dir: Optional[Path] = None,
+                 max_mute_minutes: float = MUTE_MAX_MINUTES) -> None:
         self.settings = settings
+        self.max_mute_minutes = max_mute_minutes  # [alerts] mute_max_minutes: the alert manager's own bound
         self.outbox = outbox
         self.clock = clock
         self.topics = Topics(settings.prefix, settings.device_id)
@@ -307,7 +310,7 @@ class Publisher:
                 self.reply(CommandResult(name, False, text))
                 continue
             try:
-                good.append(parse_command(name, payload, self.settings.max_mute_minutes))
+                good.append(parse_command(name, payload, self.max_mute_minutes))
             except CommandError as exc:
                 log.warning("MQTT: refused command: %s", exc)
                 self.reply(CommandResult(exc.command, False, str(exc), exc.request_id))

@@ -85,8 +85,9 @@ class MqttSettings:
         Home Assistant's discovery prefix.
     max_inflight : int
         Events handed to the network at once at QoS 1; the rest wait in the outbox.
-    max_mute_minutes : int
-        Longest mute the ``mute`` command accepts.
+
+    The longest mute the ``mute`` command accepts is ``[alerts] mute_max_minutes``: one setting for the command
+    and the alert manager that carries it out.
     """
 
     host: str = "127.0.0.1"
@@ -102,7 +103,6 @@ class MqttSettings:
     discovery: bool = False
     discovery_prefix: str = "homeassistant"
     max_inflight: int = 20
-    max_mute_minutes: int = 120
 
     def __post_init__(self) -> None:
         if not self.host or any(c.isspace() for c in self.host):
@@ -121,8 +121,6 @@ class MqttSettings:
             raise ValueError("password_file is set without username; set username too")
         if not 1 <= self.max_inflight <= 1000:
             raise ValueError(f"max_inflight = {self.max_inflight} is not allowed; use 1 to 1000")
-        if not 1 <= self.max_mute_minutes <= 24 * 60:
-            raise ValueError(f"max_mute_minutes = {self.max_mute_minutes} is not allowed; use 1 to 1440")
 
     @property
     def broker(self) -> str:

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from ..alerting.alert_settings import MUTE_MAX_MINUTES
+
 ONLINE, OFFLINE = "online", "offline"
 
 COMMAND_NAMES = ("cancel", "mute", "test_alarm", "calibrate", "ping")
@@ -145,7 +147,7 @@ _ALLOWED_FIELDS = {"cancel": {"id"}, "test_alarm": {"id"}, "calibrate": {"id"}, 
                    "mute": {"id", "minutes"}}
 
 
-def parse_command(name: str, payload: bytes, max_mute_minutes: int = 120) -> Command:
+def parse_command(name: str, payload: bytes, max_mute_minutes: float = MUTE_MAX_MINUTES) -> Command:
     """Validate one inbound command; raise ``CommandError`` naming the problem (never anything else).
 
     Payloads: empty, ``PRESS`` (Home Assistant's button) or a JSON object. ``mute`` takes ``{"minutes": N}`` with
@@ -193,7 +195,7 @@ def parse_command(name: str, payload: bytes, max_mute_minutes: int = 120) -> Com
         raise CommandError(name, f"mute: minutes = {_short(minutes)} must be a whole number of minutes",
                            request_id)
     if not 1 <= minutes <= max_mute_minutes:
-        raise CommandError(name, f"mute: minutes = {_short(minutes)} is out of range; use 1 to {max_mute_minutes}",
+        raise CommandError(name, f"mute: minutes = {_short(minutes)} is out of range; use 1 to {max_mute_minutes:g}",
                            request_id)
     return Command(name, minutes=minutes, request_id=request_id)
 

@@ -223,3 +223,9 @@ def test_show_prints_the_effective_config_without_the_password_when_one_is_confi
     assert 'host = "broker.example"' in out and f'password_file = "{tmp_path / "pw"}"' in out
     assert "hunter2" not in out
     assert tomllib.loads(out)["sensor"]["sample_rate_hz"] == Config().sensor.sample_rate_hz
+
+
+def test_the_old_mqtt_max_mute_minutes_key_is_refused_naming_where_the_setting_lives_now(tmp_path):
+    # it was a second copy of [alerts] mute_max_minutes, which the alert manager enforces
+    message = error_of(write(tmp_path, "[mqtt]\nmax_mute_minutes = 60\n"))
+    assert "max_mute_minutes" in message and "[alerts] mute_max_minutes" in message

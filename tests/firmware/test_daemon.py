@@ -278,6 +278,29 @@ def test_bad_command_payload_gets_a_reply_naming_the_field_when_mute_has_no_minu
 
 
 @pytest.mark.broker
+def test_mqtt_mute_is_bounded_by_the_alerts_mute_max_minutes_the_alert_manager_keeps(
+        daemons, fake_clock, mock_factory, state_dir, mosquitto):
+    import dataclasses
+
+    # one setting for the longest mute: the command's check and the alert manager's are the same bound
+    mqtt = MqttSettings(host=mosquitto.host, port=mosquitto.port, device_id="cmdtest")
+    config = make_config(state_dir, mqtt=mqtt)
+    config = dataclasses.replace(config, alerts=dataclasses.replace(config.alerts, mute_max_minutes=240.0))
+    daemon = start(daemons, config, fake_clock, mock_factory, with_broker=True)
+    follower = Follower(mqtt, ["retrowalk/cmdtest/cmd/result"]).start()
+    try:
+        wait_connected(daemon, fake_clock)
+        follower.publish("retrowalk/cmdtest/cmd/mute", json.dumps({"id": "m1", "minutes": 300}))
+        refused = json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))
+        follower.publish("retrowalk/cmdtest/cmd/mute", json.dumps({"id": "m2", "minutes": 200}))
+        accepted = json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))
+    finally:
+        follower.close()
+    assert refused["ok"] is False and "use 1 to 240" in refused["message"]
+    assert accepted["ok"] is True and daemon.alerts.state()["muted_for_s"] == 200 * 60
+
+
+@pytest.mark.broker
 def test_ping_command_answers_with_the_status_line_when_the_daemon_runs(broker_daemon, fake_clock):
     daemon, follower, _ = broker_daemon
     wait_connected(daemon, fake_clock)
