@@ -2,9 +2,12 @@
 
 A perturbation is a trunk rate or an |a| peak far beyond the wearer's own gait envelope (``ratio`` ×
 their typical per-step peak, and at least an absolute floor), while walking or within
-``walking_within_s`` of it. Running (a typical step peak above ``running_accel_g``) is not walking: its
-bounces are as big as a stumble's, so no stumble is judged then; nor before ``min_walk_steps`` steps,
-while the envelope is still mostly the population prior. It becomes a ``stumble`` when, ``confirm_s`` later, the trunk is upright
+``walking_within_s`` after it, as long as no new run of steps has begun: once the wearer steps off again
+the perturbation belongs to the new walk, whose pace the envelope has not learned yet (played backwards in
+time, a walk that stops with a jolt is one that starts with a jolt a moment after the last one ended).
+Running (a typical step peak above ``running_accel_g``) is not walking: its bounces are as big as a
+stumble's, so no stumble is judged then; nor before ``min_walk_steps`` steps, while the envelope is still
+mostly the population prior. It becomes a ``stumble`` when, ``confirm_s`` later, the trunk is upright
 again and no loss of balance or fall was raised (an impact still being judged delays the verdict);
 otherwise the fall detectors own the episode and no stumble is reported.
 """
@@ -74,7 +77,10 @@ class StumbleDetector:
         trigger = (mo.tilt_rate_dps > max(s.min_rate_dps, s.rate_ratio * mo.step_rate_dps)
                    or mo.accel_peak_g > max(s.min_accel_g, s.accel_ratio * mo.step_accel_g))
         if self._start_t != self._start_t:        # NaN: idle
-            if (trigger and t - self._last_walking_t <= s.walking_within_s
+            # after a walk ended, the first steps of the next one count as its start: no stumble is judged
+            # there (walk_steps is the new run's), as in the first min_walk_steps of any walk
+            same_walk = mo.is_walking or mo.walk_steps == 0
+            if (trigger and t - self._last_walking_t <= s.walking_within_s and same_walk
                     and t - self._last_stumble_t >= s.refractory_s and mo.step_accel_g <= s.running_accel_g
                     and self._walk_steps >= s.min_walk_steps):
                 self._start_t = t
