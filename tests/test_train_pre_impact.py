@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from firmware_py.detection.detectors.fall_features import FEATURE_NAMES
-from firmware_py.detection.detectors.trees import TreeEnsemble
+from firmware_py.detection.detectors.trees import TreeEnsemble, load_model
 
 sklearn_ensemble = pytest.importorskip("sklearn.ensemble")
 
@@ -18,6 +20,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train_pre_impact.
 def _script():
     spec = importlib.util.spec_from_file_location("train_pre_impact", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module     # its dataclasses, and its pool's workers, look the module up by name
     spec.loader.exec_module(module)
     return module
 
@@ -45,3 +48,68 @@ def test_activity_weights_are_read_and_a_bad_one_is_named():
     assert train._weights("D18=2,D10=1.5") == {"D18": 2.0, "D10": 1.5}
     with pytest.raises(Exception, match="'D18': use ACTIVITY=WEIGHT"):
         train._weights("D18")
+
+
+def test_subjects_are_read_from_sisfall_and_exported_umafall_names():
+    train = _script()
+    assert train.subject_of("F01_SA01_R01") == "SA01"
+    assert train.subject_of("fall_backwardFall-S05-R1") == "S05"
+    assert train.subject_of("other_Aplausing-S17-R2-2") == "S17"
+    with pytest.raises(SystemExit, match="cannot tell the subject"):
+        train.subject_of("walk_outside")
+
+
+def test_augmented_copies_are_repeatable_and_within_the_devices_asked_for():
+    train = _script()
+    copies = train.augmentations("F01_SA01_R01", 40)
+    assert copies == train.augmentations("F01_SA01_R01", 40)            # the same on every run
+    assert copies != train.augmentations("F01_SA03_R01", 40)            # but not the same for every trial
+    assert all(20.0 <= a.rate_hz <= 200.0 for a in copies)
+    assert {a.gyro_clip_dps for a in copies} == {None, 250.0, 500.0}
+    assert len({a.rotation_seed for a in copies}) == 40
+
+
+def test_an_augmented_recording_is_clipped_where_its_gyro_would_clip_and_keeps_its_body_frame():
+    from firmware_py.evaluation import scenarios
+
+    train = _script()
+    rec = scenarios.backward_fall(seed=1).to_recording()
+    copy, gyro_range_dps = train.recorded_as(rec, train.Augmentation(3, 50.0, 250.0), 2000.0)
+    assert gyro_range_dps == 250.0 and np.abs(copy.gyro_dps).max() <= 250.0
+    assert abs(np.median(np.diff(copy.t_s)) - 0.02) < 1e-9
+    # the sensor is turned, and the mounting with it: in the body frame gravity is still up
+    still = copy.accel_g[:10].mean(axis=0)
+    assert not np.allclose(still, rec.accel_g[:10].mean(axis=0), atol=0.1)
+    np.testing.assert_allclose(copy.body_from_sensor @ still, rec.accel_g[:10].mean(axis=0), atol=0.05)
+    # a device whose own gyro clips lower is left as it is
+    assert train.recorded_as(rec, train.Augmentation(3, 50.0, 500.0), 250.0)[1] == 250.0
+
+
+def test_two_tiny_datasets_are_trained_on_together_and_each_is_left_out_once(tmp_path, capsys):
+    from firmware_py.evaluation import scenarios
+    from firmware_py.evaluation.datasets import write_csv
+
+    train = _script()
+    for dataset, seed in (("one", 0), ("two", 10)):
+        folder = tmp_path / dataset
+        folder.mkdir()
+        for subject in (1, 2):
+            s = seed + subject
+            fall = scenarios.backward_fall(seed=s, walk_s=4.0, lie_s=3.0)
+            write_csv(folder / f"fall_backward-S{subject:02d}-R1.csv", fall.blocks(), body_from_sensor=np.eye(3),
+                      impact_t_s=fall.truth_times("fall")[0], synthetic=True)
+            walk = scenarios.backward_walk(duration_s=8.0, seed=s)
+            write_csv(folder / f"walk_backward-S{subject:02d}-R1.csv", walk.blocks(), body_from_sensor=np.eye(3),
+                      synthetic=True)
+    (tmp_path / "two" / "retrowalk.toml").write_text("[sensor]\ngyro_range_dps = 250\n")
+    out = tmp_path / "model.json"
+    assert train.main([str(tmp_path / "one"), str(tmp_path / "two"), "--folds", "2", "--augment", "1",
+                       "--max-iter", "5", "--jobs", "1", "--output", str(out)]) == 0
+    report = capsys.readouterr()
+    assert "subjects left out" in report.err and "datasets left out" in report.err
+    assert len(load_model(out)) > 0                          # a model the daemon can load
+    meta = json.loads(out.read_text())
+    assert set(meta["leave_one_dataset_out"]) == {"threshold", "one", "two"}
+    assert set(meta["cross_validation"]["by_dataset"]) == {"one", "two"}
+    assert meta["trained"]["trials"] == 8 and meta["trained"]["augmented"]["copies_per_trial"] == 1
+    assert "gyro ±250" in meta["trained"]["data"]
