@@ -22,6 +22,12 @@ are "a fall starting"; every descending frame of the other trials is "not a fall
 histogram gradient-boosted tree ensemble (scikit-learn) learns them, and is written as plain arrays that
 ``firmware_py/detection/detectors/trees.py`` scores with numpy.
 
+**Datasets weighted.** ``--dataset-weight retrowalk-umafall=0.3`` scales every frame of a dataset (named by
+its folder), so a small one informs the trees without outweighing another's positives; ``--negatives-only
+retrowalk-umafall`` trains on that dataset's daily activities only, for a dataset whose impacts are not
+labelled (UMAFall: peak |a| at 20 Hz stands in, so its "falling" frames are placed loosely). Both are scored
+as recorded, like every dataset.
+
 **Subjects left out.** Before the final model is trained on everyone, ``--folds`` models are each trained
 with a group of subjects left out, and the left-out trials are run through the *whole pipeline* with
 that fold's model (``retrowalk evaluate``'s scoring). Those figures -- measured only on people the model
@@ -163,30 +169,45 @@ def subject_of(name: str) -> str:
     return found.group(1)
 
 
-def training_rows(trials: List[dict], window_s: float, positive_weight: float, weights: Dict[str, float]):
+@dataclass(frozen=True)
+class DatasetWeights:
+    """How much each dataset's frames count. ``frame_weight``: a factor on every frame of that dataset (its
+    augmented copies too), so a small dataset informs without outweighing another's positives;
+    ``negatives_only``: datasets whose fall frames are left out (their impact is not labelled, so "the 0.6 s
+    before it" is placed loosely) while their daily activities still teach what is not a fall."""
+
+    frame_weight: Dict[str, float]
+    negatives_only: Tuple[str, ...] = ()
+
+
+def training_rows(trials: List[dict], window_s: float, positive_weight: float, weights: Dict[str, float],
+                  dataset_weights: DatasetWeights = DatasetWeights({})):
     xs, ys, ws = [], [], []
     for tr in trials:
         x, t = tr["x"], tr["t"]
+        dataset = tr.get("dataset_name", "")
+        factor = dataset_weights.frame_weight.get(dataset, 1.0)
         if DIRECTION_FREE:
             x = x.copy()
             x[:, list(DIRECTION_INDEX)] = 0.0     # what the detector feeds while the heading is unknown
         descending = x[:, DESCENT_S] > 0
         if tr["kind"] == "fall":
-            if tr["impact"] is None:
+            if tr["impact"] is None or dataset in dataset_weights.negatives_only:
                 continue
             pos = descending & (t >= tr["impact"] - window_s) & (t <= tr["impact"] - 0.05)
-            xs.append(x[pos]); ys.append(np.ones(pos.sum())); ws.append(np.full(pos.sum(), positive_weight))
+            xs.append(x[pos]); ys.append(np.ones(pos.sum()))
+            ws.append(np.full(pos.sum(), positive_weight * factor))
         else:
             xs.append(x[descending]); ys.append(np.zeros(descending.sum()))
-            ws.append(np.full(descending.sum(), weights.get(tr["activity"], 1.0)))
+            ws.append(np.full(descending.sum(), weights.get(tr["activity"], 1.0) * factor))
     return np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
 
 
-def fit(trials: List[dict], window_s: float, positive_weight: float,
-        weights: Dict[str, float]) -> Tuple[TreeEnsemble, np.ndarray]:
+def fit(trials: List[dict], window_s: float, positive_weight: float, weights: Dict[str, float],
+        dataset_weights: DatasetWeights = DatasetWeights({})) -> Tuple[TreeEnsemble, np.ndarray]:
     """The exported model (checked against scikit-learn's scores) and the labels it learned from."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    x, y, w = training_rows(trials, window_s, positive_weight, weights)
+    x, y, w = training_rows(trials, window_s, positive_weight, weights, dataset_weights)
     model = HistGradientBoostingClassifier(**TREES).fit(x, y, sample_weight=w)
     ensemble = export(model)
     check_export(model, ensemble, x)
@@ -272,6 +293,18 @@ def _weights(text: str) -> Dict[str, float]:
     return out
 
 
+def _dataset_weights(text: str) -> Dict[str, float]:
+    out = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: use DATASET=WEIGHT (the folder's name), "
+                                             "e.g. retrowalk-umafall=0.3") from None
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", type=Path, nargs="+", metavar="folder",
@@ -292,6 +325,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--weight", type=_weights, default={"D18": 2.0},
                         help="weights of activities' frames as not-a-fall, e.g. D18=2 (stumbles: the hard "
                              "negatives the issue bounds); default %(default)s")
+    parser.add_argument("--dataset-weight", type=_dataset_weights, default={}, metavar="DATASET=W,...",
+                        help="a factor on every frame of a dataset (named by its folder), e.g. "
+                             "retrowalk-umafall=0.3: a small dataset informs without outweighing another's positives")
+    parser.add_argument("--negatives-only", nargs="+", default=[], metavar="DATASET",
+                        help="datasets (folder names) whose fall frames are not trained on, only their other "
+                             "activities: for a dataset without labelled impacts (UMAFall: peak |a| stands in)")
     parser.add_argument("--max-iter", type=int, default=TREES["max_iter"], help="most trees (boosting rounds)")
     parser.add_argument("--learning-rate", type=float, default=TREES["learning_rate"])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -313,6 +352,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     datasets = [read_dataset(folder) for folder in args.folders]
     if len({d.name for d in datasets}) < len(datasets):
         raise SystemExit("two dataset folders have the same name; the report tells datasets by folder name")
+    names = {d.name for d in datasets}
+    unknown = (set(args.dataset_weight) | set(args.negatives_only)) - names
+    if unknown:
+        raise SystemExit(f"--dataset-weight/--negatives-only: no dataset {', '.join(sorted(unknown))} "
+                         f"(the datasets are the folders' names: {', '.join(sorted(names))})")
+    dataset_weights = DatasetWeights(args.dataset_weight, tuple(args.negatives_only))
     runs = sisfall_fall_runs(args.labels) if args.labels else {}
     # every trial as recorded, then its augmented copies: (dataset index, job)
     jobs = []
@@ -329,6 +374,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         trials = pool.map(_features, [job for _, job in jobs], chunksize=8)
     for (k, _), tr in zip(jobs, trials):
         tr["dataset"] = k
+        tr["dataset_name"] = datasets[k].name
         tr["subject"] = f"{datasets[k].name}/{subject_of(tr['name'])}"
     recorded = [i for i, tr in enumerate(trials) if not tr["augmented"]]     # the trials that are scored
     subjects = np.array([trials[i]["subject"] for i in recorded])
@@ -358,7 +404,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         for fold, (_, test) in enumerate(GroupKFold(n_splits=args.folds).split(recorded, groups=subjects)):
             left_out = set(subjects[test])
             train = [i for i, tr in enumerate(trials) if tr["subject"] not in left_out]   # with their copies
-            ensemble, _ = fit([trials[i] for i in train], args.window, args.positive_weight, args.weight)
+            ensemble, _ = fit([trials[i] for i in train], args.window, args.positive_weight, args.weight,
+                                  dataset_weights)
             print(f"fold {fold + 1}/{args.folds}: {len(ensemble)} trees, scoring {', '.join(sorted(left_out))} "
                   f"through the pipeline", file=sys.stderr)
             scored = score(ensemble, [recorded[j] for j in test], Path(tmp) / f"fold{fold}.json")
@@ -368,7 +415,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if len(datasets) > 1:
             for k, d in enumerate(datasets):
                 train = [i for i, tr in enumerate(trials) if tr["dataset"] != k]
-                ensemble, _ = fit([trials[i] for i in train], args.window, args.positive_weight, args.weight)
+                ensemble, _ = fit([trials[i] for i in train], args.window, args.positive_weight, args.weight,
+                                  dataset_weights)
                 print(f"dataset {d.name} left out: {len(ensemble)} trees from the others, scoring it through the "
                       "pipeline", file=sys.stderr)
                 scored = score(ensemble, [i for i in recorded if trials[i]["dataset"] == k],
@@ -387,7 +435,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       [(datasets[k].name, th, compute_metrics(lodo[k][th])) for th in sweep for k in lodo], keys)
     cv = compute_metrics([r for k in cv_by_threshold[threshold] for r in cv_by_threshold[threshold][k]])
 
-    final, y = fit(trials, args.window, args.positive_weight, args.weight)
+    final, y = fit(trials, args.window, args.positive_weight, args.weight, dataset_weights)
     final.meta.update({
         "threshold_suggested": threshold,
         "trained": {"data": "development subjects as users have the files: "
@@ -399,6 +447,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   "rate_hz": list(RATES_HZ), "gyro_clip_dps": list(GYRO_CLIPS_DPS)},
                     "frames": {"falling": int(y.sum()), "not_falling": int(len(y) - y.sum())},
                     "window_s": args.window, "positive_weight": args.positive_weight, "weights": args.weight,
+                    "dataset_weights": args.dataset_weight, "negatives_only": list(args.negatives_only),
                     "trees": TREES, "scikit_learn": sklearn.__version__, "frame_s": DetectionSettings().frame_s},
         "cross_validation": {"folds": args.folds, "by": "subject", "threshold": threshold,
                              **{k: cv[k] for k in keys},

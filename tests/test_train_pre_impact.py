@@ -104,7 +104,7 @@ def test_two_tiny_datasets_are_trained_on_together_and_each_is_left_out_once(tmp
     (tmp_path / "two" / "retrowalk.toml").write_text("[sensor]\ngyro_range_dps = 250\n")
     out = tmp_path / "model.json"
     assert train.main([str(tmp_path / "one"), str(tmp_path / "two"), "--folds", "2", "--augment", "1",
-                       "--max-iter", "5", "--jobs", "1", "--output", str(out)]) == 0
+                       "--max-iter", "5", "--jobs", "1", "--output", str(out), "--dataset-weight", "two=0.5"]) == 0
     report = capsys.readouterr()
     assert "subjects left out" in report.err and "datasets left out" in report.err
     assert len(load_model(out)) > 0                          # a model the daemon can load
@@ -113,3 +113,31 @@ def test_two_tiny_datasets_are_trained_on_together_and_each_is_left_out_once(tmp
     assert set(meta["cross_validation"]["by_dataset"]) == {"one", "two"}
     assert meta["trained"]["trials"] == 8 and meta["trained"]["augmented"]["copies_per_trial"] == 1
     assert "gyro ±250" in meta["trained"]["data"]
+    assert meta["trained"]["dataset_weights"] == {"two": 0.5} and meta["trained"]["negatives_only"] == []
+    with pytest.raises(SystemExit, match="no dataset three"):
+        train.main([str(tmp_path / "one"), str(tmp_path / "two"), "--negatives-only", "three"])
+
+
+def _trial(dataset: str, kind: str, activity: str) -> dict:
+    """Ten descending frames 0.1 s apart; a fall's impact at 1.0 s puts frames 0.4-0.9 s in its window."""
+    x = np.zeros((10, len(FEATURE_NAMES)))
+    x[:, FEATURE_NAMES.index("descent_s")] = 0.1
+    return dict(x=x, t=np.arange(10) * 0.1, kind=kind, activity=activity, impact=1.0 if kind == "fall" else None,
+                dataset_name=dataset)
+
+
+def test_a_dataset_weight_scales_its_frames_and_negatives_only_drops_its_falls():
+    train = _script()
+    trials = [_trial("sis", "fall", "F01"), _trial("sis", "adl", "D18"),
+              _trial("uma", "fall", "fall"), _trial("uma", "adl", "walk")]
+    x, y, w = train.training_rows(trials, 0.6, 4.0, {"D18": 2.0})
+    assert (y == 1).sum() == 12 and set(w[y == 1]) == {4.0}            # both datasets' falls, as before
+    x, y, w = train.training_rows(trials, 0.6, 4.0, {"D18": 2.0}, train.DatasetWeights({"uma": 0.25}))
+    assert sorted(w[y == 1]) == [1.0] * 6 + [4.0] * 6
+    assert sorted(w[y == 0]) == [0.25] * 10 + [2.0] * 10                # activity weight x dataset weight
+    x, y, w = train.training_rows(trials, 0.6, 4.0, {}, train.DatasetWeights({"uma": 0.5}, ("uma",)))
+    assert (y == 1).sum() == 6 and set(w[y == 1]) == {4.0}              # only SisFall's falls are positives
+    assert sorted(w[y == 0]) == [0.5] * 10 + [1.0] * 10                 # UMAFall's daily activities stay
+    assert train._dataset_weights("retrowalk-umafall=0.3") == {"retrowalk-umafall": 0.3}
+    with pytest.raises(Exception, match="use DATASET=WEIGHT"):
+        train._dataset_weights("umafall")
