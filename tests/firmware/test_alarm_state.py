@@ -10,7 +10,7 @@ from firmware_py.alerting.alerts import AlertSettings
 from firmware_py.daemon.alarm_state import AlarmStateFile
 from firmware_py.events import CANCELLED, FALL, HELP_NEEDED, SOS
 from hal.clock import FakeClock
-from tests.firmware.test_alerts import Rig, types
+from tests.firmware.test_alerts import Rig
 
 
 class Wall:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from firmware_py.events import CANCELLED, FALL, HELP_NEEDED, LOSS_OF_BALANCE, SOS, STUMBLE, Event
-from firmware_py.transport.outbox import EVENT, TELEMETRY, Outbox
+from firmware_py.transport.outbox import EVENT, Outbox
 
 
 def event(kind: str = STUMBLE, n: int = 0) -> Event:

@@ -2,8 +2,6 @@
 INA219 and battery, a throttled-flags file the test writes, and the daemon's clean end at a critical charge."""
 from __future__ import annotations
 
-import pytest
-
 from firmware_py.config import Config, PathsSettings
 from firmware_py.daemon.settings import DaemonSettings, EmulatorSettings
 from firmware_py.daemon.wiring import build_daemon

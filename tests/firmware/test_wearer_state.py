@@ -3,7 +3,6 @@ restarts in the state dir."""
 from __future__ import annotations
 
 import json
-import logging
 from typing import List
 
 import pytest

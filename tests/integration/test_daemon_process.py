@@ -177,7 +177,7 @@ def test_frozen_sensor_data_stops_the_watchdog_until_samples_flow_again_when_the
     systemd.start(write_config(tmp_path, mosquitto, emulator="freeze_windows_s = [[3.0, 5.0]]"))
     systemd.wait_for("READY=1")
     systemd.wait_for("WATCHDOG=1")
-    during = systemd.wait_for(lambda m: m.startswith("STATUS=sensor fault"))
+    systemd.wait_for(lambda m: m.startswith("STATUS=sensor fault"))
     after_fault = systemd.wait_for(lambda m: m.startswith("STATUS=sampling"))
     assert "WATCHDOG=1" not in after_fault[:-1], "the watchdog was pinged while no samples arrived"
     systemd.wait_for("WATCHDOG=1")  # and it resumes without a restart
