@@ -33,6 +33,7 @@ from firmware_py.detection.detectors.trees import DEFAULT_MODEL_PATH, ModelError
 GRAVITY_ONLY_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("pre_impact_model_gravity_only.json")
 from firmware_py.errors import ConfigError
 from firmware_py.events import LOSS_OF_BALANCE, Event
+from firmware_py.settings_checks import require_positive
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,15 @@ class BalanceSettings:
     refractory_s: float = 3.0
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if name in ("model_file", "gravity_only_model_file"):
-                if not isinstance(value, str):
-                    raise ValueError(f"balance.{name} = {value!r} is not allowed; use a file path or \"\"")
-            elif name in ("score_threshold", "gravity_only_score_threshold"):
-                if not (isinstance(value, (int, float)) and math.isfinite(value)):
-                    raise ValueError(f"balance.{name} = {value!r} is not allowed; use a number")
-            elif not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"balance.{name} = {value!r} is not allowed; use a positive number")
+        for name in ("model_file", "gravity_only_model_file"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"balance.{name} = {getattr(self, name)!r} is not allowed; use a file path or \"\"")
+        for name in ("score_threshold", "gravity_only_score_threshold"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ValueError(f"balance.{name} = {value!r} is not allowed; use a number")
+        require_positive(self, "backward_tilt_deg", "backward_rate_dps", "backward_speed_m_s", "upright_deg",
+                         "upright_within_s", "running_accel_g", "refractory_s", prefix="balance.")
 
 
 def load_model_for(settings: BalanceSettings) -> TreeEnsemble:
