@@ -339,6 +339,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "the direction features zeroed, left-out subjects scored uncalibrated; write it with "
                              "--output firmware_py/detection/detectors/pre_impact_model_gravity_only.json")
     args = parser.parse_args(argv)
+    if not args.output.parent.is_dir():  # said before the minutes of training, not after
+        raise SystemExit(f"--output {args.output}: the folder {args.output.parent} does not exist; create it first")
     global DIRECTION_FREE
     DIRECTION_FREE = args.direction_free
     TREES.update(max_iter=args.max_iter, learning_rate=args.learning_rate)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -141,3 +142,11 @@ def test_a_dataset_weight_scales_its_frames_and_negatives_only_drops_its_falls()
     assert train._dataset_weights("retrowalk-umafall=0.3") == {"retrowalk-umafall": 0.3}
     with pytest.raises(Exception, match="use DATASET=WEIGHT"):
         train._dataset_weights("umafall")
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_before_training(tmp_path):
+    missing = tmp_path / "no-such-folder" / "model.json"
+    result = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "--output", str(missing)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "does not exist" in result.stderr and "no-such-folder" in result.stderr
