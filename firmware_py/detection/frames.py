@@ -117,15 +117,18 @@ class Framer:
         return self._summarise(t[:used], a[:used], g[:used], m, n)
 
     def _summarise(self, t: np.ndarray, a: np.ndarray, g: np.ndarray, m: int, n: int) -> Frames:
-        # as few numpy calls as possible: with 0.1 s blocks this runs on ~20 samples at a time
-        a_mag = np.sqrt(np.einsum("ij,ij->i", a, a)).reshape(m, n)
-        i_peak = a_mag.argmax(axis=1)
+        # As few numpy calls as possible: in the daemon this runs on one frame (10 samples) per wake, and
+        # after the CPU slept every distinct numpy call costs several times its warm time (bench/daemon.py).
+        a3 = a.reshape(m, n, 3)
+        squared = np.einsum("ijk,ijk->ij", a3, a3)
+        i_peak = squared.argmax(axis=1)
         rows = np.arange(m)
-        peak = a_mag[rows, i_peak]
-        low = a_mag.min(axis=1)
+        # the square root is monotonic, so the roots of the extreme squares are the extreme magnitudes
+        peak = np.sqrt(squared[rows, i_peak])
+        low = np.sqrt(squared.min(axis=1))
         t_f = t.reshape(m, n)
         t_end = t_f[:, -1]
-        dt = np.diff(t_end, prepend=self._prev_t_s)
+        dt = t_end - np.concatenate(((self._prev_t_s,), t_end[:-1]))
         nominal = self.frame_dt_s
         is_gap = ~(dt < 2.5 * nominal)          # NaN (first frame) counts as a gap
         if self._gap_pending:
@@ -137,7 +140,7 @@ class Framer:
         return Frames(
             t_s=t_end,
             dt_s=dt,
-            accel_g=a.reshape(m, n, 3).sum(axis=1) * scale,
+            accel_g=a3.sum(axis=1) * scale,
             gyro_dps=g.reshape(m, n, 3).sum(axis=1) * scale,
             accel_peak_g=peak,
             accel_low_g=low,
