@@ -57,8 +57,10 @@ class SampleTimeline:
         period_s = self.period_s
         steps = np.arange(1, n + 1)
         t_s = self.last_s + period_s * steps
-        early_s = self.seen_at_s - t_s[0]
-        late_s = t_s[-1] - now_s
+        # the first and last times again as Python floats (the same arithmetic): the checks below then make
+        # no numpy scalars, which cost far more than the comparisons on a CPU that just woke
+        early_s = self.seen_at_s - (self.last_s + period_s)
+        late_s = (self.last_s + period_s * n) - now_s
         limit_s = max(3 * period_s, 0.02)
         gap = 0
         if early_s > limit_s or late_s > limit_s:
