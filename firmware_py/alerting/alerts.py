@@ -27,7 +27,6 @@ Events raised here carry the clock's monotonic time in ``t_onset_s`` / ``t_detec
 from __future__ import annotations
 
 import math
-import queue
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional
@@ -289,16 +288,16 @@ class AlertManager:
 
     def _drain_button(self, now: float) -> List[Event]:
         raised: List[Event] = []
-        while True:
-            try:
-                edge, edge_s = self._presses.get_nowait()
-            except queue.Empty:
-                return raised
+        # looked at on every wake of the loop: empty() raises nothing, where an empty get_nowait() raised
+        # queue.Empty each time (the loop is the queue's only reader)
+        while not self._presses.empty():
+            edge, edge_s = self._presses.get_nowait()
             t_s = min(edge_s, now) if self._edges_share_clock else now
             if edge == PRESS:
                 raised += self._on_press(t_s, now)
             elif edge == RELEASE:
                 raised += self._on_release(t_s, now)
+        return raised
 
     def _on_press(self, t_s: float, now: float) -> List[Event]:
         self._press_started_s = t_s

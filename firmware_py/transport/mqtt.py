@@ -212,7 +212,8 @@ class Publisher:
 
         Returns the number of rows newly acknowledged (and removed from the outbox).
         """
-        self._activity.clear()  # before draining: anything queued from now on wakes the next wait()
+        if self._activity.is_set():  # (clearing takes a lock: not done on every wake of the loop for nothing)
+            self._activity.clear()  # before draining: anything queued from now on wakes the next wait()
         self._apply_link_changes()
         while not self._ha_births.empty():  # Home Assistant (re)started: it asks for discovery and state again
             self._ha_births.get_nowait()
@@ -223,11 +224,8 @@ class Publisher:
         return acked
 
     def _apply_link_changes(self) -> None:
-        while True:
-            try:
-                up, error = self._links.get_nowait()
-            except queue.Empty:
-                return
+        while not self._links.empty():  # the loop is the only reader: what empty() saw is there to get
+            up, error = self._links.get_nowait()
             if up:
                 if not self._connected:
                     log.info("MQTT: connected to %s", self.settings.broker)
@@ -243,11 +241,10 @@ class Publisher:
 
     def _apply_acks(self) -> int:
         mids: List[int] = []
-        while True:
-            try:
-                mids.append(self._acks.get_nowait())
-            except queue.Empty:
-                break
+        while not self._acks.empty():
+            mids.append(self._acks.get_nowait())
+        if not mids:
+            return 0
         acked, others = self._delivery.acknowledged(mids)
         for mid in others:
             self.retained.acked(mid)
@@ -295,11 +292,8 @@ class Publisher:
     def commands(self) -> List[Command]:
         """Inbound commands since the last call, validated; bad ones are answered on ``cmd/result`` here."""
         good: List[Command] = []
-        while True:
-            try:
-                name, payload, retained = self._inbox.get_nowait()
-            except queue.Empty:
-                return good
+        while not self._inbox.empty():
+            name, payload, retained = self._inbox.get_nowait()
             if retained:
                 # a retained command replays at every (re)connect: a stale 'cancel' would silence the next fall
                 topic = self.topics.cmd(name)
@@ -314,6 +308,7 @@ class Publisher:
             except CommandError as exc:
                 log.warning("MQTT: refused command: %s", exc)
                 self.reply(CommandResult(exc.command, False, str(exc), exc.request_id))
+        return good
 
     def reply(self, result: CommandResult) -> None:
         """Answer a command on ``cmd/result`` (QoS 1, not retained)."""
