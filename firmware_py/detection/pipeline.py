@@ -134,9 +134,7 @@ class Pipeline:
         self._session = SessionTracker(settings.session)
         self._features = MotionFeatures(settings.still_rate_dps, heading_known=self.mounting == mounting.CALIBRATED)
         self._motion = self._features.motion       # the current frame's features, refilled every frame
-        self._state: Dict[str, Any] = {"mounting": self.mounting, "tilt_deg": None,
-                                       "trunk_rate_dps": None, "is_walking": False, "steps": 0,
-                                       "cadence_spm": 0.0}
+        self._detected = False                     # a frame has been through the detectors (state() has data)
 
     def process(self, block: SampleBlock) -> List[Event]:
         """Feed a block of samples (sensor axes); returns the events it completed, in detection order."""
@@ -156,7 +154,6 @@ class Pipeline:
             if self.mounting == mounting.GRAVITY_ONLY:
                 self._heading = HeadingLearner()
             self._motion.heading_known = self.mounting != mounting.GRAVITY_ONLY
-            self._state["mounting"] = self.mounting
             frames = _tail(frames, first)
             return self._detect(frames) + self._long_lie_before_walking(frames)
         if self._lying is not None:
@@ -210,8 +207,30 @@ class Pipeline:
         return self._framer.frame_samples
 
     def state(self) -> Dict[str, Any]:
-        """A snapshot for telemetry: tilt_deg, trunk_rate_dps, is_walking, steps, cadence_spm, ..."""
-        return dict(self._state)
+        """A snapshot for telemetry: tilt_deg, trunk_rate_dps, is_walking, steps, cadence_spm, ...
+
+        Worked out when asked (telemetry every few seconds), not after every block (20 a second): it reads
+        the last frame's features, which stay as they are until the next block."""
+        if not self._detected:
+            return {"mounting": self.mounting, "tilt_deg": None, "trunk_rate_dps": None, "is_walking": False,
+                    "steps": 0, "cadence_spm": 0.0}
+        mo, gait = self._motion, self._gait
+        direction = self._bout.direction(self._anterior()) if self._was_walking else self._walking_direction
+        return {
+            "t_s": mo.t_s,
+            "mounting": self.mounting,
+            "walking_direction": direction if mo.is_walking else None,
+            "tilt_deg": round(mo.tilt_deg, 1),
+            "direction": mo.direction,
+            "trunk_rate_dps": round(mo.tilt_rate_dps, 1),
+            "vertical_speed_m_s": round(mo.vertical_speed_m_s, 2),
+            "is_walking": bool(mo.is_walking),
+            "steps": gait.steps,
+            "cadence_spm": round(gait.cadence_spm, 1),
+            "is_still": bool(mo.is_still),
+            "envelope_rate_dps": round(gait.step_rate_dps, 1),
+            "envelope_accel_g": round(gait.step_accel_g, 2),
+        }
 
     def _detect(self, frames: Frames) -> List[Event]:
         assert self.calibration is not None
@@ -278,23 +297,7 @@ class Pipeline:
                 # events do not depend on the block size)
                 events.extend(self._detect(_tail(frames, i + 1)))
                 return events
-        if self._was_walking:
-            self._walking_direction = self._bout.direction(self._anterior())
-        self._state.update({
-            "t_s": mo.t_s,
-            "mounting": self.mounting,
-            "walking_direction": self._walking_direction if mo.is_walking else None,
-            "tilt_deg": round(mo.tilt_deg, 1),
-            "direction": mo.direction,
-            "trunk_rate_dps": round(mo.tilt_rate_dps, 1),
-            "vertical_speed_m_s": round(mo.vertical_speed_m_s, 2),
-            "is_walking": bool(mo.is_walking),
-            "steps": gait.steps,
-            "cadence_spm": round(gait.cadence_spm, 1),
-            "is_still": bool(mo.is_still),
-            "envelope_rate_dps": round(gait.step_rate_dps, 1),
-            "envelope_accel_g": round(gait.step_accel_g, 2),
-        })
+        self._detected = True
         return events
 
 
@@ -360,7 +363,6 @@ class Pipeline:
         self._walking_up = (self._walking_up[0], mounting.rotate(rows, self._walking_up[1]))
         self.calibration = Calibration(self.calibration.gyro_bias_dps,
                                        np.asarray(rows) @ self.calibration.rotation)
-        self._state["mounting"] = self.mounting
 
 
 def _tail(frames: Frames, first: int) -> Frames:
