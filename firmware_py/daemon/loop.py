@@ -10,8 +10,8 @@ detection frame's last sample, every ~50 ms while the wearer moves; a buzzer edg
     telemetry every ``telemetry_interval_s`` ─▶ WATCHDOG=1 only if samples arrived, STATUS= when it changes
     (the words of both: ``status``)
 
-``run()`` repeats ``step()`` and waits on a ``threading.Event`` until the next wake; SIGTERM/SIGINT only set
-that event (gunicorn's arbiter pattern), so shutdown happens here, in the main thread. The only other thread
+``run()`` repeats ``step()`` and waits on a ``StopFlag`` until the next wake; SIGTERM/SIGINT only set
+that flag (gunicorn's arbiter pattern), so shutdown happens here, in the main thread. The only other thread
 is paho's network loop, owned by the ``Publisher``.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Union
 
-from hal.clock import Clock
+from hal.clock import Clock, StopFlag
 
 from ..events import INFO, STORAGE_FAULT, Event
 from .alarm_state import AlarmStateFile
@@ -123,7 +123,7 @@ class Daemon:
         self.alarm_state = AlarmStateFile(state_dir, clock, wall_clock) if state_dir is not None else None
         self.wearer = wearer
         self.power = power
-        self.stop_requested = threading.Event()
+        self.stop_requested = StopFlag()
         now = clock.monotonic()
         self.started_s = now
         self.counters = SampleCounters(now)

@@ -1,10 +1,10 @@
 """``ScaledClock``: monotonic time running faster than real time, for the demo's ``--speed``."""
 from __future__ import annotations
 
-import threading
 import time
 from typing import Optional
 
+from hal.clock import Stop
 
 
 class ScaledClock:
@@ -28,5 +28,5 @@ class ScaledClock:
         if seconds > 0:
             time.sleep(seconds / self.speed)
 
-    def wait(self, stop: threading.Event, seconds: float) -> bool:
+    def wait(self, stop: Stop, seconds: float) -> bool:
         return stop.wait(max(0.0, seconds) / self.speed)
