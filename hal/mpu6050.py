@@ -91,7 +91,10 @@ class Mpu6050(BusDevice):
         self._fifo_columns = np.concatenate((self._axes_index, 3 + self._axes_index))
         self._fifo_factors = np.concatenate((self._accel_scale * self._axes_sign,
                                              self._gyro_scale * self._axes_sign))
-        self._pointers: Dict[int, Any] = {}  # register -> its write message, reused (read only by the bus)
+        # (register, length) -> the write of its pointer and the read after it, made once and reused: ctypes
+        # buffers on every read cost more than the transfer (the bus only reads the one, fills the other,
+        # and the bytes are copied out before the next transfer)
+        self._messages: Dict[Tuple[int, int], Tuple[Any, Any]] = {}
         self._rate_hz = float(R.sample_rate_hz(self.settings.dlpf_code, self.settings.smplrt_div))
         self._timeline = SampleTimeline(self._rate_hz)
         self._wiring_hint = wiring_hint(self.settings.bus)
@@ -137,10 +140,11 @@ class Mpu6050(BusDevice):
         self._clock.sleep(self.RETRY_PAUSE_S)
 
     def _rdwr_read(self, register: int, length: int) -> bytes:
-        write = self._pointers.get(register)
-        if write is None:
-            write = self._pointers[register] = i2c_msg.write(self.settings.address, [register])
-        read = i2c_msg.read(self.settings.address, length)
+        messages = self._messages.get((register, length))
+        if messages is None:
+            messages = self._messages[register, length] = (i2c_msg.write(self.settings.address, [register]),
+                                                           i2c_msg.read(self.settings.address, length))
+        write, read = messages
         self._bus.i2c_rdwr(write, read)
         return bytes(read)
 
