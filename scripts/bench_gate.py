@@ -37,10 +37,10 @@ GATES = {
         ("out_of_order_total", "==", 0, "events of one device arriving before an earlier one"),
     ]),
     "daemon": (["bench/daemon.py", "--seconds", "40"], [
-        # issue 13's target is 1.5 %; measured 1.54-1.65 % on an idle machine after the merge of the second wave
-        # (1.17-1.37 % in earlier, shared-machine runs), so the gate holds the ground gained (was 3.0) and the
-        # target stays open in the issue
-        ("cpu_percent_200hz", "<=", 2.0, "CPU of `retrowalk run` at 200 Hz walking, % of one core, emulated chip's "
+        # issue 13's target is 1.5 %: after its third pass 1.08 % in a clean clone's CI run, 1.02-1.47 % in
+        # interleaved runs on a shared machine (docs/daemon.md); the gate keeps a margin over that spread for a
+        # busy CI machine (was 2.0, and 3.0 before)
+        ("cpu_percent_200hz", "<=", 1.6, "CPU of `retrowalk run` at 200 Hz walking, % of one core, emulated chip's "
                                          "own CPU excluded"),
         # was < 60: a fresh clone's venv measured 59.9-60.1 MB, a venv installed hours before 54 MB with the same
         # code (the difference is numpy's file pages that the page cache maps in around each fault when its
