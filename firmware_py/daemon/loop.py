@@ -132,7 +132,8 @@ class Daemon:
         # commands come only through a broker: without one there is nothing to answer
         self.remote = (RemoteCommands(publisher, alerts, clock, store=self._store, status_line=self.status_text,
                                       started_s=now, wall_clock=wall_clock, wearer=wearer,
-                                      make_pipeline=make_pipeline, state_dir=state_dir)
+                                      make_pipeline=make_pipeline, state_dir=state_dir,
+                                      calibration_refusal=self._calibration_refusal)
                        if publisher is not None else None)
         self._last_watchdog_s = -math.inf
         self._was_ok = True
@@ -184,6 +185,17 @@ class Daemon:
         if block is not None and len(block):
             self._watchdog(now)
         return recorded
+
+    def _calibration_refusal(self) -> Optional[str]:
+        """Why a calibration over MQTT may not start or take effect now, or None."""
+        alert = self.alerts.state()
+        if alert["alarm"] is not None:
+            return f"a {alert['alarm'].replace('_', ' ')} alarm is on"
+        if alert["fall_open"]:
+            return "a fall is open (its cancel window or help call)"
+        if self.pipeline.is_watching:
+            return "the wearer is being watched after a fall or while lying (help_needed may follow)"
+        return None
 
     def _storage_events(self) -> List[Event]:
         """The outbox retries its disk here; a fault begun or ended is a ``storage_fault`` event (it waits in

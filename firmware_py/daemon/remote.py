@@ -67,6 +67,10 @@ class RemoteCommands:
     wearer : StateTracker, optional
     make_pipeline : callable, optional
         A new pipeline from a calibration; with ``state_dir`` it makes ``calibrate`` available.
+    calibration_refusal : callable, optional
+        Why a calibration may not start or take effect now (an alarm, a fall being watched), or None. A new
+        body frame means a fresh pipeline, which would forget a fall it is watching; and a wearer on the
+        floor is not standing upright.
     state_dir : Path, optional
         Where ``calibrate`` saves ``calibration.json``.
     """
@@ -75,7 +79,8 @@ class RemoteCommands:
                  store: Callable[[Event], List[Event]], status_line: Callable[[], str], started_s: float,
                  wall_clock: Callable[[], float], wearer: Optional[StateTracker] = None,
                  make_pipeline: Optional[Callable[[Calibration], Pipeline]] = None,
-                 state_dir: Optional[Path] = None) -> None:
+                 state_dir: Optional[Path] = None,
+                 calibration_refusal: Callable[[], Optional[str]] = lambda: None) -> None:
         self.publisher = publisher
         self.alerts = alerts
         self.clock = clock
@@ -86,6 +91,7 @@ class RemoteCommands:
         self._wall_clock = wall_clock
         self._make_pipeline = make_pipeline
         self._state_dir = state_dir
+        self._calibration_refusal = calibration_refusal
         self.calibrating: Optional[CalibrationRun] = None
         self._handlers: Dict[str, Callable[[Command], Tuple[List[Event], CommandResult]]] = {
             "cancel": self._cancel, "mute": self._mute, "test_alarm": self._test_alarm, "ping": self._ping,
@@ -149,6 +155,10 @@ class RemoteCommands:
             return [], command.result(False, "calibration over MQTT is not available in this run")
         if self.calibrating is not None:
             return [], command.result(False, "a calibration is already running")
+        refusal = self._calibration_refusal()
+        if refusal is not None:
+            return [], command.result(False, f"not now: {refusal}; calibrate once the wearer is up and "
+                                             f"the alarm is over")
         self.calibrating = CalibrationRun(command, self.clock.monotonic() + CALIBRATE_S, self._state_dir,
                                           self._make_pipeline)
         return [], command.result(True, f"calibrating: the wearer should stand still and upright for "
@@ -174,6 +184,12 @@ class RemoteCommands:
             return None
         self.calibrating = None
         pipeline: Optional[Pipeline] = None
+        refusal = self._calibration_refusal()
+        if refusal is not None:  # e.g. a fall during the calibration: the pipeline watching it stays
+            result = run.command.result(False, f"calibration discarded: {refusal}; nothing changed")
+            log.info("command calibrate: %s", result.message)
+            self.publisher.reply(result)
+            return None
         try:
             calibration = calibrate_at_rest(concat_blocks(run.blocks))
         except ValueError as exc:  # NotStillError: the wearer moved; nothing changes

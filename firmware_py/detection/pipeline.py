@@ -206,6 +206,12 @@ class Pipeline:
         """Samples per frame (0 until the rate is known)."""
         return self._framer.frame_samples
 
+    @property
+    def is_watching(self) -> bool:
+        """A fall episode or a lie is being watched (its ``help_needed`` may follow): a fresh pipeline, as after
+        a calibration, would forget it."""
+        return self._stillness.watching
+
     def state(self) -> Dict[str, Any]:
         """A snapshot for telemetry: tilt_deg, trunk_rate_dps, is_walking, steps, cadence_spm, ...
 

@@ -324,6 +324,38 @@ def test_calibrate_command_saves_a_calibration_and_says_so_when_the_wearer_stand
     assert load_calibration(state_dir) is not None
 
 
+@pytest.mark.broker
+def test_calibrate_command_is_refused_while_a_fall_is_open_and_nothing_is_saved(broker_daemon, fake_clock, state_dir):
+    from firmware_py.events import Event
+
+    # a carer calibrating while the wearer is on the floor would make lying the new upright and forget the fall
+    daemon, follower, _ = broker_daemon
+    wait_connected(daemon, fake_clock)
+    now = fake_clock.monotonic()
+    daemon._record(Event("fall", now, now))
+    follower.publish("retrowalk/cmdtest/cmd/calibrate", json.dumps({"id": "k3"}))
+    reply = json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))
+    assert reply["ok"] is False and reply["id"] == "k3" and reply["message"].startswith("not now: a fall")
+    assert daemon.remote.calibrating is None and not (state_dir / "calibration.json").exists()
+
+
+@pytest.mark.broker
+def test_a_calibration_during_which_a_fall_is_raised_is_discarded_and_the_pipeline_kept(
+        broker_daemon, fake_clock, state_dir):
+    from firmware_py.events import Event
+
+    daemon, follower, _ = broker_daemon
+    wait_connected(daemon, fake_clock)
+    follower.publish("retrowalk/cmdtest/cmd/calibrate", json.dumps({"id": "k4"}))
+    assert json.loads(step_until(daemon, fake_clock, follower, "cmd/result"))["ok"] is True
+    pipeline = daemon.pipeline
+    now = fake_clock.monotonic()
+    daemon._record(Event("fall", now, now))  # raised while the wearer was meant to stand still
+    done = json.loads(step_until(daemon, fake_clock, follower, "cmd/result", timeout_s=20))
+    assert done["ok"] is False and done["id"] == "k4" and "discarded" in done["message"]
+    assert daemon.pipeline is pipeline and load_calibration(state_dir) is None
+
+
 def test_status_says_when_help_will_be_called_when_a_fall_is_not_cancelled(
         daemons, fake_clock, mock_factory, state_dir, notify):
     from firmware_py.events import Event

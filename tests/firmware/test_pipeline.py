@@ -57,6 +57,18 @@ def test_a_backward_fall_is_detected_at_any_sample_rate(rate_hz):
     assert t_impact <= falls[0].t_detect_s <= t_impact + 1.0
 
 
+def test_a_pipeline_that_raised_a_fall_is_watching_it_and_one_that_saw_a_walk_is_not():
+    # synthetic scenarios; the daemon will not swap a watching pipeline for a freshly calibrated one
+    walked = Pipeline(calibration=Calibration())
+    _feed(walked, _as_block(scenarios.backward_walk(duration_s=20.0, seed=3)), 20)
+    assert not walked.is_watching
+    fell = Pipeline(calibration=Calibration())
+    samples = _as_block(scenarios.backward_fall(seed=2, lie_s=5.0))
+    events = [e for i in range(0, len(samples), 20) for e in fell.process(samples.slice(i, i + 20))]
+    assert FALL in {e.type for e in events}
+    assert fell.is_watching
+
+
 def test_a_gap_of_lost_samples_is_survived_without_a_false_alarm():
     demo = scenarios.demo_walk(seed=9)
     pipeline = Pipeline(calibration=Calibration())
