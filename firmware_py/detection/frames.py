@@ -11,13 +11,41 @@ afterwards) or rotation-invariant (magnitudes), so framing can happen before the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 from hal.types import SampleBlock
 
-#: samples needed to estimate the sample rate before the first frame is cut
-RATE_PROBE_SAMPLES = 9
+#: samples whose intervals tell a regular stream's rate (a sensor's FIFO): the first frame is cut at once
+REGULAR_PROBE_SAMPLES = 9
+#: an irregular stream's rate is read over this many samples (2 s at 20 Hz); they are kept, so its first
+#: frames are only late, never lost
+RATE_PROBE_SAMPLES = 41
+#: ... from spans of this many sample intervals: a device that sends its samples in uneven pairs (UMAFall's
+#: tag: 5 ms then 90 ms) has a steady mean interval over a few samples, but no typical one
+RATE_SPAN_INTERVALS = 4
+
+
+def sample_interval_s(t_s: np.ndarray) -> Optional[float]:
+    """The stream's sample interval from its first samples, or None while they are too few to tell.
+
+    Regular first intervals (within a factor 1.5 of each other) give their median at once. Irregular ones
+    wait for :data:`RATE_PROBE_SAMPLES` and give the median of the mean interval of
+    :data:`RATE_SPAN_INTERVALS` consecutive ones: a burst of buffered samples at switch-on (UMAFall's tag
+    sends up to 17 within 0.1 s before settling at 20 Hz) or an early gap is outvoted. The median of the
+    first 8 intervals alone read such a burst as 40-240 Hz and made 0.1-0.6 s frames."""
+    t = np.asarray(t_s, dtype=float)
+    if len(t) < REGULAR_PROBE_SAMPLES:
+        return None
+    first = np.diff(t[:REGULAR_PROBE_SAMPLES])
+    if first.max() <= 1.5 * first.min():
+        return float(np.median(first))
+    if len(t) < RATE_PROBE_SAMPLES:
+        return None
+    t = t[:RATE_PROBE_SAMPLES]
+    k = RATE_SPAN_INTERVALS
+    return float(np.median((t[k:] - t[:-k]) / k))
 
 
 @dataclass(frozen=True)
@@ -58,7 +86,7 @@ class Framer:
     ----------
     frame_s : float
         Wanted frame length; the frame holds ``max(1, round(frame_s * rate_hz))`` samples, the rate being
-        the median sample interval of the stream's first samples (so 20 Hz to 1 kHz all work).
+        read from the stream's first samples by :func:`sample_interval_s` (so 20 Hz to 1 kHz all work).
     gyro_range_dps : float
         Full scale the gyroscope is set to (``[sensor] gyro_range_dps``); samples within 2 % of it count as
         overrange.
@@ -100,10 +128,10 @@ class Framer:
             a = np.asarray(block.accel_g, dtype=float)
             g = np.asarray(block.gyro_dps, dtype=float)
         if self.frame_samples == 0:
-            if len(t) < RATE_PROBE_SAMPLES:
+            dt = sample_interval_s(t)
+            if dt is None:
                 self._t, self._a, self._g = t, a, g
                 return None
-            dt = float(np.median(np.diff(t[:RATE_PROBE_SAMPLES])))
             if not dt > 0:
                 raise ValueError(f"sample times must increase; the first samples are {t[:RATE_PROBE_SAMPLES]}")
             self.sample_dt_s = dt

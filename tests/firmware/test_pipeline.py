@@ -9,6 +9,7 @@ import pytest
 from firmware_py.evaluation import scenarios
 from firmware_py.detection.calibration import Calibration, CalibrationSettings
 from firmware_py.events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY
+from firmware_py.detection.frames import sample_interval_s
 from firmware_py.detection.pipeline import DetectionSettings, Pipeline
 from hal.types import SampleBlock
 
@@ -67,6 +68,34 @@ def test_a_pipeline_that_raised_a_fall_is_watching_it_and_one_that_saw_a_walk_is
     events = [e for i in range(0, len(samples), 20) for e in fell.process(samples.slice(i, i + 20))]
     assert FALL in {e.type for e in events}
     assert fell.is_watching
+
+
+def _as_a_bluetooth_tag_sends_it(scenario, burst: int = 12, jitter_s: float = 0.02) -> SampleBlock:
+    """Synthetic: a 20 Hz trace with the timing of UMAFall's waist tag -- the first ``burst`` samples
+    arrive together within 0.1 s (buffered at switch-on), the rest in uneven pairs (30 ms, 70 ms)."""
+    t = scenario.t_s.copy()
+    end = t[burst - 1]
+    t[:burst - 1] = np.sort(np.random.default_rng(0).uniform(end - 0.1, end, burst - 1))
+    t[burst:] += jitter_s * (-1.0) ** np.arange(len(t) - burst)
+    return SampleBlock(t, scenario.accel_g, scenario.gyro_dps)
+
+
+def test_frames_of_a_jittery_20_hz_stream_with_a_switch_on_burst_hold_one_sample():
+    fall = scenarios.backward_fall(seed=2, rate_hz=20.0)
+    pipeline = Pipeline(calibration=Calibration())
+
+    events = _feed(pipeline, _as_a_bluetooth_tag_sends_it(fall), 2)
+
+    # the burst read as ~110 Hz made 6-sample (0.3 s) frames, and this fall went unseen
+    assert pipeline.frame_samples == 1
+    t_impact = fall.truth_times(FALL)[0]
+    falls = [e for e in events if e.type == FALL]
+    assert len(falls) == 1 and t_impact - 0.1 <= falls[0].t_detect_s <= t_impact + 1.0
+
+
+def test_the_sample_interval_is_about_the_mean_of_uneven_intervals_not_the_typical_one():
+    t = np.cumsum(np.tile([0.01, 0.04, 0.10], 20))        # 20 Hz on average; the median interval says 25 Hz
+    assert sample_interval_s(t) == pytest.approx(0.05, rel=0.05)
 
 
 def test_a_gap_of_lost_samples_is_survived_without_a_false_alarm():
