@@ -148,6 +148,7 @@ class Framer:
         # As few numpy calls as possible: in the daemon this runs on one frame (10 samples) per wake, and
         # after the CPU slept every distinct numpy call costs several times its warm time (bench/daemon.py).
         a3 = a.reshape(m, n, 3)
+        g3 = g.reshape(m, n, 3)
         squared = np.einsum("ijk,ijk->ij", a3, a3)
         i_peak = squared.argmax(axis=1)
         rows = np.arange(m)
@@ -169,11 +170,11 @@ class Framer:
             t_s=t_end,
             dt_s=dt,
             accel_g=a3.sum(axis=1) * scale,
-            gyro_dps=g.reshape(m, n, 3).sum(axis=1) * scale,
+            gyro_dps=g3.sum(axis=1) * scale,
             accel_peak_g=peak,
             accel_low_g=low,
             t_peak_s=t_f[rows, i_peak],
-            gyro_overrange=np.abs(g).reshape(m, 3 * n).max(axis=1) >= self._overrange_dps,
+            gyro_overrange=np.einsum("ijk,ijk->ij", g3, g3).max(axis=1) >= self._overrange_dps ** 2,
             accel_spread_g=peak - low,
             is_gap=is_gap,
         )

@@ -9,7 +9,7 @@ import pytest
 from firmware_py.evaluation import scenarios
 from firmware_py.detection.calibration import Calibration, CalibrationSettings
 from firmware_py.events import FALL, LOSS_OF_BALANCE, SESSION_SUMMARY
-from firmware_py.detection.frames import sample_interval_s
+from firmware_py.detection.frames import Framer, sample_interval_s
 from firmware_py.detection.pipeline import DetectionSettings, Pipeline
 from hal.types import SampleBlock
 
@@ -96,6 +96,22 @@ def test_frames_of_a_jittery_20_hz_stream_with_a_switch_on_burst_hold_one_sample
 def test_the_sample_interval_is_about_the_mean_of_uneven_intervals_not_the_typical_one():
     t = np.cumsum(np.tile([0.01, 0.04, 0.10], 20))        # 20 Hz on average; the median interval says 25 Hz
     assert sample_interval_s(t) == pytest.approx(0.05, rel=0.05)
+
+
+def test_a_clipped_gyro_sample_is_overrange_however_the_sensor_is_turned():
+    # synthetic: one sample clipped at a 250 °/s full scale on x; a device worn turned (or evaluate --rotate)
+    # reads it spread over its axes, none at the range, and the tilt filter trusted the clipped rate
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        q, _r = np.linalg.qr(rng.normal(size=(3, 3)))
+        turn = q * np.sign(np.linalg.det(q))
+        t = np.arange(50) * 0.05                  # 20 Hz: a frame is a sample
+        gyro = np.zeros((50, 3))
+        gyro[45] = (250.0, 90.0, -40.0)
+        gyro[20] = (180.0, 150.0, 0.0)           # 234 °/s, under the range on every axis and in size
+        framer = Framer(0.05, gyro_range_dps=250.0)
+        frames = framer.push(SampleBlock(t, np.tile((0.0, 0.0, 1.0), (50, 1)) @ turn.T, gyro @ turn.T))
+        assert np.flatnonzero(frames.gyro_overrange).tolist() == [45]
 
 
 def test_a_gap_of_lost_samples_is_survived_without_a_false_alarm():
