@@ -1,7 +1,8 @@
 """``fall``: an impact, confirmed by the posture after it.
 
 The posture is judged ``confirm_s`` after the strongest impact (a stronger one while judging restarts
-the wait, e.g. the landing after the jolt of a slip), so the ``fall`` event comes within a second of it. Which impact
+the wait, e.g. the landing after the jolt of a slip), so the ``fall`` event comes within a second of it; its
+tilt is the smallest over the last :data:`SETTLED_S` (a posture, not one frame's swing). Which impact
 and which posture are enough depends on what came before -- a softer landing needs stronger evidence:
 
 * after a ``loss_of_balance`` (within ``after_balance_s``): ``impact_after_balance_g`` and the trunk off
@@ -32,6 +33,11 @@ from typing import Optional
 from firmware_py.detection.detectors.motion import Motion
 from firmware_py.events import FALL, Event
 from firmware_py.settings_checks import require_positive
+
+
+#: the posture after an impact is the least tilted frame over this long (s) before the verdict: four 50 ms
+#: frames, at 20 Hz four samples
+SETTLED_S = 0.15
 
 
 @dataclass(frozen=True)
@@ -144,12 +150,15 @@ class FallDetector:
             return None
         after_balance = self._impact_t - balance_t <= s.after_balance_s
         self._impact_t = math.nan
-        why = self._judge(mo, after_balance)
+        # the posture is the least tilted of the last SETTLED_S: one frame's tilt can be a swing, or the
+        # gyro's overrange integrated twice (UMAFall: a jogger read 41° for one frame at the verdict)
+        settled_tilt = min(tilt for tt, tilt in recent if tt >= t - SETTLED_S - 1e-9)
+        why = self._judge(mo, after_balance, settled_tilt)
         if not why:
             return None
         features = {
             "peak_accel_g": round(self._peak_g, 2),
-            "tilt_deg": round(mo.tilt_deg, 1),
+            "tilt_deg": round(settled_tilt, 1),
             "direction": mo.direction,
             "after_loss_of_balance": after_balance,
             "rule": why,
@@ -159,10 +168,10 @@ class FallDetector:
         self.last_fall_t = t
         return Event(FALL, t_onset_s=self._peak_t, t_detect_s=t, features=features)
 
-    def _judge(self, mo: Motion, after_balance: bool) -> str:
-        """Which rule (if any) makes this impact a fall, given the posture now."""
+    def _judge(self, mo: Motion, after_balance: bool, tilt: float) -> str:
+        """Which rule (if any) makes this impact a fall, given the posture now (``tilt``: settled)."""
         s = self.settings
-        g, tilt = self._peak_g, mo.tilt_deg
+        g = self._peak_g
         if after_balance and g >= s.impact_after_balance_g and tilt >= s.lying_after_balance_deg:
             return "after_loss_of_balance"
         if self._was_upright:
