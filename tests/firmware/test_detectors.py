@@ -9,8 +9,8 @@ import pytest
 
 from firmware_py.evaluation import scenarios
 from firmware_py.detection.calibration import Calibration
-from firmware_py.detection.detectors import (BalanceDetector, BalanceSettings, FallSettings, Motion, StillnessDetector,
-                                             StillnessSettings, StumbleSettings)
+from firmware_py.detection.detectors import (BalanceDetector, BalanceSettings, FallDetector, FallSettings, Motion,
+                                             StillnessDetector, StillnessSettings, StumbleSettings)
 from firmware_py.detection.detectors.fall_features import FEATURE_NAMES
 from firmware_py.detection.detectors.features import MotionFeatures, tilt_rate_dps
 from firmware_py.detection.detectors.trees import TreeEnsemble, load_model
@@ -209,6 +209,43 @@ def test_model_is_not_asked_while_the_waist_is_not_going_down_or_before_its_hist
     assert _descending_frames(detector, 0.0, -0.8, 20) == [None] * 20
     assert [detector.step(_frame(1.0 + i * 0.05, vertical_speed_m_s=0.0)) for i in range(20)] == [None] * 20
     assert _descending_frames(detector, 2.0, -0.8, 1)[0] is not None
+
+
+def test_without_the_heading_a_descent_while_the_trunk_comes_back_upright_is_getting_up_not_a_fall():
+    # synthetic: bent over 80° (or lying, or seated back), the trunk comes up 12° a frame while the waist reads
+    # as going down (a sit-up's swing, a scale error of the accelerometer), as UMAFall's bends and beds did
+    def warned(tilt_step_deg: float, heading_known: bool = False) -> bool:
+        model = _model_on("descent_s", 0.12)
+        detector = BalanceDetector(BalanceSettings(score_threshold=5.0, gravity_only_score_threshold=5.0),
+                                   model=model, gravity_only_model=model)
+        for i in range(40):
+            detector.step(_frame(i * 0.05, tilt_deg=80.0, heading_known=heading_known))
+        return any(detector.step(_frame(2.0 + i * 0.05, tilt_deg=80.0 + tilt_step_deg * i, tilt_rate_dps=240.0,
+                                        vertical_speed_m_s=-0.6, heading_known=heading_known)) for i in range(6))
+
+    assert not warned(-12.0)           # coming up 24° by the time the model would warn: getting up
+    assert warned(+6.0)                # going further over: warned
+    assert warned(-4.0)                # coming back 8° (a fall from a chair as the waist drops): warned
+    # with the heading the model sees which way the trunk turns (SisFall's falls while sitting down come
+    # back towards upright as the waist drops): it is asked
+    assert warned(-12.0, heading_known=True)
+
+
+def test_the_posture_after_an_impact_is_the_settled_one_not_one_frame_s_swing():
+    # synthetic: a jogger's 5.6 g step; 0.8 s later one frame reads the trunk 41° over (UMAFall's 20 Hz tag:
+    # its clipped gyro sample came twice), the frames around it 15°
+    def verdict(last_tilts):
+        detector = FallDetector(FallSettings())
+        for i in range(40):
+            detector.step(_frame(i * 0.05, tilt_deg=10.0), -math.inf)
+        detector.step(_frame(2.0, accel_peak_g=5.6, tilt_deg=15.0), -math.inf)
+        tilts = [15.0] * (17 - len(last_tilts)) + last_tilts      # the verdict 0.8 s after the impact
+        return [e for e in (detector.step(_frame(2.05 + i * 0.05, tilt_deg=tilt), -math.inf)
+                            for i, tilt in enumerate(tilts)) if e is not None]
+
+    assert verdict([15.0, 15.0, 15.0, 41.0]) == []
+    falls = verdict([60.0, 62.0, 61.0, 63.0])           # lying: a fall, with the settled tilt
+    assert len(falls) == 1 and falls[0].features["tilt_deg"] == 60.0
 
 
 def test_a_higher_score_threshold_gives_fewer_warnings():

@@ -9,7 +9,9 @@ not tell them apart early enough (see docs/detection.md). So two rules, either o
   under the classic 140 °/s): lean back > ``backward_tilt_deg``, tipping back faster than
   ``backward_rate_dps`` and going down faster than ``backward_speed_m_s``, within ``upright_within_s``
   of being upright and not while running;
-* **pre-impact model**: while the waist is going down, a boosted-tree score of the frame's features
+* **pre-impact model**: while the waist is going down (and, until the heading is known, the trunk has not
+  come back towards upright by :data:`GETTING_UP_DEG` since it started: getting up is not a fall starting),
+  a boosted-tree score of the frame's features
   (``fall_features.py``: tilt, rates, vertical speed and acceleration, how long and how far the waist
   has been descending, what the wearer was doing just before) above ``score_threshold``. The model is a
   data file (``pre_impact_model.json``, or ``model_file``) trained by ``scripts/train_pre_impact.py``
@@ -28,6 +30,11 @@ from typing import List, Optional, Tuple
 from firmware_py.detection.detectors.fall_features import DIRECTION_INDEX, FEATURE_NAMES, FallFeatures
 from firmware_py.detection.detectors.motion import Motion
 from firmware_py.detection.detectors.trees import DEFAULT_MODEL_PATH, ModelError, TreeEnsemble, load_model
+
+#: a descent during which the trunk came back this much towards upright (°) is someone getting up, not a fall
+#: starting (a sit-up's or a bend's return is 20-55° by then). A fall's trunk can come back a little as the
+#: waist first drops (SisFall's falls from a chair): 10° cost 17 of its uncalibrated warnings, 20° one
+GETTING_UP_DEG = 20.0
 
 #: the model for a wearer whose heading is not known yet: trained with the direction features zeroed
 GRAVITY_ONLY_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("pre_impact_model_gravity_only.json")
@@ -146,6 +153,13 @@ class BalanceDetector:
         elif self.features.is_warm and math.isfinite(sum(x)):   # a NaN would take an arbitrary branch
             if mo.heading_known:
                 score, threshold = self.model.score(x), s.score_threshold
+            elif self.features.descent_tilt_deg < -GETTING_UP_DEG:
+                # the trunk came back towards upright while the waist went down: someone getting up from a
+                # bend, a bed or a chair (whose waist the vertical speed may read as going down), which the
+                # model without the heading took for a fall starting (UMAFall uncalibrated: 4 of 9 false
+                # alarms). With the heading the model sees which way the trunk turns and warns such
+                # descents when they are falls (SisFall F10, falling while sitting down), so it is asked.
+                return None
             else:
                 score, threshold = self._score_without_heading(x), s.gravity_only_score_threshold
             if not score > threshold:

@@ -67,6 +67,11 @@ class FallFeatures:
         return self.descent_s > 0.0
 
     @property
+    def descent_tilt_deg(self) -> float:
+        """How much further from upright the trunk is than when this descent started (0: no descent)."""
+        return self._prev_tilt - self._descent_from_tilt if self.descent_s > 0 else 0.0
+
+    @property
     def is_warm(self) -> bool:
         """The features have :data:`WARM_UP_S` of history behind them."""
         return self._prev_t - self._first_t >= WARM_UP_S
