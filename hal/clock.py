@@ -33,8 +33,8 @@ class StopFlag:
 
     def __init__(self) -> None:
         self._set = False
-        self._released = threading.Lock()
-        self._released.acquire()        # held until set(): a wait blocks on it
+        self._until_set = threading.Lock()
+        self._until_set.acquire()        # held until set(): a wait blocks on it
 
     def is_set(self) -> bool:
         return self._set
@@ -44,7 +44,7 @@ class StopFlag:
             return
         self._set = True
         try:
-            self._released.release()
+            self._until_set.release()
         except RuntimeError:            # two set() at the same instant: the other one released it
             pass
 
@@ -52,8 +52,11 @@ class StopFlag:
         """Block up to ``timeout`` seconds, less once set; True if set."""
         if self._set:
             return True
-        if self._released.acquire(timeout=max(0.0, timeout)):
-            self._released.release()    # stays released: later waits return at once
+        if self._until_set.acquire(timeout=max(0.0, timeout)):
+            try:
+                self._until_set.release()   # stays released: later waits return at once
+            except RuntimeError:            # two set() at once, from two threads, released it again meanwhile
+                pass
         return self._set
 
 

@@ -149,10 +149,6 @@ class Daemon:
         read_s = self.clock.monotonic()
         for event in fault_events:
             recorded += self._record(event)
-        if self.remote is not None and self.remote.calibrating is not None:
-            calibrated = self.remote.collect_calibration(block, self.clock.monotonic())
-            if calibrated is not None:
-                self.pipeline = calibrated  # fresh state: the body frame changed
         if block is not None:
             self.counters.add(block)
             if len(block):
@@ -162,6 +158,12 @@ class Daemon:
                                         self.clock.monotonic(), self.wakeup.is_resting)
                 for event in events:
                     recorded += self._record(event)
+        if self.remote is not None and self.remote.calibrating is not None:
+            # after the block went through the detectors: a fall in the calibration's last block must keep it
+            # from taking effect, not reach a fresh pipeline still converging
+            calibrated = self.remote.collect_calibration(block, self.clock.monotonic())
+            if calibrated is not None:
+                self.pipeline = calibrated  # fresh state: the body frame changed
         self.wakeup.after_read(read_s, block, self.pipeline.samples_until_frame(), self.pipeline.frame_samples,
                                busy=self.alerts.alarm.is_playing or self._is_calibrating())
         for event in self.alerts.tick():
@@ -194,7 +196,7 @@ class Daemon:
         if alert["fall_open"]:
             return "a fall is open (its cancel window or help call)"
         if self.pipeline.is_watching:
-            return "the wearer is being watched after a fall or while lying (help_needed may follow)"
+            return "the wearer is being watched after a fall or a loss of balance (help_needed may follow)"
         return None
 
     def _storage_events(self) -> List[Event]:

@@ -208,9 +208,10 @@ class Pipeline:
 
     @property
     def is_watching(self) -> bool:
-        """A fall episode or a lie is being watched (its ``help_needed`` may follow): a fresh pipeline, as after
-        a calibration, would forget it."""
-        return self._stillness.watching
+        """A fall or loss-of-balance episode is being watched (its ``help_needed`` may follow): a fresh pipeline,
+        as after a calibration, would forget it. (Lying alone does not count: a device clipped on anew reads
+        a standing wearer as lying until it is calibrated again.)"""
+        return self._stillness.in_episode
 
     def state(self) -> Dict[str, Any]:
         """A snapshot for telemetry: tilt_deg, trunk_rate_dps, is_walking, steps, cadence_spm, ...
@@ -285,7 +286,8 @@ class Pipeline:
             if impact is not None:
                 events.append(impact)
                 stillness.start(impact)
-            stumbled = stumble.step(mo, max(balance.last_fired_t, fall.last_fall_t), fall.is_pending)
+            stumbled = stumble.step(mo, max(balance.last_fired_t, fall.last_fall_t), fall.is_pending,
+                                    gait.walk_ended)
             if stumbled is not None:
                 events.append(stumbled)
                 session.count_stumble()

@@ -91,6 +91,40 @@ def test_a_jolt_after_which_the_wearer_stands_still_is_a_stumble_after_the_settl
     assert events[0].t_detect_s == pytest.approx(10.1 + settings.confirm_s + settings.settle_s, abs=FRAME_S)
 
 
+def _slow_steps(detector: StumbleDetector, start_s: float, duration_s: float, step_every_s: float) -> list:
+    """Synthetic frames: a wearer taking a slow step every ``step_every_s`` (not yet walking), upright."""
+    events = []
+    for i in range(round(duration_s / FRAME_S)):
+        t = start_s + i * FRAME_S
+        mo = Motion(t_s=t, t_peak_s=t, tilt_rate_dps=20.0, is_walking=False,
+                    walk_steps=1 + int((t - start_s) / step_every_s + 1e-9), step_rate_dps=60.0,
+                    step_accel_g=1.5, accel_peak_g=1.2, tilt_deg=3.0)
+        event = detector.step(mo, alarm_t=-1.0, fall_pending=False)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def test_a_trip_then_a_pause_then_slow_steps_is_a_stumble_not_a_run():
+    # no step between the jolt and the verdict: the first step after it must not carry the jolt's 4 g peak
+    detector = StumbleDetector()
+    assert _frames(detector, 0.0, 10.0, walking=True) == []
+    assert _frames(detector, 10.0, 2.5, walking=False, jolt_at_s=10.1) == []
+    events = _slow_steps(detector, 12.5, 4.0, step_every_s=1.2)   # two steps within the 3 s wait
+    assert [e.type for e in events] == [STUMBLE]
+
+
+def test_a_stumble_waiting_for_the_next_steps_is_decided_when_the_walk_ends():
+    # so the walk's session summary, sent at that frame, counts it
+    detector = StumbleDetector()
+    _walk_then_pause(detector)
+    assert _frames(detector, 10.0, 2.5, walking=False, jolt_at_s=10.5) == []   # verdict at 12.0, then waiting
+    mo = Motion(t_s=12.5, t_peak_s=12.5, tilt_rate_dps=20.0, is_walking=False, walk_steps=0, step_rate_dps=60.0,
+                step_accel_g=1.5, accel_peak_g=1.0, tilt_deg=3.0)
+    event = detector.step(mo, alarm_t=-1.0, fall_pending=False, walk_ended=True)
+    assert event is not None and event.type == STUMBLE and event.t_detect_s == pytest.approx(12.5)
+
+
 def test_stumble_settings_name_a_rhythm_change_that_is_no_change():
     with pytest.raises(ValueError, match="stumble.rhythm_change = 1.0 is not allowed"):
         StumbleSettings(rhythm_change=1.0)

@@ -102,9 +102,10 @@ class StumbleDetector:
         self._settle_peaks: List[float] = []
         self._verdict: Optional[Event] = None     # the stumble to report once the steps are walking steps
 
-    def step(self, mo: Motion, alarm_t: float, fall_pending: bool) -> Optional[Event]:
+    def step(self, mo: Motion, alarm_t: float, fall_pending: bool, walk_ended: bool = False) -> Optional[Event]:
         """One frame; ``alarm_t`` is the last loss_of_balance / fall detection time, ``fall_pending`` whether
-        an impact is being judged."""
+        an impact is being judged, ``walk_ended`` whether the walk ended at this frame (a stumble waiting for
+        the next steps is decided now, so that walk's summary counts it)."""
         s = self.settings
         t = mo.t_s
         if mo.is_walking:
@@ -112,7 +113,7 @@ class StumbleDetector:
             self._walk_steps = mo.walk_steps
         stepped, step_peak_g = self._track_steps(mo)
         if self._settle_t == self._settle_t:      # not NaN: a verdict waits for the next steps
-            return self._settle(t, stepped, step_peak_g, alarm_t, fall_pending)
+            return self._settle(t, stepped, step_peak_g, alarm_t, fall_pending, walk_ended)
         jolt = mo.accel_peak_g > max(s.min_accel_g, s.accel_ratio * mo.step_accel_g)
         trigger = jolt or mo.tilt_rate_dps > max(s.min_rate_dps, s.rate_ratio * mo.step_rate_dps)
         if self._start_t != self._start_t:        # NaN: idle
@@ -151,6 +152,9 @@ class StumbleDetector:
         features = dict(self._features, tilt_deg=round(mo.tilt_deg, 1), direction=mo.direction)
         self._verdict = Event(STUMBLE, t_onset_s=start, t_detect_s=t, features=features)
         self._settle_t, self._settle_peaks = t, []
+        # the steps after the verdict are judged on their own peaks: without a step since the jolt, the next
+        # step's peak would be the jolt's, and a wearer who paused after a trip would look like a runner
+        self._step_peak_g = 0.0
         return None
 
     def _track_steps(self, mo: Motion) -> Tuple[bool, float]:
@@ -180,7 +184,7 @@ class StumbleDetector:
         self._rhythm_change = max(self._rhythm_change, change)
 
     def _settle(self, t: float, stepped: bool, step_peak_g: float, alarm_t: float,
-                fall_pending: bool) -> Optional[Event]:
+                fall_pending: bool, walk_ended: bool) -> Optional[Event]:
         """After an upright verdict: wait for ``settle_steps`` steps (at most ``settle_s``) and report the
         stumble if they are walking steps."""
         s, verdict = self.settings, self._verdict
@@ -190,7 +194,8 @@ class StumbleDetector:
         if alarm_t >= verdict.t_onset_s - 0.5:
             self._settle_t = math.nan             # the fall detectors own the episode after all
             return None
-        if fall_pending or (len(self._settle_peaks) < s.settle_steps and t - self._settle_t < s.settle_s):
+        if fall_pending or (len(self._settle_peaks) < s.settle_steps and t - self._settle_t < s.settle_s
+                            and not walk_ended):
             return None
         self._settle_t = math.nan
         steps_peak_g = _median(self._settle_peaks[:s.settle_steps])
