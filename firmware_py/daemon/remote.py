@@ -183,27 +183,24 @@ class RemoteCommands:
         if now_s < run.end_s:
             return None
         self.calibrating = None
-        pipeline: Optional[Pipeline] = None
-        refusal = self._calibration_refusal()
-        if refusal is not None:  # e.g. a fall during the calibration: the pipeline watching it stays
-            result = run.command.result(False, f"calibration discarded: {refusal}; nothing changed")
-            log.info("command calibrate: %s", result.message)
-            self.publisher.reply(result)
-            return None
-        try:
-            calibration = calibrate_at_rest(concat_blocks(run.blocks))
-        except ValueError as exc:  # NotStillError: the wearer moved; nothing changes
-            result = run.command.result(False, str(exc))
-        else:
-            try:
-                path = save_calibration(run.state_dir, calibration)
-            except OSError as exc:  # a full or read-only state dir must not stop the monitor: nothing changes
-                result = run.command.result(False, f"calibration not saved in {run.state_dir} ({exc}); "
-                                                   f"nothing changed: free space there or make it writable, "
-                                                   f"then retry")
-            else:
-                pipeline = run.make_pipeline(calibration)
-                result = run.command.result(True, f"calibrated and saved to {path}")
+        pipeline, result = self._finish_calibration(run)
         log.info("command calibrate: %s", result.message)
         self.publisher.reply(result)
         return pipeline
+
+    def _finish_calibration(self, run: CalibrationRun) -> Tuple[Optional[Pipeline], CommandResult]:
+        """The pipeline a finished calibration gives (None when nothing changes) and the reply to send."""
+        refusal = self._calibration_refusal()
+        if refusal is not None:  # e.g. a fall during the calibration: the pipeline watching it stays
+            return None, run.command.result(False, f"calibration discarded: {refusal}; nothing changed")
+        try:
+            calibration = calibrate_at_rest(concat_blocks(run.blocks))
+        except ValueError as exc:  # NotStillError: the wearer moved; nothing changes
+            return None, run.command.result(False, str(exc))
+        try:
+            path = save_calibration(run.state_dir, calibration)
+        except OSError as exc:  # a full or read-only state dir must not stop the monitor: nothing changes
+            return None, run.command.result(False, f"calibration not saved in {run.state_dir} ({exc}); "
+                                                   f"nothing changed: free space there or make it writable, "
+                                                   f"then retry")
+        return run.make_pipeline(calibration), run.command.result(True, f"calibrated and saved to {path}")

@@ -27,6 +27,7 @@ for before the verdict:
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -178,7 +179,7 @@ class StumbleDetector:
         if typical != typical or not times:
             return
         change = (t - times[-1]) / typical
-        if stepped and times[-1] >= self._start_t and len(times) >= 2:
+        if stepped and len(times) >= 2:    # this frame's step: its interval is the new one
             interval = times[-1] - times[-2]
             change = max(change, interval / typical, typical / interval)
         self._rhythm_change = max(self._rhythm_change, change)
@@ -207,6 +208,4 @@ class StumbleDetector:
 
 def _median(values: List[float]) -> float:
     """The median (the upper one of an even count), NaN of nothing."""
-    if not values:
-        return math.nan
-    return sorted(values)[len(values) // 2]
+    return statistics.median_high(values) if values else math.nan
